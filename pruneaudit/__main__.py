@@ -1,0 +1,3 @@
+from pruneaudit.cli import main
+
+main()

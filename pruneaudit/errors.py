@@ -1,0 +1,37 @@
+"""Errors users see: one line, no traceback, exit code 2 (bad input, config or model)."""
+
+from __future__ import annotations
+
+import click
+
+
+class PruneAuditError(click.ClickException):
+    """Base for every error caused by what the user gave us."""
+
+    exit_code = 2
+
+
+class ConfigError(PruneAuditError):
+    """The config file or command-line options are invalid."""
+
+
+class DataError(PruneAuditError):
+    """The labelled data cannot be read or does not fit the models."""
+
+
+class ModelError(PruneAuditError):
+    """A model file cannot be loaded or produces unusable outputs."""
+
+
+class OutputError(PruneAuditError):
+    """The output directory cannot be written."""
+
+
+# Message templates (fairlearn style): tests match them, call sites fill them.
+MISSING_FILE = "{path}: file not found"
+UNKNOWN_KEY = "{where}: unknown key {key!r}; expected one of {allowed}"
+LABEL_OUT_OF_RANGE = (
+    "{path}: labels must lie in [0, {n_classes}) to match the {n_classes} outputs of model {model!r}; "
+    "received label {label}"
+)
+CLASS_COUNT_MISMATCH = "{path}: model {model!r} outputs {got} classes but the dense model outputs {expected}"

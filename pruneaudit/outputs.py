@@ -1,0 +1,43 @@
+"""Write a report directory all at once: files are staged, then moved into place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from pruneaudit.errors import OutputError
+
+
+def check_writable(out_dir: Path) -> None:
+    """Fail before any inference if the output directory could not be created or written."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: output path exists and is not a directory")
+    probe = out_dir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{out_dir}: cannot write the output directory ({probe} is not writable)")
+
+
+def write_outputs(out_dir: Path, files: dict[str, str]) -> None:
+    """Write every file to a staging directory beside ``out_dir``, then move each into place.
+
+    A failure while writing leaves ``out_dir`` as it was: no half-written report.
+    """
+    check_writable(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".pruneaudit-", dir=out_dir.parent))
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot create the output directory ({exc.strerror})") from None
+    try:
+        for name, text in files.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        for name in files:
+            os.replace(staging / name, out_dir / name)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot write the report ({exc.strerror})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,83 @@
+"""Real TorchScript and ONNX models, run through onnxruntime and torch; no mocks."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from pruneaudit.config import DataSpec, model_spec
+from pruneaudit.data import load_dataset
+from pruneaudit.errors import ModelError
+from pruneaudit.models import load_predictor, resolve_device
+from tests.conftest import DATA, SAMPLES
+
+MANIFEST = {m["name"]: m for m in json.loads((SAMPLES / "manifest.json").read_text())["models"]}
+
+
+@pytest.fixture(scope="module")
+def batch() -> np.ndarray:
+    ds = load_dataset(DataSpec(path=DATA, split=1))
+    return next(ds.batches(64))
+
+
+@pytest.mark.parametrize("name", ["dense", "global-90", "structured-75"])
+def test_torchscript_and_onnx_agree(batch, name):
+    ts = load_predictor(model_spec(SAMPLES / "torchscript" / f"{name}.pt"), device="cpu")
+    ox = load_predictor(model_spec(SAMPLES / "onnx" / f"{name}.onnx"), device="cpu")
+    a, b = ts.predict(batch), ox.predict(batch)
+    assert a.shape == b.shape == (64, 10) and a.dtype == b.dtype == np.float32
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    assert ts.device == "cpu" and ox.device == "CPUExecutionProvider"
+
+
+@pytest.mark.parametrize("name", ["dense", "l1-70", "global-95", "structured-50", "random-80-s1"])
+def test_measured_sparsity_matches_the_build(name):
+    for path in (SAMPLES / "torchscript" / f"{name}.pt", SAMPLES / "onnx" / f"{name}.onnx"):
+        facts = load_predictor(model_spec(path), device="cpu").facts()
+        assert facts.sparsity == pytest.approx(MANIFEST[name]["sparsity"], abs=1e-9)
+        assert facts.file_size_bytes == path.stat().st_size
+        assert facts.weight_count == 16 * 25 + 16 * 16 * 25 + 784 * 32 + 32 * 10
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".onnx"])
+def test_corrupt_file(tmp_path, suffix):
+    path = tmp_path / f"broken{suffix}"
+    path.write_bytes((SAMPLES / "onnx" / "dense.onnx").read_bytes()[:500])
+    with pytest.raises(ModelError, match=rf"broken\{suffix}: cannot load as an? (TorchScript|ONNX) model"):
+        load_predictor(model_spec(path), device="cpu")
+
+
+def test_onnx_ir_version_too_new_is_reported(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 99
+    path = tmp_path / "future.onnx"
+    onnx.save(model, path)
+    with pytest.raises(ModelError, match=r"future\.onnx: cannot load as an ONNX model \(.*IR version"):
+        load_predictor(model_spec(path), device="cpu")
+
+
+def test_cuda_request_without_gpu_is_a_clear_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ModelError, match="no CUDA GPU is visible"):
+        resolve_device("cuda")
+    assert resolve_device("auto") == "cpu"
+
+
+@pytest.mark.gpu
+def test_cuda_paths_run_on_a_gpu(batch):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU visible to torch")
+    ts = load_predictor(model_spec(SAMPLES / "torchscript" / "dense.pt"), device="cuda", strict=True)
+    ox = load_predictor(model_spec(SAMPLES / "onnx" / "dense.onnx"), device="cuda", strict=True)
+    assert ts.device == "cuda" and ox.device == "CUDAExecutionProvider"
+    np.testing.assert_allclose(ts.predict(batch), ox.predict(batch), rtol=1e-3, atol=1e-3)

@@ -1,0 +1,125 @@
+"""Altair chart specs built from results.json, embedded as JSON (never as HTML).
+
+Colours: Okabe–Ito for techniques and a blue–orange diverging scheme for changes,
+both readable with the common colour-vision deficiencies. No interactive
+selections: Altair numbers them from a process-wide counter, which would make the
+HTML differ between runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442"]
+
+
+def technique(model: dict[str, Any]) -> str:
+    if model["role"] == "dense":
+        return "dense"
+    return str(model["metadata"].get("technique", "unspecified"))
+
+
+def model_rows(results: dict[str, Any]) -> pd.DataFrame:
+    """One row per model with the scalars the overview charts plot."""
+    rows = []
+    for m in results["models"]:
+        vs = m["vs_dense"] or {}
+        worst = vs.get("worst_class_change") or {}
+        seed = m["metadata"].get("seed")
+        rows.append(
+            {
+                "model": m["name"],
+                "technique": technique(m),
+                "series": technique(m) + ("" if seed is None else f" (seed {seed})"),
+                "sparsity": m["facts"]["sparsity"],
+                "accuracy": m["metrics"]["accuracy"],
+                "accuracy_change_pp": 100 * (vs.get("accuracy_change") or 0.0),
+                "worst_change_pp": 100 * (worst.get("value") or 0.0),
+                "worst_class": worst.get("class") or "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _technique_colour(domain: list[str]) -> alt.Color:
+    return alt.Color("technique:N", title="Technique", scale=alt.Scale(domain=domain, range=OKABE_ITO[: len(domain)]))
+
+
+def accuracy_vs_sparsity(results: dict[str, Any]) -> dict[str, Any]:
+    """Left: top-1 accuracy; right: worst-class and overall recall change, both against sparsity."""
+    df = model_rows(results)
+    domain = list(dict.fromkeys(df["technique"]))
+    tooltip = [
+        alt.Tooltip("model:N", title="Model"),
+        alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"),
+        alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
+        alt.Tooltip("accuracy_change_pp:Q", format="+.2f", title="Top-1 change (pp)"),
+        alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
+        alt.Tooltip("worst_class:N", title="Worst class"),
+    ]
+    base = alt.Chart(df).encode(
+        x=alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%")),
+        color=_technique_colour(domain),
+        detail="series:N",
+        tooltip=tooltip,
+    )
+    acc = (base.mark_line(point=True, opacity=0.8)).encode(
+        y=alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
+    ).properties(title="Top-1 accuracy", width=320, height=260)
+    worst = (base.mark_line(point=True, opacity=0.8)).encode(
+        y=alt.Y("worst_change_pp:Q", title="Worst-class recall change (pp)")
+    )
+    overall = base.mark_line(strokeDash=[4, 3], opacity=0.5).encode(y="accuracy_change_pp:Q")
+    zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(color="#888").encode(y="y:Q")
+    change = (zero + overall + worst).properties(
+        title="Worst-class change (solid) vs overall change (dashed)", width=320, height=260
+    )
+    return alt.hconcat(acc, change).to_dict()
+
+
+def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
+    """Classes × pruned models, coloured by per-class recall change in percentage points."""
+    names = results["data"]["class_names"]
+    dense = next(m for m in results["models"] if m["role"] == "dense")
+    rows = []
+    for m in results["models"]:
+        if m["vs_dense"] is None:
+            continue
+        for i, delta in enumerate(m["vs_dense"]["recall_change"]):
+            rows.append(
+                {
+                    "model": m["name"],
+                    "class": names[i],
+                    "change_pp": None if delta is None else 100 * delta,
+                    "dense_recall": dense["per_class"]["recall"][i],
+                    "pruned_recall": m["per_class"]["recall"][i],
+                }
+            )
+    df = pd.DataFrame(rows)
+    order = [m["name"] for m in results["models"] if m["vs_dense"] is not None]
+    limit = max(1.0, float(df["change_pp"].abs().max()) if df["change_pp"].notna().any() else 1.0)
+    return (
+        alt.Chart(df)
+        .mark_rect()
+        .encode(
+            x=alt.X("model:N", sort=order, title="Pruned model"),
+            y=alt.Y("class:N", sort=list(names), title="Class"),
+            color=alt.Color(
+                "change_pp:Q",
+                title="Recall change (pp)",
+                scale=alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True),
+            ),
+            tooltip=[
+                alt.Tooltip("model:N", title="Model"),
+                alt.Tooltip("class:N", title="Class"),
+                alt.Tooltip("change_pp:Q", format="+.2f", title="Change (pp)"),
+                alt.Tooltip("dense_recall:Q", format=".2%", title="Dense recall"),
+                alt.Tooltip("pruned_recall:Q", format=".2%", title="Pruned recall"),
+            ],
+        )
+        .properties(title="Per-class recall change vs dense", width=max(300, 22 * len(order)), height=max(200, 22 * len(names)))
+        .to_dict()
+    )

@@ -13,6 +13,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+HEATMAP_CLAMP_PP = 20.0
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442"]
 
 
@@ -100,7 +101,10 @@ def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
             )
     df = pd.DataFrame(rows)
     order = [m["name"] for m in results["models"] if m["vs_dense"] is not None]
-    limit = max(1.0, float(df["change_pp"].abs().max()) if df["change_pp"].notna().any() else 1.0)
+    # Clamp the colour range so that a few collapsed models do not wash out the small changes
+    # that matter at moderate sparsity; the tooltip and the table keep the exact values.
+    largest = float(df["change_pp"].abs().max()) if df["change_pp"].notna().any() else 0.0
+    limit = min(max(largest, 5.0), HEATMAP_CLAMP_PP)
     return (
         alt.Chart(df)
         .mark_rect()
@@ -110,7 +114,7 @@ def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
             color=alt.Color(
                 "change_pp:Q",
                 title="Recall change (pp)",
-                scale=alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True),
+                scale=alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True, clamp=True),
             ),
             tooltip=[
                 alt.Tooltip("model:N", title="Model"),

@@ -106,7 +106,8 @@ def build_context(results: dict[str, Any]) -> dict[str, Any]:
             {
                 "id": "recall-change",
                 "title": "Per-class recall change against the dense model",
-                "summary": "Orange cells lost recall, blue cells gained; the per-class table below holds the same numbers.",
+                "summary": "Orange cells lost recall, blue cells gained; colours saturate at "
+                f"±{charts.HEATMAP_CLAMP_PP:.0f} pp. The per-class table below holds the exact numbers.",
                 "spec": charts.recall_change_heatmap(results),
             },
         ],

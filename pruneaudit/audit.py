@@ -11,8 +11,30 @@ from pruneaudit.config import AuditConfig, ModelSpec
 from pruneaudit.data import Dataset, load_dataset
 from pruneaudit.errors import CLASS_COUNT_MISMATCH, LABEL_OUT_OF_RANGE, ConfigError, DataError, ModelError
 from pruneaudit.inference import ModelRun, Progress, run_model
-from pruneaudit.metrics import ClassMetrics, Disparity, class_metrics, compare, confusion_counts
+from pruneaudit.metrics import (
+    ClassMetrics,
+    Disparity,
+    Grouping,
+    TTest,
+    changed_counts,
+    class_metrics,
+    compare,
+    confusion_counts,
+    disagreement,
+    grouped_confusion_counts,
+    grouped_paired_counts,
+    groupings,
+    holm,
+    modal_prediction,
+    paired_counts,
+    pie_mask,
+    population_ttest,
+    rank_pies,
+)
 from pruneaudit.models import load_predictor, resolve_device
+from pruneaudit.thumbnails import png_data_uri
+
+TOP_PIES = 24  # exemplars per configuration shown in the card (all are counted)
 
 
 @dataclass(frozen=True)
@@ -21,7 +43,44 @@ class ModelResult:
     run: ModelRun
     metrics: ClassMetrics
     confusion: np.ndarray
+    top5_accuracy: float | None
     vs_dense: Disparity | None  # None for the dense model itself
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    index: int  # row in the audited data
+    label: int
+    dense_pred: int
+    pruned_pred: int  # modal prediction of the configuration
+    fragility: int  # how many of all pruned models change this image's prediction
+    thumbnail: str  # PNG data URI
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """Pruned models that share technique and amount: seeds of one configuration."""
+
+    technique: str | None
+    amount: float | None
+    models: tuple[str, ...]
+    pie_count: int
+    top_pies: tuple[Exemplar, ...]
+    population: TTest | None  # per-class test when the configuration has ≥ 2 models
+    population_recall_change: np.ndarray | None  # mean over seeds of Δ_c
+    population_significant: int | None  # classes with p < alpha
+    population_significant_holm: int | None  # the same after Holm correction
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    grouping: str
+    group: str
+    model: str
+    n_samples: int
+    dense_accuracy: float
+    pruned_accuracy: float
+    disparity: Disparity
 
 
 @dataclass(frozen=True)
@@ -30,6 +89,8 @@ class AuditResult:
     dataset: Dataset
     class_names: tuple[str, ...]
     models: tuple[ModelResult, ...]  # dense first
+    configurations: tuple[Configuration, ...]
+    subgroups: tuple[GroupComparison, ...]
     environment: dict[str, str]
 
 
@@ -55,14 +116,11 @@ def _class_names(config: AuditConfig, n_classes: int) -> tuple[str, ...]:
     return names
 
 
-def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: Progress | None = None) -> AuditResult:
-    """``dataset``: the already loaded ``config.data``, if the caller has it."""
-    dataset = dataset or load_dataset(config.data)
+def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None) -> list[ModelRun]:
     device = resolve_device(config.device)
-    strict = config.device == "cuda"
     runs: list[ModelRun] = []
     for spec in (config.dense, *config.pruned):
-        predictor = load_predictor(spec, device=device, strict=strict)
+        predictor = load_predictor(spec, device=device, strict=config.device == "cuda")
         run = run_model(predictor, dataset, batch_size=config.batch_size, where=str(spec.path), progress=progress)
         if not runs:  # the dense model fixes the class count
             top = int(dataset.labels.max())
@@ -75,21 +133,126 @@ def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: 
                 CLASS_COUNT_MISMATCH.format(path=spec.path, model=spec.name, got=run.n_classes, expected=runs[0].n_classes)
             )
         runs.append(run)
+    return runs
 
+
+def _configuration_key(spec: ModelSpec) -> tuple:
+    md = spec.metadata
+    if md.get("technique") is None or md.get("amount") is None:
+        return ("model", spec.name)  # undeclared: a configuration of its own
+    return ("declared", str(md["technique"]), float(md["amount"]))
+
+
+def _configurations(
+    config: AuditConfig, dataset: Dataset, runs: list[ModelRun], metrics: list[ClassMetrics]
+) -> tuple[Configuration, ...]:
+    dense_pred = runs[0].predictions
+    fragility = disagreement(dense_pred, np.stack([r.predictions for r in runs[1:]]))
+    members: dict[tuple, list[int]] = {}
+    for i, spec in enumerate(config.pruned, start=1):
+        members.setdefault(_configuration_key(spec), []).append(i)
+    out = []
+    for key, idx in members.items():
+        preds = np.stack([runs[i].predictions for i in idx])
+        mask = pie_mask(dense_pred[None, :], preds)
+        modal = modal_prediction(preds)
+        top = rank_pies(mask, fragility, limit=TOP_PIES)
+        population = mean_change = None
+        significant = significant_holm = None
+        if len(idx) >= 2:
+            pruned_recall = np.stack([metrics[i].recall for i in idx])
+            population = population_ttest(metrics[0].recall[None, :], pruned_recall)
+            mean_change = pruned_recall.mean(axis=0) - metrics[0].recall
+            significant = int(np.sum(population.pvalue < config.alpha))
+            significant_holm = int(np.sum(holm(population.pvalue) < config.alpha))
+        out.append(
+            Configuration(
+                technique=key[1] if key[0] == "declared" else None,
+                amount=key[2] if key[0] == "declared" else None,
+                models=tuple(config.pruned[i - 1].name for i in idx),
+                pie_count=int(mask.sum()),
+                top_pies=tuple(
+                    Exemplar(
+                        index=int(j),
+                        label=int(dataset.labels[j]),
+                        dense_pred=int(dense_pred[j]),
+                        pruned_pred=int(modal[j]),
+                        fragility=int(fragility[j]),
+                        thumbnail=png_data_uri(dataset.images[j]),
+                    )
+                    for j in top
+                ),
+                population=population,
+                population_recall_change=mean_change,
+                population_significant=significant,
+                population_significant_holm=significant_holm,
+            )
+        )
+    return tuple(out)
+
+
+def _subgroups(config: AuditConfig, dataset: Dataset, runs: list[ModelRun], n_classes: int) -> tuple[GroupComparison, ...]:
+    out = []
+    for g in groupings(dataset.attributes):
+        out.extend(_compare_groups(config, dataset, runs, n_classes, g))
+    return tuple(out)
+
+
+def _compare_groups(
+    config: AuditConfig, dataset: Dataset, runs: list[ModelRun], n_classes: int, g: Grouping
+) -> list[GroupComparison]:
+    n_groups = len(g.labels)
+    y, dense = dataset.labels, runs[0].predictions
+    dense_cms = grouped_confusion_counts(y, dense, groups=g.ids, n_classes=n_classes, n_groups=n_groups)
+    dense_metrics = [class_metrics(cm) for cm in dense_cms]
+    out = []
+    for spec, run in zip(config.pruned, runs[1:]):
+        cms = grouped_confusion_counts(y, run.predictions, groups=g.ids, n_classes=n_classes, n_groups=n_groups)
+        paired = grouped_paired_counts(y, dense, run.predictions, groups=g.ids, n_classes=n_classes, n_groups=n_groups)
+        changed = changed_counts(dense, run.predictions, groups=g.ids, n_groups=n_groups)
+        for k, label in enumerate(g.labels):
+            pm = class_metrics(cms[k])
+            d = compare(
+                dense=dense_metrics[k], pruned=pm, paired=paired[k], changed=int(changed[k]),
+                tolerance=config.tolerance, alpha=config.alpha,
+            )
+            out.append(
+                GroupComparison(
+                    grouping=g.name, group=label, model=spec.name, n_samples=dense_metrics[k].n_samples,
+                    dense_accuracy=dense_metrics[k].accuracy, pruned_accuracy=pm.accuracy, disparity=d,
+                )
+            )
+    return out
+
+
+def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: Progress | None = None) -> AuditResult:
+    """``dataset``: the already loaded ``config.data``, if the caller has it."""
+    dataset = dataset or load_dataset(config.data)
+    runs = _infer_all(config, dataset, progress)
     n_classes = runs[0].n_classes
-    specs = (config.dense, *config.pruned)
-    confusions = [confusion_counts(dataset.labels, r.predictions, n_classes=n_classes) for r in runs]
+    y = dataset.labels
+    confusions = [confusion_counts(y, r.predictions, n_classes=n_classes) for r in runs]
     metrics = [class_metrics(cm) for cm in confusions]
     results = []
-    for i, (spec, run, m, cm) in enumerate(zip(specs, runs, metrics, confusions)):
+    for i, (spec, run, m, cm) in enumerate(zip((config.dense, *config.pruned), runs, metrics, confusions)):
         vs = None
         if i:
-            vs = compare(dense=metrics[0], pruned=m, dense_pred=runs[0].predictions, pruned_pred=run.predictions)
-        results.append(ModelResult(spec=spec, run=run, metrics=m, confusion=cm, vs_dense=vs))
+            vs = compare(
+                dense=metrics[0],
+                pruned=m,
+                paired=paired_counts(y, runs[0].predictions, run.predictions, n_classes=n_classes),
+                changed=int(np.count_nonzero(runs[0].predictions != run.predictions)),
+                tolerance=config.tolerance,
+                alpha=config.alpha,
+            )
+        top5 = None if run.top5_hits is None else float(run.top5_hits.mean())
+        results.append(ModelResult(spec=spec, run=run, metrics=m, confusion=cm, top5_accuracy=top5, vs_dense=vs))
     return AuditResult(
         config=config,
         dataset=dataset,
         class_names=_class_names(config, n_classes),
         models=tuple(results),
-        environment=environment(device),
+        configurations=_configurations(config, dataset, runs, metrics),
+        subgroups=_subgroups(config, dataset, runs, n_classes),
+        environment=environment(resolve_device(config.device)),
     )

@@ -18,8 +18,8 @@ DEVICES = ("auto", "cpu", "cuda")
 MODEL_FORMATS = {".pt": "torchscript", ".ts": "torchscript", ".onnx": "onnx"}
 METADATA_KEYS = ("technique", "amount", "seed", "finetune_epochs", "notes")
 MODEL_KEYS = ("name", "path", "format", *METADATA_KEYS)
-DATA_KEYS = ("path", "split", "images_key", "labels_key", "class_names", "scale", "mean", "std")
-TOP_KEYS = ("data", "dense", "pruned", "device", "batch_size")
+DATA_KEYS = ("path", "split", "images_key", "labels_key", "class_names", "attributes", "scale", "mean", "std")
+TOP_KEYS = ("data", "dense", "pruned", "device", "batch_size", "tolerance", "alpha")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class DataSpec:
     images_key: str = "images"
     labels_key: str = "labels"
     class_names: tuple[str, ...] | None = None
+    attributes: tuple[str, ...] = ()  # extra per-image arrays for subgroup analysis
     scale: float | None = None  # None: 1/255 for integer images, 1 for float images
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
@@ -53,6 +54,8 @@ class AuditConfig:
     pruned: tuple[ModelSpec, ...]
     device: str = "auto"
     batch_size: int = 256
+    tolerance: float = 0.01  # |Δ recall| beyond this counts a class as harmed or helped
+    alpha: float = 0.05  # significance level after multiple-comparison correction
 
 
 def _check_keys(where: str, mapping: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -104,6 +107,9 @@ def _data_from_mapping(where: str, raw: Any, base: Path) -> DataSpec:
     if "path" not in raw:
         raise ConfigError(f"{where}: missing required key 'path'")
     names = raw.get("class_names")
+    attributes = raw.get("attributes") or []
+    if not isinstance(attributes, list):
+        raise ConfigError(f"{where}: 'attributes' must be a list of array names; received {attributes!r}")
     scale = _floats(f"{where}.scale", raw.get("scale"))
     return DataSpec(
         path=_existing(base / str(raw["path"])),
@@ -111,6 +117,7 @@ def _data_from_mapping(where: str, raw: Any, base: Path) -> DataSpec:
         images_key=str(raw.get("images_key", "images")),
         labels_key=str(raw.get("labels_key", "labels")),
         class_names=None if names is None else tuple(str(n) for n in names),
+        attributes=tuple(str(a) for a in attributes),
         scale=None if scale is None else scale[0],
         mean=_floats(f"{where}.mean", raw.get("mean")),
         std=_floats(f"{where}.std", raw.get("std")),
@@ -178,4 +185,20 @@ def build_config(
     batch_size = batch_size if batch_size is not None else raw.get("batch_size", 256)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ConfigError(f"{where}: batch_size must be a positive integer; received {batch_size!r}")
-    return AuditConfig(data=data_spec, dense=dense_spec, pruned=pruned_specs, device=device, batch_size=batch_size)
+    tolerance = _fraction(where, "tolerance", raw.get("tolerance", 0.01))
+    alpha = _fraction(where, "alpha", raw.get("alpha", 0.05))
+    return AuditConfig(
+        data=data_spec,
+        dense=dense_spec,
+        pruned=pruned_specs,
+        device=device,
+        batch_size=batch_size,
+        tolerance=tolerance,
+        alpha=alpha,
+    )
+
+
+def _fraction(where: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigError(f"{where}: {key} must be a number in [0, 1); received {value!r}")
+    return float(value)

@@ -14,6 +14,7 @@ from pruneaudit.errors import ModelError
 from pruneaudit.models import ModelFacts, Predictor
 
 log = logging.getLogger(__name__)
+TOP_K = 5
 Progress = Callable[[int], None]  # called with the number of images just processed
 
 
@@ -24,6 +25,7 @@ class ModelRun:
     device: str
     facts: ModelFacts
     predictions: np.ndarray  # (N,) int64 argmax of the model's scores
+    top5_hits: np.ndarray | None  # (N,) bool: label among the 5 highest scores; None when ≤ 5 classes
     n_classes: int
 
 
@@ -42,13 +44,18 @@ def run_model(
 ) -> ModelRun:
     """Predict every image once, in batches; ``where`` (the model file) prefixes errors."""
     preds = np.empty(len(dataset), dtype=np.int64)
+    top5 = np.zeros(len(dataset), dtype=bool)
     width: int | None = None
     start = 0
     t0 = time.perf_counter()
     for batch in dataset.batches(batch_size):
         scores = predictor.predict(batch)
         width = _check_scores(scores, rows=len(batch), width=width, where=where)
-        preds[start : start + len(batch)] = scores.argmax(axis=1)
+        stop = start + len(batch)
+        preds[start:stop] = scores.argmax(axis=1)
+        if width > TOP_K:
+            best = np.argpartition(scores, -TOP_K, axis=1)[:, -TOP_K:]
+            top5[start:stop] = (best == dataset.labels[start:stop, None]).any(axis=1)
         start += len(batch)
         if progress:
             progress(len(batch))
@@ -60,5 +67,6 @@ def run_model(
         device=predictor.device,
         facts=predictor.facts(),
         predictions=preds,
+        top5_hits=top5 if (width or 0) > TOP_K else None,
         n_classes=int(width or 0),
     )

@@ -26,7 +26,7 @@ def test_torchscript_and_onnx_give_the_same_per_class_numbers(sample_audit):
     for a, b in zip(ts["models"], ox["models"]):
         assert a["name"] == b["name"]
         assert a["per_class"] == b["per_class"]
-        assert a["confusion_matrix"] == b["confusion_matrix"]
+        assert a["confusion"] == b["confusion"]
         assert a["vs_dense"] == b["vs_dense"]
         assert a["facts"]["sparsity"] == b["facts"]["sparsity"]
 

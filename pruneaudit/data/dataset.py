@@ -26,6 +26,7 @@ class Dataset:
     labels: np.ndarray  # (N,) int64, >= 0
     class_names: tuple[str, ...] | None
     spec: DataSpec
+    attributes: dict[str, np.ndarray]  # name → (N,) value per image, for subgroups
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -60,11 +61,12 @@ def load_dataset(spec: DataSpec) -> Dataset:
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{path}: expected an .npz archive with arrays {spec.images_key!r} and {spec.labels_key!r}")
     with archive:
-        missing = [k for k in (spec.images_key, spec.labels_key) if k not in archive.files]
+        missing = [k for k in (spec.images_key, spec.labels_key, *spec.attributes) if k not in archive.files]
         if missing:
             raise DataError(f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(archive.files) or 'none'}")
         try:
             images, labels = archive[spec.images_key], archive[spec.labels_key]
+            attributes = {name: archive[name] for name in spec.attributes}
             split = archive["split"] if spec.split is not None and "split" in archive.files else None
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             raise DataError(f"{path}: cannot read arrays ({exc})") from None
@@ -73,6 +75,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
             raise DataError(f"{path}: split {spec.split} requested but the file has no 'split' array")
         keep = split == spec.split
         images, labels = images[keep], labels[keep]
+        attributes = {name: values[keep] for name, values in attributes.items()}
 
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise DataError(f"{path}: labels must be a 1-D integer array; received dtype {labels.dtype}, shape {labels.shape}")
@@ -82,6 +85,16 @@ def load_dataset(spec: DataSpec) -> Dataset:
         raise DataError(f"{path}: the dataset is empty" + (f" for split {spec.split}" if spec.split is not None else ""))
     if images.ndim < 3:
         raise DataError(f"{path}: images must be (N, H, W) or (N, C, H, W); received shape {images.shape}")
+    for name, values in attributes.items():
+        if values.shape != labels.shape:
+            raise DataError(f"{path}: attribute {name!r} must have one value per image, shape {labels.shape}; received {values.shape}")
     if labels.min() < 0:
         raise DataError(f"{path}: labels must be >= 0; received {int(labels.min())}")
-    return Dataset(source=path, images=images, labels=labels.astype(np.int64), class_names=spec.class_names, spec=spec)
+    return Dataset(
+        source=path,
+        images=images,
+        labels=labels.astype(np.int64),
+        class_names=spec.class_names,
+        spec=spec,
+        attributes=attributes,
+    )

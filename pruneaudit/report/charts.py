@@ -89,7 +89,7 @@ def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
     for m in results["models"]:
         if m["vs_dense"] is None:
             continue
-        for i, delta in enumerate(m["vs_dense"]["recall_change"]):
+        for i, delta in enumerate(m["vs_dense"]["per_class"]["recall_change"]):
             rows.append(
                 {
                     "model": m["name"],

@@ -77,7 +77,7 @@ def class_table(results: dict[str, Any]) -> dict[str, Any]:
     pruned = _pruned(results)
     rows = []
     for i, name in enumerate(names):
-        changes = [m["vs_dense"]["recall_change"][i] for m in pruned]
+        changes = [m["vs_dense"]["per_class"]["recall_change"][i] for m in pruned]
         rows.append(
             {
                 "name": name,

@@ -63,3 +63,24 @@ def test_class_absent_from_predictions():
 def test_empty_data_is_undefined():
     m = class_metrics(np.zeros((3, 3), dtype=np.int64))
     assert math.isnan(m.accuracy) and math.isnan(m.balanced_accuracy) and math.isnan(m.macro_f1)
+
+
+@pytest.mark.parametrize("n_classes", [3, 10, 100])
+def test_fpr_fnr_and_intervals(rng, n_classes):
+    from sklearn.metrics import multilabel_confusion_matrix
+    from statsmodels.stats.proportion import proportion_confint
+
+    y = rng.integers(0, n_classes, 5000)
+    p = np.where(rng.random(y.size) < 0.6, y, rng.integers(0, n_classes, y.size))
+    m = class_metrics(confusion_counts(y, p, n_classes=n_classes))
+    mcm = multilabel_confusion_matrix(y, p, labels=list(range(n_classes)))
+    tn, fp, fn, tp = mcm[:, 0, 0], mcm[:, 0, 1], mcm[:, 1, 0], mcm[:, 1, 1]
+    np.testing.assert_allclose(m.fpr, fp / (fp + tn))
+    np.testing.assert_allclose(m.fnr, fn / (fn + tp))
+    lo, hi = proportion_confint(tp, tp + fn, method="wilson")
+    np.testing.assert_allclose(m.recall_interval.low, lo, atol=1e-12)
+    np.testing.assert_allclose(m.recall_interval.high, hi, atol=1e-12)
+    lo, hi = proportion_confint(fp, fp + tn, method="wilson")
+    np.testing.assert_allclose(m.fpr_interval.low, lo, atol=1e-12)
+    lo, hi = proportion_confint(tp, tp + fp, method="wilson")
+    np.testing.assert_allclose(m.precision_interval.high, hi, atol=1e-12)

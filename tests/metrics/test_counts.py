@@ -33,3 +33,27 @@ def test_out_of_range_label_names_the_value():
 def test_shape_mismatch():
     with pytest.raises(DataError, match="shapes"):
         confusion_counts(np.array([0, 1]), np.array([0]), n_classes=3)
+
+
+def test_grouped_counts_equal_per_group_counts(rng):
+    from pruneaudit.metrics import grouped_confusion_counts, grouped_paired_counts, paired_counts
+
+    y, d, p = rng.integers(0, 7, size=(3, 4000))
+    g = rng.integers(0, 5, 4000)
+    grouped = grouped_confusion_counts(y, p, groups=g, n_classes=7, n_groups=5)
+    paired = grouped_paired_counts(y, d, p, groups=g, n_classes=7, n_groups=5)
+    for k in range(5):
+        sel = g == k
+        np.testing.assert_array_equal(grouped[k], confusion_matrix(y[sel], p[sel], labels=list(range(7))))
+        np.testing.assert_array_equal(paired[k], paired_counts(y[sel], d[sel], p[sel], n_classes=7))
+
+
+def test_paired_counts_by_hand():
+    from pruneaudit.metrics import paired_counts
+
+    y = np.array([0, 0, 0, 1])
+    d = np.array([0, 0, 1, 1])
+    p = np.array([0, 1, 0, 0])
+    t = paired_counts(y, d, p, n_classes=2)
+    assert t[0].tolist() == [[0, 1], [1, 1]]  # [dense wrong: (both wrong, pruned only)], [dense right: ...]
+    assert t[1].tolist() == [[0, 0], [1, 0]]

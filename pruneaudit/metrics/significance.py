@@ -1,0 +1,95 @@
+"""Paired and population significance tests, and multiple-comparison corrections.
+
+All functions are vectorised over classes; NaN marks a class that could not be tested
+(no images) and is excluded from the correction's family.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+def mcnemar_exact(dense_only: np.ndarray, pruned_only: np.ndarray) -> np.ndarray:
+    """Two-sided exact McNemar p-values from the discordant counts.
+
+    Under H0 the b = dense-only-correct images are Binomial(b + c, 1/2); with p = 1/2 the
+    two-sided exact p-value is min(1, 2·P(X ≤ min(b, c))), and 1 when b + c = 0.
+    """
+    b, c = np.asarray(dense_only), np.asarray(pruned_only)
+    n = b + c
+    p = np.minimum(1.0, 2.0 * stats.binom.cdf(np.minimum(b, c), n, 0.5))
+    return np.where(n > 0, p, 1.0)
+
+
+def _family(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(p, dtype=np.float64)
+    ok = ~np.isnan(p)
+    return p, ok
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values; NaN entries stay NaN and are not counted."""
+    p, ok = _family(p)
+    out = np.full_like(p, np.nan)
+    q = p[ok]
+    m = q.size
+    if m:
+        order = np.argsort(q, kind="stable")
+        adj = np.maximum.accumulate((m - np.arange(m)) * q[order])
+        res = np.empty(m)
+        res[order] = np.minimum(adj, 1.0)
+        out[ok] = res
+    return out
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg (1995) adjusted p-values (q-values); NaN entries stay NaN."""
+    p, ok = _family(p)
+    out = np.full_like(p, np.nan)
+    q = p[ok]
+    m = q.size
+    if m:
+        order = np.argsort(q, kind="stable")
+        scaled = q[order] * m / np.arange(1, m + 1)
+        adj = np.minimum.accumulate(scaled[::-1])[::-1]
+        res = np.empty(m)
+        res[order] = np.minimum(adj, 1.0)
+        out[ok] = res
+    return out
+
+
+@dataclass(frozen=True)
+class TTest:
+    statistic: np.ndarray
+    pvalue: np.ndarray
+    method: str  # "welch" or "one-sample"
+
+
+def population_ttest(dense: np.ndarray, pruned: np.ndarray) -> TTest:
+    """Per-class test of mean recall, dense population vs pruned population (Hooker et al.).
+
+    ``dense`` is (k_dense, C), ``pruned`` (k_pruned, C), one row per trained model. With two or
+    more dense models: Welch's unequal-variance t-test. With one dense model its recall is a
+    fixed reference and the pruned seeds get a one-sample t-test against it. NaN where a test
+    is undefined (fewer than two pruned models, zero variance, or a class without images).
+    The statistic is signed pruned − dense: negative means pruning lowered the class's recall.
+    """
+    dense, pruned = np.atleast_2d(dense), np.atleast_2d(pruned)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if dense.shape[0] >= 2:
+            m1, m2 = dense.mean(0), pruned.mean(0)
+            v1, v2 = dense.var(0, ddof=1) / dense.shape[0], pruned.var(0, ddof=1) / pruned.shape[0]
+            t = (m2 - m1) / np.sqrt(v1 + v2)
+            df = (v1 + v2) ** 2 / (v1**2 / (dense.shape[0] - 1) + v2**2 / (pruned.shape[0] - 1))
+            method = "welch"
+        else:
+            k = pruned.shape[0]
+            se = pruned.std(0, ddof=1) / np.sqrt(k) if k >= 2 else np.full(pruned.shape[1], np.nan)
+            t = (pruned.mean(0) - dense[0]) / se
+            df = np.full(pruned.shape[1], k - 1.0)
+            method = "one-sample"
+        p = 2 * stats.t.sf(np.abs(t), df)
+    return TTest(statistic=t, pvalue=np.where(np.isfinite(t), p, np.nan), method=method)

@@ -1,0 +1,139 @@
+"""The audit's statistics on real model outputs, checked against independent computations."""
+
+import base64
+import json
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from fairlearn.metrics import MetricFrame
+from sklearn.metrics import accuracy_score, top_k_accuracy_score
+
+from tests.conftest import DATA, SAMPLES, run_cli
+
+PRUNED = ("global-95", "random-90-s0", "random-90-s1")
+
+
+@pytest.fixture(scope="module")
+def attributed(tmp_path_factory):
+    """600 test digits with two attributes, audited through a config file."""
+    d = np.load(DATA)
+    keep = np.flatnonzero(d["split"] == 1)[:600]
+    images, labels = d["images"][keep], d["labels"][keep]
+    ink = images.reshape(len(keep), -1).mean(axis=1)
+    stroke = np.where(ink < np.quantile(ink, 1 / 3), "light", np.where(ink < np.quantile(ink, 2 / 3), "medium", "heavy"))
+    half = np.where(np.arange(len(keep)) % 2 == 0, "even", "odd")
+    root = tmp_path_factory.mktemp("attributed")
+    np.savez(root / "digits.npz", images=images, labels=labels, stroke=stroke, half=half)
+    lines = [
+        "data: {path: digits.npz, attributes: [stroke, half]}",
+        f"dense: {{path: {SAMPLES / 'torchscript' / 'dense.pt'}}}",
+        "pruned:",
+    ]
+    for name in PRUNED:
+        technique, amount = ("global_l1", 0.95) if name.startswith("global") else ("random_unstructured", 0.9)
+        lines.append(f"  - {{name: {name}, path: {SAMPLES / 'torchscript' / name}.pt, technique: {technique}, amount: {amount}}}")
+    (root / "audit.yaml").write_text("\n".join(lines) + "\n")
+    result = run_cli(["audit", "--quiet", "--config", str(root / "audit.yaml"), "--out", str(root / "out")])
+    assert result.exit_code == 0, result.output
+    logits = {}
+    x = torch.from_numpy(images.astype(np.float32) / 255).unsqueeze(1)
+    for name in ("dense", *PRUNED):
+        model = torch.jit.load(str(SAMPLES / "torchscript" / f"{name}.pt"))
+        with torch.inference_mode():
+            logits[name] = model(x).numpy()
+    results = json.loads((root / "out" / "results.json").read_text())
+    return results, labels, {"stroke": stroke, "half": half}, logits
+
+
+def test_top5_matches_sklearn(attributed):
+    results, labels, _, logits = attributed
+    for m in results["models"]:
+        want = top_k_accuracy_score(labels, logits[m["name"]], k=5, labels=list(range(10)))
+        assert m["metrics"]["top5_accuracy"] == pytest.approx(want)
+
+
+def test_subgroups_match_fairlearn(attributed):
+    results, labels, attrs, logits = attributed
+    preds = {k: v.argmax(1) for k, v in logits.items()}
+    by = {(g["grouping"], g["group"], g["model"]): g for g in results["subgroups"]}
+    features = {
+        "half": attrs["half"],
+        "stroke": attrs["stroke"],
+        "half × stroke": np.char.add(np.char.add(attrs["half"], " × "), attrs["stroke"]),
+    }
+    assert {k[0] for k in by} == set(features)
+    for grouping, feature in features.items():
+        dense = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=preds["dense"], sensitive_features=pd.Series(feature)).by_group
+        for name in PRUNED:
+            pruned = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=preds[name], sensitive_features=pd.Series(feature)).by_group
+            for group in dense.index:
+                row = by[(grouping, group, name)]
+                assert row["dense_accuracy"] == pytest.approx(dense[group])
+                assert row["pruned_accuracy"] == pytest.approx(pruned[group])
+                assert row["accuracy_change"] == pytest.approx(pruned[group] - dense[group])
+                sel = feature == group
+                assert row["n_samples"] == int(sel.sum())
+                assert row["changed_predictions"] == int((preds[name][sel] != preds["dense"][sel]).sum())
+
+
+def _decode_png(uri: str) -> np.ndarray:
+    raw = base64.b64decode(uri.split(",", 1)[1])
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    idat_len = int.from_bytes(raw[33:37], "big")
+    assert raw[37:41] == b"IDAT"
+    data = zlib.decompress(raw[41 : 41 + idat_len])
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(h, w + 1)
+    assert (rows[:, 0] == 0).all()
+    return rows[:, 1:]
+
+
+def test_pies_follow_the_population_definition(attributed):
+    results, labels, _, logits = attributed
+    preds = {k: v.argmax(1) for k, v in logits.items()}
+    configs = {(c["technique"], c["amount"]): c for c in results["configurations"]}
+    random = configs[("random_unstructured", 0.9)]
+    assert random["models"] == ["random-90-s0", "random-90-s1"]
+    pop = np.stack([preds["random-90-s0"], preds["random-90-s1"]])
+    modal = np.where(pop[0] == pop[1], pop[0], np.minimum(pop[0], pop[1]))  # two seeds: ties → lowest
+    mask = modal != preds["dense"]
+    assert random["pie_count"] == int(mask.sum())
+    assert random["population_test"]["method"] == "one-sample"
+    fragility = sum((preds[n] != preds["dense"]).astype(int) for n in PRUNED)
+    shown = random["top_pies"]
+    assert 0 < len(shown) <= results["settings"]["top_pies"]
+    assert [p["fragility"] for p in shown] == sorted((p["fragility"] for p in shown), reverse=True)
+    d = np.load(DATA)
+    images = d["images"][np.flatnonzero(d["split"] == 1)[:600]]
+    for p in shown:
+        i = p["index"]
+        assert mask[i] and p["label"] == labels[i] and p["dense_pred"] == preds["dense"][i]
+        assert p["pruned_pred"] == modal[i] and p["fragility"] == fragility[i]
+        np.testing.assert_array_equal(_decode_png(p["thumbnail"]), images[i])
+
+
+def test_significance_and_intervals_on_real_predictions(attributed):
+    from scipy.stats import binomtest
+    from statsmodels.stats.multitest import multipletests
+
+    results, labels, _, logits = attributed
+    dense_ok = logits["dense"].argmax(1) == labels
+    m = next(m for m in results["models"] if m["name"] == "global-95")
+    pruned_ok = logits["global-95"].argmax(1) == labels
+    pc = m["vs_dense"]["per_class"]
+    want = []
+    for c in range(10):
+        sel = labels == c
+        b = int((dense_ok & ~pruned_ok)[sel].sum())
+        k = int((~dense_ok & pruned_ok)[sel].sum())
+        assert (pc["dense_only"][c], pc["pruned_only"][c]) == (b, k)
+        want.append(binomtest(b, b + k).pvalue if b + k else 1.0)
+    np.testing.assert_allclose(pc["mcnemar_p"], want, rtol=1e-10)
+    np.testing.assert_allclose(pc["mcnemar_p_holm"], multipletests(want, method="holm")[1], rtol=1e-10)
+    holm_harmed = sum(1 for c in range(10) if pc["mcnemar_p_holm"][c] < 0.05 and pc["dense_only"][c] > pc["pruned_only"][c])
+    assert m["vs_dense"]["harmed_significant_holm"] == holm_harmed
+    for c in range(10):
+        assert pc["recall_change_ci"]["low"][c] <= pc["recall_change"][c] <= pc["recall_change_ci"]["high"][c]

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= report
 
-.PHONY: install demo test sample-models wheel clean
+.PHONY: install demo test sample-models bench wheel clean
 
 install: $(STAMP)
 
@@ -26,6 +26,9 @@ test: install
 
 sample-models: install
 	$(BIN)/python sample_models/build.py
+
+bench: install
+	$(BIN)/python benchmarks/bench_metrics.py
 
 wheel: install
 	rm -rf dist && $(BIN)/python -m build --wheel --no-isolation --outdir dist .

@@ -127,3 +127,32 @@ def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
         .properties(title="Per-class recall change vs dense", width=max(300, 22 * len(order)), height=max(200, 22 * len(names)))
         .to_dict()
     )
+
+
+def confusion_pair(results: dict[str, Any], dense: dict[str, Any], pruned: dict[str, Any]) -> dict[str, Any]:
+    """Row-normalised confusion matrices of two models side by side (≤ 50 classes)."""
+    names = results["data"]["class_names"]
+    rows = []
+    for m in (dense, pruned):
+        support = m["per_class"]["support"]
+        for t, p, n in m["confusion"]:
+            rows.append({"model": m["name"], "true": names[t], "predicted": names[p], "count": n, "share": n / support[t]})
+    df = pd.DataFrame(rows)
+    panel = (
+        alt.Chart(df)
+        .mark_rect()
+        .encode(
+            x=alt.X("predicted:N", sort=list(names), title="Predicted class"),
+            y=alt.Y("true:N", sort=list(names), title="True class"),
+            color=alt.Color("share:Q", title="Share of true class", scale=alt.Scale(scheme="greys", type="sqrt", domain=[0, 1])),
+            tooltip=[
+                alt.Tooltip("model:N", title="Model"),
+                alt.Tooltip("true:N", title="True"),
+                alt.Tooltip("predicted:N", title="Predicted"),
+                alt.Tooltip("count:Q", title="Images"),
+                alt.Tooltip("share:Q", format=".1%", title="Share"),
+            ],
+        )
+        .properties(width=260, height=260)
+    )
+    return panel.facet(column=alt.Column("model:N", sort=[dense["name"], pruned["name"]], title=None)).to_dict()

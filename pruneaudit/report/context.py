@@ -8,61 +8,85 @@ from pruneaudit.report import charts
 from pruneaudit.report.text import pct, pp
 
 NEAR_DENSE = 0.01  # "accuracy near dense": within 1 percentage point
+MAX_MATRIX_CLASSES = 50  # confusion matrices drawn up to this many classes; top confusions beyond
+TOP_CONFUSIONS = 10
+OPEN_GALLERIES = 1
 
 
 def _pruned(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in results["models"] if m["vs_dense"] is not None]
 
 
-def _finding(m: dict[str, Any]) -> str:
+def _dense(results: dict[str, Any]) -> dict[str, Any]:
+    return next(m for m in results["models"] if m["role"] == "dense")
+
+
+def _finding(m: dict[str, Any], alpha: float) -> str:
     vs = m["vs_dense"]
     worst = vs["worst_class_change"]
+    n_sig = vs["harmed_significant_holm"]
     return (
         f"{m['name']} ({charts.technique(m)}, {pct(m['facts']['sparsity'])} sparse): top-1 accuracy "
-        f"{pp(vs['accuracy_change'])}, while class '{worst['class']}' recall {pp(worst['value'])}."
+        f"{pp(vs['accuracy_change'])} while class '{worst['class']}' recall {pp(worst['value'])}; "
+        f"{n_sig} class{'es are' if n_sig != 1 else ' is'} significantly harmed (McNemar, Holm p < {alpha:g})."
     )
+
+
+def _defined(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in _pruned(results) if m["vs_dense"]["worst_class_change"]["value"] is not None]
 
 
 def headlines(results: dict[str, Any]) -> list[str]:
     """Sentences written from the numbers: where aggregate accuracy hides a class's loss."""
-    pruned = [m for m in _pruned(results) if m["vs_dense"]["worst_class_change"]["value"] is not None]
+    alpha = results["settings"]["alpha"]
+    pruned = _defined(results)
     if not pruned:
         return ["No pruned model has a defined per-class comparison with the dense model."]
     out = []
     near = [m for m in pruned if m["vs_dense"]["accuracy_change"] >= -NEAR_DENSE]
     if near:
+        m = max(near, key=lambda m: (m["facts"]["sparsity"], m["vs_dense"]["accuracy_change"], m["name"]))
+        out.append(f"Sparsest model within {pp(NEAR_DENSE)[1:]} of dense accuracy — {_finding(m, alpha)}")
         m = min(near, key=lambda m: (m["vs_dense"]["worst_class_change"]["value"], m["name"]))
-        out.append(
-            f"Largest single-class drop among the {len(near)} pruned models within {pp(NEAR_DENSE)[1:]} "
-            f"of dense accuracy — {_finding(m)}"
-        )
+        out.append(f"Largest single-class drop within {pp(NEAR_DENSE)[1:]} of dense accuracy — {_finding(m, alpha)}")
     else:
         out.append(f"No pruned model stays within {pp(NEAR_DENSE)[1:]} of dense accuracy.")
-    m = min(pruned, key=lambda m: (m["vs_dense"]["worst_class_change"]["value"], m["name"]))
-    out.append(f"Largest single-class drop overall — {_finding(m)}")
+    m = max(pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"]))
+    out.append(f"Most classes significantly harmed — {_finding(m, alpha)}")
     return out
+
+
+def _optional(value: Any, fmt) -> str:
+    return "" if value is None else fmt(value)
 
 
 def model_table(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for m in results["models"]:
-        vs = m["vs_dense"]
+        vs = m["vs_dense"] or {}
         md = m["metadata"]
+        worst = vs.get("worst_class_change") or {}
         rows.append(
             {
                 "name": m["name"],
                 "technique": charts.technique(m),
-                "amount": "" if md.get("amount") is None else pct(float(md["amount"])),
-                "seed": "" if md.get("seed") is None else str(md["seed"]),
-                "finetune_epochs": "" if md.get("finetune_epochs") is None else str(md["finetune_epochs"]),
+                "amount": _optional(md.get("amount"), lambda v: pct(float(v))),
+                "seed": _optional(md.get("seed"), str),
+                "finetune_epochs": _optional(md.get("finetune_epochs"), str),
                 "sparsity": pct(m["facts"]["sparsity"]),
                 "nonzero": f"{m['facts']['weight_nonzero']:,} / {m['facts']['weight_count']:,}",
                 "accuracy": pct(m["metrics"]["accuracy"]),
-                "accuracy_change": pp(vs["accuracy_change"]) if vs else "",
+                "top5": _optional(m["metrics"]["top5_accuracy"], pct),
+                "accuracy_change": _optional(vs.get("accuracy_change"), pp),
                 "balanced_accuracy": pct(m["metrics"]["balanced_accuracy"]),
-                "worst_change": pp(vs["worst_class_change"]["value"]) if vs else "",
-                "worst_class": (vs["worst_class_change"]["class"] or "") if vs else "",
-                "spread": pp(vs["recall_change_spread"]).replace("+", "") if vs else "",
+                "worst_change": _optional(worst.get("value"), pp),
+                "worst_class": worst.get("class") or "",
+                "max_excess_gap": _optional(vs.get("max_excess_gap"), lambda v: pp(v).replace("+", "")),
+                "spread": _optional(vs.get("recall_change_spread"), lambda v: pp(v).replace("+", "")),
+                "intensification": _optional(vs.get("intensification"), lambda v: f"{v:.2f}"),
+                "harmed": _optional(vs.get("harmed"), str),
+                "significant": _optional(vs.get("harmed_significant_holm"), str),
+                "significant_bh": _optional(vs.get("harmed_significant_bh"), str),
                 "changed": f"{vs['changed_predictions']:,} ({pct(vs['changed_fraction'])})" if vs else "",
                 "backend": f"{m['backend']} on {m['device']}",
             }
@@ -71,44 +95,155 @@ def model_table(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def class_table(results: dict[str, Any]) -> dict[str, Any]:
-    """Dense recall per class, then each pruned model's change in pp."""
+    """Dense recall per class, then each pruned model's change in pp (* = Holm-significant harm)."""
     names = results["data"]["class_names"]
-    dense = next(m for m in results["models"] if m["role"] == "dense")
+    alpha = results["settings"]["alpha"]
+    dense = _dense(results)
     pruned = _pruned(results)
     rows = []
     for i, name in enumerate(names):
-        changes = [m["vs_dense"]["per_class"]["recall_change"][i] for m in pruned]
+        cells = []
+        for m in pruned:
+            pc = m["vs_dense"]["per_class"]
+            change = pc["recall_change"][i]
+            p_holm = pc["mcnemar_p_holm"][i]
+            significant = p_holm is not None and p_holm < alpha and pc["dense_only"][i] > pc["pruned_only"][i]
+            low, high = pc["recall_change_ci"]["low"][i], pc["recall_change_ci"]["high"][i]
+            cells.append(
+                {
+                    "text": pp(change).replace(" pp", "") + ("*" if significant else ""),
+                    "value": change,
+                    "significant": significant,
+                    "title": "" if low is None else f"95% CI {pp(low)} to {pp(high)}; Holm p = {p_holm:.3g}",
+                }
+            )
         rows.append(
             {
                 "name": name,
                 "support": dense["per_class"]["support"][i],
                 "dense_recall": pct(dense["per_class"]["recall"][i]),
-                "changes": [{"text": pp(c).replace(" pp", ""), "value": c} for c in changes],
+                "changes": cells,
             }
         )
     return {"models": [m["name"] for m in pruned], "rows": rows}
 
 
+def top_confusions(results: dict[str, Any], model: dict[str, Any]) -> list[dict[str, Any]]:
+    names = results["data"]["class_names"]
+    support = model["per_class"]["support"]
+    cells = [c for c in model["confusion"] if c[0] != c[1]]
+    cells.sort(key=lambda c: (-c[2], c[0], c[1]))
+    return [
+        {"true": names[t], "predicted": names[p], "count": n, "share": pct(n / support[t]) if support[t] else "n/a"}
+        for t, p, n in cells[:TOP_CONFUSIONS]
+    ]
+
+
+def _spotlight(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The pruned model the confusion section focuses on: most significantly harmed classes."""
+    pruned = _defined(results)
+    if not pruned:
+        return None
+    return max(pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"]))
+
+
+def configurations(results: dict[str, Any]) -> list[dict[str, Any]]:
+    names = results["data"]["class_names"]
+    out = []
+    ordered = sorted(results["configurations"], key=lambda c: (-c["pie_count"], ",".join(c["models"])))
+    for i, c in enumerate(ordered):
+        pop = c["population_test"]
+        out.append(
+            {
+                "label": ", ".join(c["models"]),
+                "technique": c["technique"] or "",
+                "amount": "" if c["amount"] is None else pct(c["amount"]),
+                "n_models": len(c["models"]),
+                "pie_count": f"{c['pie_count']:,}",
+                "pie_fraction": pct(c["pie_fraction"]),
+                "population": None
+                if pop is None
+                else f"{pop['significant']} (Holm: {pop['significant_holm']}) — {pop['method']} t-test",
+                "open": i < OPEN_GALLERIES,
+                "pies": [
+                    {
+                        "src": p["thumbnail"],
+                        "index": p["index"],
+                        "label": names[p["label"]],
+                        "dense": names[p["dense_pred"]],
+                        "pruned": names[p["pruned_pred"]],
+                        "fragility": p["fragility"],
+                    }
+                    for p in c["top_pies"]
+                ],
+            }
+        )
+    return out
+
+
+def subgroup_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per grouping: rows = groups, columns = pruned models, cells = accuracy change."""
+    models = [m["name"] for m in _pruned(results)]
+    tables: dict[str, dict[str, Any]] = {}
+    for g in results["subgroups"]:
+        t = tables.setdefault(g["grouping"], {"name": g["grouping"], "rows": {}})
+        row = t["rows"].setdefault(g["group"], {"group": g["group"], "n": g["n_samples"], "dense": pct(g["dense_accuracy"]), "cells": {}})
+        row["cells"][g["model"]] = {
+            "text": _optional(g["accuracy_change"], lambda v: pp(v).replace(" pp", "")),
+            "value": g["accuracy_change"],
+            "title": f"worst class {g['worst_class_change']['class']}: {_optional(g['worst_class_change']['value'], pp)}; "
+            f"{g['harmed_significant_holm']} classes significantly harmed",
+        }
+    return [
+        {"name": t["name"], "models": models, "rows": [{**r, "cells": [r["cells"][m] for m in models]} for r in t["rows"].values()]}
+        for t in tables.values()
+    ]
+
+
 def build_context(results: dict[str, Any]) -> dict[str, Any]:
+    spotlight = _spotlight(results)
+    n_classes = results["data"]["n_classes"]
+    chart_list = [
+        {
+            "id": "accuracy-sparsity",
+            "title": "Accuracy and worst-class change against sparsity",
+            "summary": "Each point is a model; lines join models of one technique (and seed). "
+            "The table of models above holds the same numbers.",
+            "spec": charts.accuracy_vs_sparsity(results),
+        },
+        {
+            "id": "recall-change",
+            "title": "Per-class recall change against the dense model",
+            "summary": "Orange cells lost recall, blue cells gained; colours saturate at "
+            f"±{charts.HEATMAP_CLAMP_PP:.0f} pp. The per-class table below holds the exact numbers.",
+            "spec": charts.recall_change_heatmap(results),
+        },
+    ]
+    if spotlight is not None and n_classes <= MAX_MATRIX_CLASSES:
+        chart_list.append(
+            {
+                "id": "confusion",
+                "title": f"Confusion matrices: dense and {spotlight['name']}",
+                "summary": "Rows are true classes, columns predicted classes; cells show the share of each true class "
+                "(square-root colour scale). The top-confusions tables below list the largest off-diagonal cells.",
+                "spec": charts.confusion_pair(results, _dense(results), spotlight),
+            }
+        )
     return {
         "results": results,
         "headlines": headlines(results),
         "models": model_table(results),
         "classes": class_table(results),
-        "charts": [
-            {
-                "id": "accuracy-sparsity",
-                "title": "Accuracy and worst-class change against sparsity",
-                "summary": "Each point is a model; lines join models of one technique (and seed). "
-                "The table of models above holds the same numbers.",
-                "spec": charts.accuracy_vs_sparsity(results),
-            },
-            {
-                "id": "recall-change",
-                "title": "Per-class recall change against the dense model",
-                "summary": "Orange cells lost recall, blue cells gained; colours saturate at "
-                f"±{charts.HEATMAP_CLAMP_PP:.0f} pp. The per-class table below holds the exact numbers.",
-                "spec": charts.recall_change_heatmap(results),
-            },
-        ],
+        "charts": chart_list,
+        "spotlight": None
+        if spotlight is None
+        else {
+            "name": spotlight["name"],
+            "dense_confusions": top_confusions(results, _dense(results)),
+            "confusions": top_confusions(results, spotlight),
+        },
+        "configurations": configurations(results),
+        "subgroups": subgroup_tables(results),
+        "alpha": results["settings"]["alpha"],
+        "tolerance": pp(results["settings"]["tolerance"])[1:],
     }

@@ -20,9 +20,17 @@ def test_names_are_escaped_everywhere(sample_results):
 
 def test_headlines_state_the_hidden_harm(sample_results):
     lines = headlines(sample_results)
-    assert len(lines) == 2
-    assert lines[0].startswith("Largest single-class drop among the")
-    assert re.search(r"top-1 accuracy [+-]\d+\.\d pp, while class '\d' recall -\d+\.\d pp", lines[1])
+    assert [line.split(" — ")[0] for line in lines] == [
+        "Sparsest model within 1.0 pp of dense accuracy",
+        "Largest single-class drop within 1.0 pp of dense accuracy",
+        "Most classes significantly harmed",
+    ]
+    pattern = (
+        r"top-1 accuracy [+-]\d+\.\d pp while class '\d' recall -\d+\.\d pp; "
+        r"\d+ class(es are| is) significantly harmed \(McNemar, Holm p < 0\.05\)\.$"
+    )
+    for line in lines:
+        assert re.search(pattern, line), line
 
 
 def test_summary_table_lists_every_model(sample_results):

@@ -12,3 +12,11 @@ def test_metrics_benchmark_runs():
         check=True, capture_output=True, text=True,
     ).stdout
     assert "ratio fairlearn / pruneaudit" in out
+
+
+def test_pareto_benchmark_runs():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_pareto.py"), "--n", "3000"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    assert "candidates x 3 objectives" in out

@@ -1,4 +1,4 @@
-"""The library's entry points: audit to a results dict, and write the report."""
+"""The library's entry points: audit to a results dict, select, gate, and write the report."""
 
 from __future__ import annotations
 
@@ -11,24 +11,53 @@ import click
 from pruneaudit.audit import run_audit
 from pruneaudit.config import AuditConfig
 from pruneaudit.data import load_dataset
+from pruneaudit.gate import Check, compare_baseline, evaluate_rules, verdict
 from pruneaudit.outputs import check_writable, write_outputs
+from pruneaudit.policy import Policy, Selection
 from pruneaudit.report import render_html
 from pruneaudit.results import dumps, to_results
+from pruneaudit.selection import select
 
 
 def audit(config: AuditConfig, *, show_progress: bool = False) -> dict[str, Any]:
-    """Run the audit and return results.json as a dict."""
+    """Run the audit and return results.json as a dict, operating-point selection included."""
     dataset = load_dataset(config.data)
-    if not show_progress:
-        return to_results(run_audit(config, dataset=dataset))
-    total = len(dataset) * (1 + len(config.pruned))
-    with click.progressbar(length=total, label="Inference", file=sys.stderr) as bar:
-        return to_results(run_audit(config, dataset=dataset, progress=bar.update))
+    if show_progress:
+        total = len(dataset) * (1 + len(config.pruned))
+        with click.progressbar(length=total, label="Inference", file=sys.stderr) as bar:
+            results = to_results(run_audit(config, dataset=dataset, progress=bar.update))
+    else:
+        results = to_results(run_audit(config, dataset=dataset))
+    return with_selection(results, config.selection)
 
 
-def audit_to_directory(config: AuditConfig, *, out_dir: Path, show_progress: bool = False) -> dict[str, Any]:
-    """Audit, then write results.json and index.html together (nothing is written on failure)."""
+def with_selection(results: dict[str, Any], selection: Selection) -> dict[str, Any]:
+    return {**results, "selection": select(results, selection)}
+
+
+def gate(
+    results: dict[str, Any], policy: Policy, *, baseline: dict[str, Any] | None = None, where: str = "policy"
+) -> list[Check]:
+    checks = evaluate_rules(results, policy.rules, where=where)
+    if baseline is not None:
+        checks += compare_baseline(results, baseline, policy.baseline, where=where)
+    return checks
+
+
+def audit_to_directory(
+    config: AuditConfig, *, out_dir: Path, show_progress: bool = False, policy: Policy | None = None, policy_name: str = "policy"
+) -> tuple[dict[str, Any], list[Check]]:
+    """Audit (and gate, with a policy), then write results.json and index.html together.
+
+    Nothing is written when the audit fails; a failed gate still writes the report, whose
+    card shows the verdict rule by rule.
+    """
     check_writable(out_dir)
     results = audit(config, show_progress=show_progress)
+    checks: list[Check] = []
+    if policy is not None:
+        results = with_selection(results, policy.selection)
+        checks = gate(results, policy, where=policy_name)
+        results = {**results, "gate": verdict(checks)}
     write_outputs(out_dir, {"results.json": dumps(results), "index.html": render_html(results)})
-    return results
+    return results, checks

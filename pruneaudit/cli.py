@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,10 @@ PATH = click.Path(path_type=Path)
 @click.version_option(__version__, prog_name="pruneaudit")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
 def cli(verbose: int) -> None:
-    """Audit what pruning did to a classifier, class by class."""
+    """Audit what pruning did to a classifier, class by class.
+
+    Exit codes: 0 success, 1 a gate rule failed, 2 bad input, config or model.
+    """
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
@@ -31,6 +35,7 @@ def cli(verbose: int) -> None:
 @click.option("--out", type=PATH, default=Path("report"), show_default=True, help="Output directory.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run inference [default: auto].")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per inference batch [default: 256].")
+@click.option("--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def audit_command(
     config_path: Path | None,
@@ -41,20 +46,105 @@ def audit_command(
     out: Path,
     device: str | None,
     batch_size: int | None,
+    policy_path: Path | None,
     quiet: bool,
 ) -> None:
     """Run every model over the data and write results.json and index.html to OUT."""
     from pruneaudit.api import audit_to_directory
     from pruneaudit.config import build_config
+    from pruneaudit.errors import GateFailed
+    from pruneaudit.gate import table
+    from pruneaudit.policy import load_policy
+    from pruneaudit.report import summary_table
 
     config = build_config(
         config_path=config_path, dense=dense, pruned=pruned, data=data, split=split, device=device, batch_size=batch_size
     )
-    results = audit_to_directory(config, out_dir=out, show_progress=not quiet)
-    from pruneaudit.report import summary_table
-
+    policy = load_policy(policy_path) if policy_path else None
+    results, checks = audit_to_directory(
+        config, out_dir=out, show_progress=not quiet, policy=policy, policy_name=str(policy_path)
+    )
     click.echo(summary_table(results))
     click.echo(f"\nModel card: {out / 'index.html'}")
+    if policy is not None:
+        click.echo("\n" + table(checks))
+        failed = sum(not c.passed for c in checks)
+        if failed:
+            raise GateFailed(failed, len(checks))
+
+
+@cli.command("select")
+@click.argument("results_path", metavar="RESULTS", type=PATH)
+@click.option("--policy", "policy_path", type=PATH, help="policy.yaml whose 'selection' section sets the policies.")
+@click.option("--json", "as_json", is_flag=True, help="Print the selection as JSON.")
+def select_command(results_path: Path, policy_path: Path | None, as_json: bool) -> None:
+    """Print the operating-point picks for saved RESULTS, without re-running inference."""
+    from pruneaudit.api import with_selection
+    from pruneaudit.policy import Policy, load_policy
+    from pruneaudit.report.text import selection_text
+    from pruneaudit.results import dumps, load_results
+
+    policy = load_policy(policy_path) if policy_path else Policy()
+    results = with_selection(load_results(results_path), policy.selection)
+    click.echo(dumps(results["selection"]) if as_json else selection_text(results), nl=not as_json)
+
+
+@cli.command("check")
+@click.argument("results_path", metavar="RESULTS", type=PATH)
+@click.option("--policy", "policy_path", type=PATH, help="policy.yaml with 'rules' (and 'baseline', 'selection').")
+@click.option("--baseline", "baseline_path", type=PATH, help="A previous release's results.json to compare against.")
+@click.option("--max-accuracy-drop", type=float, help="Fail a pruned model whose top-1 falls more than this (e.g. 0.01).")
+@click.option("--max-worst-class-drop", type=float, help="Fail a pruned model whose worst class falls more than this.")
+@click.option("--max-harmed-classes", type=int, help="Fail beyond this many significantly harmed classes (McNemar, Holm).")
+@click.option("--junit", "junit_path", type=PATH, help="Write JUnit XML: one test case per rule × model.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON instead of a table.")
+def check_command(
+    results_path: Path,
+    policy_path: Path | None,
+    baseline_path: Path | None,
+    max_accuracy_drop: float | None,
+    max_worst_class_drop: float | None,
+    max_harmed_classes: int | None,
+    junit_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Exit 1 if RESULTS break a rule: 0 pass, 1 a rule failed, 2 usage or input error.
+
+    Appends a Markdown summary to $GITHUB_STEP_SUMMARY when that variable is set.
+    """
+    from pruneaudit.api import gate, with_selection
+    from pruneaudit.errors import ConfigError, GateFailed
+    from pruneaudit.gate import dumps, junit_xml, markdown, table
+    from pruneaudit.outputs import write_file
+    from pruneaudit.policy import Bound, Policy, load_policy
+    from pruneaudit.results import load_results
+
+    policy = load_policy(policy_path) if policy_path else Policy()
+    flags = [
+        Bound(metric, "max", float(value), name=f"--{flag} {value:g}")
+        for metric, flag, value in (
+            ("accuracy_drop", "max-accuracy-drop", max_accuracy_drop),
+            ("worst_class_drop", "max-worst-class-drop", max_worst_class_drop),
+            ("harmed_significant_holm", "max-harmed-classes", max_harmed_classes),
+        )
+        if value is not None
+    ]
+    policy = Policy(selection=policy.selection, rules=policy.rules + tuple(flags), baseline=policy.baseline)
+    if not policy.rules and baseline_path is None:
+        raise ConfigError("nothing to check: give --policy with rules, --baseline, or a --max-* threshold")
+    results = with_selection(load_results(results_path), policy.selection)
+    baseline = load_results(baseline_path) if baseline_path else None
+    checks = gate(results, policy, baseline=baseline, where=str(policy_path or "command line"))
+    if junit_path:
+        write_file(junit_path, junit_xml(checks))
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(markdown(checks))
+    click.echo(dumps(checks) if as_json else table(checks), nl=not as_json)
+    failed = sum(not c.passed for c in checks)
+    if failed:
+        raise GateFailed(failed, len(checks))
 
 
 def main() -> None:

@@ -13,13 +13,14 @@ from typing import Any
 import yaml
 
 from pruneaudit.errors import MISSING_FILE, UNKNOWN_KEY, ConfigError
+from pruneaudit.policy import Selection, parse_selection
 
 DEVICES = ("auto", "cpu", "cuda")
 MODEL_FORMATS = {".pt": "torchscript", ".ts": "torchscript", ".onnx": "onnx"}
 METADATA_KEYS = ("technique", "amount", "seed", "finetune_epochs", "notes")
 MODEL_KEYS = ("name", "path", "format", *METADATA_KEYS)
 DATA_KEYS = ("path", "split", "images_key", "labels_key", "class_names", "attributes", "scale", "mean", "std")
-TOP_KEYS = ("data", "dense", "pruned", "device", "batch_size", "tolerance", "alpha")
+TOP_KEYS = ("data", "dense", "pruned", "device", "batch_size", "tolerance", "alpha", "selection")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class AuditConfig:
     batch_size: int = 256
     tolerance: float = 0.01  # |Δ recall| beyond this counts a class as harmed or helped
     alpha: float = 0.05  # significance level after multiple-comparison correction
+    selection: Selection = field(default_factory=Selection)  # operating-point policies
 
 
 def _check_keys(where: str, mapping: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -195,6 +197,7 @@ def build_config(
         batch_size=batch_size,
         tolerance=tolerance,
         alpha=alpha,
+        selection=parse_selection(f"{where}: selection", raw.get("selection")),
     )
 
 

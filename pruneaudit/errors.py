@@ -35,3 +35,12 @@ LABEL_OUT_OF_RANGE = (
     "received label {label}"
 )
 CLASS_COUNT_MISMATCH = "{path}: model {model!r} outputs {got} classes but the dense model outputs {expected}"
+
+
+class GateFailed(PruneAuditError):
+    """A policy rule failed: exit code 1, distinct from bad input (2)."""
+
+    exit_code = 1
+
+    def __init__(self, n_failed: int, n_checks: int) -> None:
+        super().__init__(f"{n_failed} of {n_checks} gate check(s) failed")

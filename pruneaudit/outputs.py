@@ -41,3 +41,20 @@ def write_outputs(out_dir: Path, files: dict[str, str]) -> None:
         raise OutputError(f"{out_dir}: cannot write the report ({exc.strerror})") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write one file atomically: a temporary sibling, then a rename."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

@@ -203,6 +203,27 @@ def to_results(audit: AuditResult) -> dict[str, Any]:
     }
 
 
+REQUIRED_KEYS = ("schema_version", "data", "models")
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """Read a saved results.json, checking it is one this version can use."""
+    from pruneaudit.errors import MISSING_FILE, DataError
+
+    if not path.exists():
+        raise DataError(MISSING_FILE.format(path=path))
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a pruneaudit results file: invalid JSON ({exc})") from None
+    if not isinstance(results, dict) or any(k not in results for k in REQUIRED_KEYS):
+        raise DataError(f"{path}: not a pruneaudit results file: expected keys {', '.join(REQUIRED_KEYS)}")
+    major = str(results["schema_version"]).split(".")[0]
+    if major != SCHEMA_VERSION.split(".")[0]:
+        raise DataError(f"{path}: results schema {results['schema_version']} is not supported; expected {SCHEMA_VERSION}")
+    return results
+
+
 def dumps(results: dict[str, Any]) -> str:
     """Canonical JSON: sorted keys, fixed indentation, no NaN tokens."""
     return json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"

@@ -156,3 +156,66 @@ def confusion_pair(results: dict[str, Any], dense: dict[str, Any], pruned: dict[
         .properties(width=260, height=260)
     )
     return panel.facet(column=alt.Column("model:N", sort=[dense["name"], pruned["name"]], title=None)).to_dict()
+
+
+def _front_line(df: pd.DataFrame, x: str, y: str, by: str | None = None) -> pd.DataFrame:
+    """Rows of ``df`` on the 2-D front (both axes maximised), sorted by x, per ``by`` group."""
+    from pruneaudit.pareto import pareto_mask
+
+    parts = []
+    for _, part in df.groupby(by, sort=True) if by else [(None, df)]:
+        part = part.dropna(subset=[x, y])
+        if len(part):
+            parts.append(part[pareto_mask(part[[x, y]].to_numpy(), maximize=[True, True])].sort_values([x, y]))
+    return pd.concat(parts) if parts else df.iloc[:0]
+
+
+def operating_points(results: dict[str, Any]) -> dict[str, Any]:
+    """Accuracy vs sparsity coloured by worst-class change, the accuracy–sparsity front drawn, picks marked."""
+    df = model_rows(results)
+    df = df[df["technique"] != "dense"]
+    picks = []
+    for policy, pick in results["selection"]["picks"].items():
+        if pick["model"]:
+            row = df[df["model"] == pick["model"]].iloc[0]
+            picks.append({"policy": policy.replace("_", " "), "model": pick["model"], "sparsity": row["sparsity"], "accuracy": row["accuracy"]})
+    pick_df = pd.DataFrame(picks, columns=["policy", "model", "sparsity", "accuracy"])
+    label_df = pick_df.groupby(["model", "sparsity", "accuracy"], as_index=False).agg({"policy": lambda s: " + ".join(s)})
+    limit = min(max(float(df["worst_change_pp"].abs().max() or 0.0), 5.0), HEATMAP_CLAMP_PP)
+    x = alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%"))
+    y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
+    points = alt.Chart(df).mark_circle(size=80, opacity=0.9, stroke="#333", strokeWidth=0.5).encode(
+        x=x, y=y,
+        color=alt.Color("worst_change_pp:Q", title="Worst-class change (pp)",
+                        scale=alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True, clamp=True)),
+        tooltip=[alt.Tooltip("model:N", title="Model"), alt.Tooltip("technique:N", title="Technique"),
+                 alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"), alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
+                 alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
+                 alt.Tooltip("worst_class:N", title="Worst class")],
+    )
+    front = alt.Chart(_front_line(df, "sparsity", "accuracy")).mark_line(color="#555", strokeDash=[5, 3]).encode(x=x, y=y)
+    marks = alt.Chart(pick_df).mark_point(shape="square", size=260, filled=False, color="#000", strokeWidth=1.5).encode(
+        x=x, y=y, tooltip=[alt.Tooltip("policy:N", title="Policy"), alt.Tooltip("model:N", title="Model")]
+    )
+    labels = alt.Chart(label_df).mark_text(align="left", dx=12, dy=-10, fontSize=11).encode(x=x, y=y, text="policy:N")
+    return (front + points + marks + labels).properties(
+        title="Operating points: accuracy-sparsity front (dashed) and policy picks (squares)", width=560, height=320
+    ).to_dict()
+
+
+def accuracy_vs_disparity(results: dict[str, Any]) -> dict[str, Any]:
+    """Accuracy against worst-class change, one front per technique."""
+    df = model_rows(results)
+    df = df[df["technique"] != "dense"]
+    domain = list(dict.fromkeys(df["technique"]))
+    colour = _technique_colour(domain)
+    x = alt.X("worst_change_pp:Q", title="Worst-class recall change (pp)")
+    y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
+    tooltip = [alt.Tooltip("model:N", title="Model"), alt.Tooltip("technique:N", title="Technique"),
+               alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"), alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
+               alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)")]
+    points = alt.Chart(df).mark_point(filled=True, size=60).encode(x=x, y=y, color=colour, shape=alt.Shape("technique:N", legend=None), tooltip=tooltip)
+    fronts = alt.Chart(_front_line(df, "worst_change_pp", "accuracy", by="technique")).mark_line(opacity=0.7).encode(
+        x=x, y=y, color=colour, detail="technique:N"
+    )
+    return (fronts + points).properties(title="Accuracy against worst-class change, front per technique", width=560, height=320).to_dict()

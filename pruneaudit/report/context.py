@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pruneaudit.report import charts
-from pruneaudit.report.text import pct, pp
+from pruneaudit.report.text import POLICY_TITLES, pct, pick_line, pp, price_sentence
 
 NEAR_DENSE = 0.01  # "accuracy near dense": within 1 percentage point
 MAX_MATRIX_CLASSES = 50  # confusion matrices drawn up to this many classes; top confusions beyond
@@ -53,6 +53,15 @@ def headlines(results: dict[str, Any]) -> list[str]:
         out.append(f"No pruned model stays within {pp(NEAR_DENSE)[1:]} of dense accuracy.")
     m = max(pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"]))
     out.append(f"Most classes significantly harmed — {_finding(m, alpha)}")
+    sel = results.get("selection")
+    if sel:
+        primary = sel["picks"][sel["primary"]]
+        out.append(f"Operating point ({POLICY_TITLES[sel['primary']]} policy) — {pick_line(primary)}. {price_sentence(sel['price_of_fairness'])}")
+    gate = results.get("gate")
+    if gate:
+        out.append(
+            f"Release gate — {'passed' if gate['passed'] else 'FAILED'}: {gate['total'] - gate['failed']} of {gate['total']} checks pass."
+        )
     return out
 
 
@@ -200,6 +209,27 @@ def subgroup_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def selection_view(results: dict[str, Any]) -> dict[str, Any] | None:
+    sel = results.get("selection")
+    if not sel:
+        return None
+    return {
+        "picks": [
+            {"policy": POLICY_TITLES[k], "primary": k == sel["primary"], "text": pick_line(p), "feasible": p["feasible"]}
+            for k, p in sel["picks"].items()
+        ],
+        "price": price_sentence(sel["price_of_fairness"]),
+        "objectives": ", ".join(f"{o['name']} ({'max' if o['maximize'] else 'min'})" for o in sel["objectives"]),
+        "front": ", ".join(sel["front"]),
+        "techniques": [
+            {"name": t["technique"], "hypervolume": f"{t['hypervolume']:.3f}", "front": ", ".join(t["front"]), "n": len(t["models"])}
+            for t in sorted(sel["techniques"], key=lambda t: -t["hypervolume"])
+        ],
+        "dominance": [d for d in sel["dominance"] if d["pairs"]],
+        "verdicts": sel["verdicts"],
+    }
+
+
 def build_context(results: dict[str, Any]) -> dict[str, Any]:
     spotlight = _spotlight(results)
     n_classes = results["data"]["n_classes"]
@@ -219,6 +249,23 @@ def build_context(results: dict[str, Any]) -> dict[str, Any]:
             "spec": charts.recall_change_heatmap(results),
         },
     ]
+    if results.get("selection"):
+        chart_list += [
+            {
+                "id": "operating-points",
+                "title": "Operating points",
+                "summary": "Pruned models by sparsity and accuracy, coloured by worst-class change; the dashed line is the "
+                "accuracy–sparsity front and squares mark each policy's pick. The selection section below states the same.",
+                "spec": charts.operating_points(results),
+            },
+            {
+                "id": "accuracy-disparity",
+                "title": "Accuracy against disparity, per technique",
+                "summary": "Each technique's own front over top-1 accuracy and worst-class change; a front further up and "
+                "to the right is better on both. Hypervolumes in the selection section summarise the same.",
+                "spec": charts.accuracy_vs_disparity(results),
+            },
+        ]
     if spotlight is not None and n_classes <= MAX_MATRIX_CLASSES:
         chart_list.append(
             {
@@ -244,6 +291,8 @@ def build_context(results: dict[str, Any]) -> dict[str, Any]:
         },
         "configurations": configurations(results),
         "subgroups": subgroup_tables(results),
+        "selection": selection_view(results),
+        "gate": results.get("gate"),
         "alpha": results["settings"]["alpha"],
         "tolerance": pp(results["settings"]["tolerance"])[1:],
     }

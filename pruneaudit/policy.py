@@ -1,0 +1,190 @@
+"""policy.yaml: operating-point selection, gate rules and baseline thresholds in one file.
+
+    selection:   how to pick an operating point (pruneaudit select; the audit card)
+    rules:       thresholds a release must meet (pruneaudit check; audit --policy)
+    baseline:    allowed regressions against a previous release's results (check --baseline)
+
+Every metric is named from `pruneaudit.scalars.SCALARS`. Defaults are documented in
+docs/policy.md and applied when a section or key is absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pruneaudit.errors import MISSING_FILE, UNKNOWN_KEY, ConfigError
+from pruneaudit.scalars import SCALARS
+
+SCOPES = ("all", "selected")
+POLICIES = ("accuracy_only", "fairness_aware", "value_function", "knee")
+UNKNOWN_METRIC = "{where}: unknown metric {name!r}; expected one of {allowed}"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """``metric`` must be ≤ ``limit`` (op "max") or ≥ ``limit`` (op "min"), give or take ``tolerance``."""
+
+    metric: str
+    op: str
+    limit: float
+    tolerance: float = 0.0
+    name: str = ""
+    scope: str | tuple[str, ...] = "all"  # "all" pruned models, "selected", or model names
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.metric} {'<=' if self.op == 'max' else '>='} {self.limit:g}"
+
+    def passes(self, value: float | None) -> bool:
+        """Undefined values fail: a gate must not pass on a number it could not compute."""
+        if value is None:
+            return False
+        if self.op == "max":
+            return value <= self.limit + self.tolerance
+        return value >= self.limit - self.tolerance
+
+
+@dataclass(frozen=True)
+class Selection:
+    objectives: tuple[tuple[str, bool], ...] = (("accuracy", True), ("worst_class_change", True), ("sparsity", True))
+    primary: str = "fairness_aware"
+    max_accuracy_drop: float = 0.01
+    prefer: str = "sparsity"
+    fairness: tuple[Bound, ...] = (
+        Bound("worst_class_drop", "max", 0.02),
+        Bound("harmed_significant_holm", "max", 0.0),
+    )
+    weights: tuple[tuple[str, float], ...] = (("accuracy", 1.0), ("worst_class_change", 1.0), ("sparsity", 1.0))
+    knee: tuple[str, str] = ("sparsity", "accuracy")  # x, y
+
+
+@dataclass(frozen=True)
+class Baseline:
+    max_accuracy_regression: float = 0.005
+    max_class_recall_regression: float = 0.02
+
+
+@dataclass(frozen=True)
+class Policy:
+    selection: Selection = field(default_factory=Selection)
+    rules: tuple[Bound, ...] = ()
+    baseline: Baseline = field(default_factory=Baseline)
+
+
+def _keys(where: str, raw: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, received {type(raw).__name__}")
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(UNKNOWN_KEY.format(where=where, key=key, allowed=", ".join(allowed)))
+    return raw
+
+
+def metric_name(where: str, name: Any) -> str:
+    if name not in SCALARS:
+        raise ConfigError(UNKNOWN_METRIC.format(where=where, name=name, allowed=", ".join(SCALARS)))
+    return str(name)
+
+
+def _number(where: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: expected a number, received {value!r}")
+    return float(value)
+
+
+def parse_bound(where: str, raw: Any, *, allow_scope: bool) -> Bound:
+    allowed = ("metric", "max", "min", "tolerance", "name") + (("scope",) if allow_scope else ())
+    raw = _keys(where, raw, allowed)
+    if "metric" not in raw:
+        raise ConfigError(f"{where}: missing required key 'metric'")
+    ops = [op for op in ("max", "min") if op in raw]
+    if len(ops) != 1:
+        raise ConfigError(f"{where}: give exactly one of 'max' or 'min'; received {ops or 'neither'}")
+    scope: str | tuple[str, ...] = raw.get("scope", "all")
+    if isinstance(scope, list):
+        scope = tuple(str(s) for s in scope)
+    elif scope not in SCOPES:
+        raise ConfigError(f"{where}: scope must be one of {', '.join(SCOPES)} or a list of model names; received {scope!r}")
+    tolerance = _number(f"{where}.tolerance", raw.get("tolerance", 0.0))
+    if tolerance < 0:
+        raise ConfigError(f"{where}: tolerance must be >= 0; received {tolerance}")
+    return Bound(
+        metric=metric_name(f"{where}.metric", raw["metric"]),
+        op=ops[0],
+        limit=_number(f"{where}.{ops[0]}", raw[ops[0]]),
+        tolerance=tolerance,
+        name=str(raw.get("name", "")),
+        scope=scope,
+    )
+
+
+def parse_selection(where: str, raw: Any) -> Selection:
+    raw = _keys(where, raw or {}, ("objectives", "primary", "max_accuracy_drop", "prefer", "fairness", "weights", "knee"))
+    d = Selection()
+    objectives = d.objectives
+    if "objectives" in raw:
+        obj = _keys(f"{where}.objectives", raw["objectives"], tuple(SCALARS))
+        if len(obj) < 2:
+            raise ConfigError(f"{where}.objectives: expected at least 2 objectives, received {len(obj)}")
+        for name, direction in obj.items():
+            if direction not in ("max", "min"):
+                raise ConfigError(f"{where}.objectives.{name}: expected 'max' or 'min', received {direction!r}")
+        objectives = tuple((name, direction == "max") for name, direction in obj.items())
+    primary = raw.get("primary", d.primary)
+    if primary not in POLICIES:
+        raise ConfigError(f"{where}.primary: expected one of {', '.join(POLICIES)}; received {primary!r}")
+    weights = d.weights
+    if "weights" in raw:
+        w = _keys(f"{where}.weights", raw["weights"], tuple(SCALARS))
+        weights = tuple((name, _number(f"{where}.weights.{name}", v)) for name, v in w.items())
+        if not any(v > 0 for _, v in weights):
+            raise ConfigError(f"{where}.weights: at least one weight must be positive")
+    knee = d.knee
+    if "knee" in raw:
+        k = _keys(f"{where}.knee", raw["knee"], ("x", "y"))
+        knee = (metric_name(f"{where}.knee.x", k.get("x", d.knee[0])), metric_name(f"{where}.knee.y", k.get("y", d.knee[1])))
+    fairness = d.fairness
+    if "fairness" in raw:
+        if not isinstance(raw["fairness"], list):
+            raise ConfigError(f"{where}.fairness: expected a list of constraints")
+        fairness = tuple(parse_bound(f"{where}.fairness[{i}]", b, allow_scope=False) for i, b in enumerate(raw["fairness"]))
+    return Selection(
+        objectives=objectives,
+        primary=primary,
+        max_accuracy_drop=_number(f"{where}.max_accuracy_drop", raw.get("max_accuracy_drop", d.max_accuracy_drop)),
+        prefer=metric_name(f"{where}.prefer", raw.get("prefer", d.prefer)),
+        fairness=fairness,
+        weights=weights,
+        knee=knee,
+    )
+
+
+def parse_policy(raw: Any, *, where: str) -> Policy:
+    raw = _keys(where, raw or {}, ("selection", "rules", "baseline"))
+    rules_raw = raw.get("rules") or []
+    if not isinstance(rules_raw, list):
+        raise ConfigError(f"{where}: 'rules' must be a list")
+    base = _keys(f"{where}: baseline", raw.get("baseline") or {}, ("max_accuracy_regression", "max_class_recall_regression"))
+    d = Baseline()
+    return Policy(
+        selection=parse_selection(f"{where}: selection", raw.get("selection")),
+        rules=tuple(parse_bound(f"{where}: rules[{i}]", r, allow_scope=True) for i, r in enumerate(rules_raw)),
+        baseline=Baseline(
+            max_accuracy_regression=_number("baseline", base.get("max_accuracy_regression", d.max_accuracy_regression)),
+            max_class_recall_regression=_number("baseline", base.get("max_class_recall_regression", d.max_class_recall_regression)),
+        ),
+    )
+
+
+def load_policy(path: Path) -> Policy:
+    if not path.exists():
+        raise ConfigError(MISSING_FILE.format(path=path))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return parse_policy(raw, where=str(path))

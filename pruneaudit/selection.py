@@ -1,0 +1,235 @@
+"""Choose an operating point from an audit's results, with and without fairness.
+
+The decision framework of Paganini (2020), "Prune Responsibly": the usual pick is the
+sparsest model whose accuracy drop stays under ε; pruneaudit sets a fairness-aware pick,
+a value-function pick and the knee of the accuracy–sparsity front beside it, and states
+what fairness costs. Candidates are the pruned models; the dense model is the reference.
+"""
+
+from __future__ import annotations
+
+from itertools import permutations
+from typing import Any
+
+import numpy as np
+
+from pruneaudit.pareto import dominance_count, hypervolume, pareto_mask
+from pruneaudit.policy import Bound, Selection
+from pruneaudit.scalars import SCALARS, model_value
+
+
+def _pruned(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [m for m in results["models"] if m["role"] == "pruned"]
+
+
+def _matrix(models: list[dict[str, Any]], names: list[str]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Models with every named scalar defined, and their (n, k) values."""
+    rows, kept = [], []
+    for m in models:
+        values = [model_value(m, n) for n in names]
+        if all(v is not None for v in values):
+            rows.append(values)
+            kept.append(m)
+    return kept, np.array(rows, dtype=np.float64).reshape(len(kept), len(names))
+
+
+def _normalise(values: np.ndarray, maximize: list[bool]) -> np.ndarray:
+    """Orient every objective to 'larger is better' and min–max scale it to [0, 1] over the candidates."""
+    v = np.where(np.asarray(maximize), values, -values)
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    return (v - lo) / span
+
+
+def _best(models: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
+    """The candidate best on ``metric`` (ties: better accuracy, then name)."""
+    sign = 1.0 if SCALARS[metric].higher_is_better else -1.0
+    scored = [(sign * model_value(m, metric), model_value(m, "accuracy") or 0.0, m["name"], m) for m in models if model_value(m, metric) is not None]
+    if not scored:
+        return None
+    scored.sort(key=lambda t: (-t[0], -t[1], t[2]))
+    return scored[0][3]
+
+
+def _violation(model: dict[str, Any], bounds: tuple[Bound, ...], spans: dict[str, float]) -> float:
+    total = 0.0
+    for b in bounds:
+        v = model_value(model, b.metric)
+        if v is None:
+            total += 1.0
+        else:
+            excess = v - b.limit if b.op == "max" else b.limit - v
+            total += max(0.0, excess) / spans.get(b.metric, 1.0)
+    return total
+
+
+def _constrained_pick(
+    models: list[dict[str, Any]], bounds: tuple[Bound, ...], prefer: str, policy: str
+) -> dict[str, Any]:
+    feasible = [m for m in models if all(b.passes(model_value(m, b.metric)) for b in bounds)]
+    rule = "; ".join(b.label for b in bounds)
+    if feasible:
+        m = _best(feasible, prefer)
+        return {"policy": policy, "model": m["name"], "feasible": True, "closest": None,
+                "reason": f"best {prefer} among {len(feasible)} models with {rule}"}
+    spans = {}
+    for b in bounds:
+        vals = [v for v in (model_value(m, b.metric) for m in models) if v is not None]
+        spans[b.metric] = (max(vals) - min(vals)) if len(vals) > 1 and max(vals) > min(vals) else 1.0
+    closest = min(models, key=lambda m: (_violation(m, bounds, spans), m["name"])) if models else None
+    return {"policy": policy, "model": None, "feasible": False, "closest": closest["name"] if closest else None,
+            "reason": f"no model satisfies {rule}"}
+
+
+def _value_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any]:
+    names = [n for n, w in selection.weights if w > 0]
+    weights = np.array([w for _, w in selection.weights if w > 0])
+    maximize = [SCALARS[n].higher_is_better for n in names]
+    kept, values = _matrix(models, names)
+    if not kept:
+        return {"policy": "value_function", "model": None, "feasible": False, "closest": None, "reason": "no model defines every weighted metric"}
+    front = pareto_mask(values, maximize=maximize)
+    scores = _normalise(values, maximize) @ weights
+    order = sorted(np.flatnonzero(front), key=lambda i: (-scores[i], kept[i]["name"]))
+    i = order[0]
+    terms = " + ".join(f"{w:g}·{n}" for n, w in zip(names, weights))
+    return {"policy": "value_function", "model": kept[i]["name"], "feasible": True, "closest": None,
+            "reason": f"highest {terms} (each scaled to [0, 1] over the candidates) on the front; score {scores[i]:.3f}"}
+
+
+def _knee_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any]:
+    x, y = selection.knee
+    maximize = [SCALARS[x].higher_is_better, SCALARS[y].higher_is_better]
+    kept, values = _matrix(models, [x, y])
+    idx = np.flatnonzero(pareto_mask(values, maximize=maximize)) if kept else np.array([], dtype=int)
+    if len(idx) < 3:
+        return {"policy": "knee", "model": None, "feasible": False, "closest": None,
+                "reason": f"the {x}–{y} front has {len(idx)} point(s); a knee needs 3"}
+    pts = _normalise(values, maximize)[idx]
+    a, b = pts[np.argmax(pts[:, 0])], pts[np.argmax(pts[:, 1])]  # the two ends of the front
+    direction = (b - a) / np.linalg.norm(b - a)
+    rel = pts - a
+    dist = np.abs(rel[:, 0] * direction[1] - rel[:, 1] * direction[0])
+    order = sorted(range(len(idx)), key=lambda j: (-dist[j], kept[idx[j]]["name"]))
+    m = kept[idx[order[0]]]
+    return {"policy": "knee", "model": m["name"], "feasible": True, "closest": None,
+            "reason": f"front point farthest from the line joining the ends of the {x}–{y} front"}
+
+
+def _technique(m: dict[str, Any]) -> str | None:
+    t = m["metadata"].get("technique")
+    return None if t is None else str(t)
+
+
+def _fronts(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any]:
+    names = [n for n, _ in selection.objectives]
+    maximize = [mx for _, mx in selection.objectives]
+    kept, values = _matrix(models, names)
+    if not kept:
+        return {"front": [], "techniques": [], "dominance": []}
+    norm = _normalise(values, maximize)  # reference point: the worst candidate value of each objective (0)
+    front = pareto_mask(values, maximize=maximize)
+    techniques = sorted({t for t in map(_technique, kept) if t is not None})
+    per = []
+    for t in techniques:
+        sel = np.array([_technique(m) == t for m in kept])
+        tf = pareto_mask(values[sel], maximize=maximize)
+        members = [m["name"] for m, keep in zip(np.array(kept, dtype=object)[sel], tf) if keep]
+        per.append({
+            "technique": t,
+            "models": [m["name"] for m, s in zip(kept, sel) if s],
+            "front": members,
+            "hypervolume": hypervolume(norm[sel], maximize=[True] * len(names), reference=[0.0] * len(names)),
+        })
+    dominance = []
+    for a, b in permutations(techniques, 2):
+        sa = np.array([_technique(m) == a for m in kept])
+        sb = np.array([_technique(m) == b for m in kept])
+        dominance.append({"technique": a, "over": b, "pairs": dominance_count(values[sa], values[sb], maximize=maximize),
+                          "of": int(sa.sum() * sb.sum())})
+    return {"front": [m["name"] for m, f in zip(kept, front) if f], "techniques": per, "dominance": dominance}
+
+
+def verdicts(models: list[dict[str, Any]], metrics: tuple[str, ...] = ("worst_class_change", "accuracy")) -> list[str]:
+    """Plain-words technique comparisons at matched declared amounts (seed means)."""
+    table: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for m in models:
+        t, amount = _technique(m), m["metadata"].get("amount")
+        if t is not None and amount is not None:
+            table.setdefault((t, float(amount)), []).append(m)
+    techniques = sorted({t for t, _ in table})
+    out = []
+    for metric in metrics:
+        sign = 1.0 if SCALARS[metric].higher_is_better else -1.0
+        label = SCALARS[metric].description
+        for a, b in permutations(techniques, 2):
+            shared = sorted(x for t, x in table if t == a and (b, x) in table)
+            if len(shared) < 2:
+                continue
+
+            def mean(t: str, x: float) -> float | None:
+                vals = [model_value(m, metric) for m in table[(t, x)]]
+                vals = [v for v in vals if v is not None]
+                return float(np.mean(vals)) if vals else None
+
+            better = [
+                (mean(a, x) is not None and mean(b, x) is not None and sign * mean(a, x) > sign * mean(b, x)) for x in shared
+            ]
+            k = len(shared)
+            while k > 0 and better[k - 1]:
+                k -= 1
+            suffix = shared[k:]
+            if len(suffix) == len(shared):
+                out.append(f"{a} beats {b} on {label} at every shared amount ({', '.join(f'{x:.0%}' for x in shared)}).")
+            elif len(suffix) >= 2:
+                out.append(f"{a} beats {b} on {label} at every amount ≥ {suffix[0]:.0%} ({', '.join(f'{x:.0%}' for x in suffix)}).")
+    return out
+
+
+def select(results: dict[str, Any], selection: Selection) -> dict[str, Any]:
+    """The selection block of results.json: fronts, picks, price of fairness, verdicts."""
+    models = _pruned(results)
+    eps = Bound("accuracy_drop", "max", selection.max_accuracy_drop)
+    picks = {
+        "accuracy_only": _constrained_pick(models, (eps,), selection.prefer, "accuracy_only"),
+        "fairness_aware": _constrained_pick(models, (eps, *selection.fairness), selection.prefer, "fairness_aware"),
+        "value_function": _value_pick(models, selection),
+        "knee": _knee_pick(models, selection),
+    }
+    by_name = {m["name"]: m for m in models}
+
+    def chosen(p: dict[str, Any]) -> dict[str, Any] | None:
+        name = p["model"] or p["closest"]
+        return by_name.get(name) if name else None
+
+    acc, fair = chosen(picks["accuracy_only"]), chosen(picks["fairness_aware"])
+    price = None
+    if acc is not None and fair is not None:
+        price = {
+            "accuracy_pick": acc["name"],
+            "fairness_pick": fair["name"],
+            "exact": picks["accuracy_only"]["feasible"] and picks["fairness_aware"]["feasible"],
+            "sparsity_given_up": model_value(acc, "sparsity") - model_value(fair, "sparsity"),
+            "nonzero_weights_added": model_value(fair, "weight_nonzero") - model_value(acc, "weight_nonzero"),
+            "file_size_added": model_value(fair, "file_size_bytes") - model_value(acc, "file_size_bytes"),
+            "accuracy_pick_worst_class_drop": model_value(acc, "worst_class_drop"),
+            "accuracy_pick_worst_class": (acc["vs_dense"]["worst_class_change"] or {}).get("class"),
+            "accuracy_pick_harmed_significant_holm": model_value(acc, "harmed_significant_holm"),
+            "fairness_pick_worst_class_drop": model_value(fair, "worst_class_drop"),
+        }
+    return {
+        "objectives": [{"maximize": mx, "name": n} for n, mx in selection.objectives],
+        "primary": selection.primary,
+        "picks": picks,
+        "price_of_fairness": price,
+        "verdicts": verdicts(models),
+        **_fronts(models, selection),
+    }
+
+
+def selected_model(results: dict[str, Any]) -> str | None:
+    """The operating point a gate rule with scope "selected" checks: the primary policy's pick."""
+    sel = results.get("selection")
+    if not sel:
+        return None
+    return sel["picks"][sel["primary"]]["model"]

@@ -107,7 +107,7 @@ def table(checks: list[Check]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join([*(r[i].ljust(widths[i]) for i in range(4)), r[4]]).rstrip() for r in rows]
     failed = sum(not c.passed for c in checks)
-    lines.append(f"\n{len(checks) - failed} passed, {failed} failed")
+    lines.append(f"\n{len(checks)} checks: {len(checks) - failed} passed, {failed} failed")
     return "\n".join(lines)
 
 

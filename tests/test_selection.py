@@ -1,0 +1,135 @@
+"""Operating-point policies on hand-made results whose answers are known."""
+
+import pytest
+
+from pruneaudit.errors import ConfigError
+from pruneaudit.policy import Bound, Selection, parse_policy, parse_selection
+from pruneaudit.selection import select, selected_model, verdicts
+
+
+def model(name, *, acc, worst, sparsity, harmed=0, technique="t", amount=None, role="pruned", dense_acc=0.95):
+    md = {"technique": technique} if technique else {}
+    if amount is not None:
+        md["amount"] = amount
+    return {
+        "name": name,
+        "role": role,
+        "metadata": md,
+        "facts": {"sparsity": sparsity, "weight_nonzero": round(1000 * (1 - sparsity)), "file_size_bytes": 4000, "parameter_count": 1000},
+        "metrics": {"accuracy": acc, "balanced_accuracy": acc, "macro_f1": acc, "top5_accuracy": None,
+                    "worst_class_recall": {"value": acc + worst}, "recall_spread": 0.1},
+        "vs_dense": None if role == "dense" else {
+            "accuracy_change": acc - dense_acc,
+            "worst_class_change": {"value": worst, "class": "7", "index": 7},
+            "harmed_significant_holm": harmed,
+            "harmed_significant_bh": harmed,
+            "harmed": harmed,
+        },
+    }
+
+
+def results(*models):
+    return {"models": [model("dense", acc=0.95, worst=0, sparsity=0, role="dense", technique=None), *models]}
+
+
+R = results(
+    model("a50", acc=0.95, worst=-0.01, sparsity=0.5),
+    model("a70", acc=0.945, worst=-0.015, sparsity=0.7),
+    model("a90", acc=0.943, worst=-0.08, sparsity=0.9, harmed=2),  # within 1 pp overall, one class loses 8 pp
+    model("a95", acc=0.90, worst=-0.20, sparsity=0.95, harmed=5),
+)
+
+
+def test_accuracy_only_takes_the_sparsest_within_epsilon():
+    s = select(R, Selection())
+    assert s["picks"]["accuracy_only"]["model"] == "a90"
+
+
+def test_fairness_aware_gives_up_sparsity_and_says_what_it_costs():
+    s = select(R, Selection())
+    assert s["picks"]["fairness_aware"]["model"] == "a70"
+    price = s["price_of_fairness"]
+    assert price["sparsity_given_up"] == pytest.approx(0.2)
+    assert price["accuracy_pick_worst_class_drop"] == pytest.approx(0.08)
+    assert price["accuracy_pick_harmed_significant_holm"] == 2
+    assert selected_model({**R, "selection": s}) == "a70"
+
+
+def test_infeasible_policy_names_the_closest_model():
+    strict = Selection(fairness=(Bound("worst_class_drop", "max", 0.001),))
+    s = select(R, strict)
+    pick = s["picks"]["fairness_aware"]
+    assert pick["model"] is None and not pick["feasible"]
+    assert pick["closest"] == "a50" and "no model satisfies" in pick["reason"]
+    assert s["price_of_fairness"]["exact"] is False
+    assert selected_model({**R, "selection": s}) is None
+
+
+def test_value_function_weights():
+    only_sparsity = Selection(weights=(("sparsity", 1.0),))
+    assert select(R, only_sparsity)["picks"]["value_function"]["model"] == "a95"
+    only_worst = Selection(weights=(("worst_class_change", 1.0),))
+    assert select(R, only_worst)["picks"]["value_function"]["model"] == "a50"
+
+
+def test_knee_of_accuracy_sparsity_front():
+    # front: (0.5, .95), (0.7, .945), (0.9, .943), (0.95, .90) -> the knee is a90 (flat, then a cliff)
+    assert select(R, Selection())["picks"]["knee"]["model"] == "a90"
+    tiny = results(model("x", acc=0.9, worst=0, sparsity=0.5), model("y", acc=0.8, worst=0, sparsity=0.9))
+    pick = select(tiny, Selection())["picks"]["knee"]
+    assert pick["model"] is None and "needs 3" in pick["reason"]
+
+
+def test_ties_are_broken_by_accuracy_then_name():
+    r = results(model("b", acc=0.949, worst=0, sparsity=0.8), model("a", acc=0.949, worst=0, sparsity=0.8),
+                model("c", acc=0.95, worst=0, sparsity=0.8))
+    assert select(r, Selection())["picks"]["accuracy_only"]["model"] == "c"
+    r = results(model("b", acc=0.949, worst=0, sparsity=0.8), model("a", acc=0.949, worst=0, sparsity=0.8))
+    assert select(r, Selection())["picks"]["accuracy_only"]["model"] == "a"
+
+
+def test_fronts_hypervolume_and_dominance_per_technique():
+    r = results(
+        model("g1", acc=0.95, worst=-0.01, sparsity=0.5, technique="global"),
+        model("g2", acc=0.94, worst=-0.02, sparsity=0.9, technique="global"),
+        model("r1", acc=0.93, worst=-0.05, sparsity=0.5, technique="random"),
+        model("r2", acc=0.80, worst=-0.30, sparsity=0.9, technique="random"),
+    )
+    s = select(r, Selection())
+    assert s["front"] == ["g1", "g2"]
+    hv = {t["technique"]: t["hypervolume"] for t in s["techniques"]}
+    assert hv["global"] > hv["random"]
+    dom = {(d["technique"], d["over"]): d["pairs"] for d in s["dominance"]}
+    assert dom[("global", "random")] == 3 and dom[("random", "global")] == 0  # g1>r1, g1>... g2>r2
+
+
+def test_verdicts_in_plain_words():
+    r = results(
+        *(model(f"g{a}", acc=0.95, worst=-0.01 * a, sparsity=a / 10, technique="global", amount=a / 10) for a in (5, 7, 9)),
+        *(model(f"r{a}", acc=0.95, worst=-0.02 * a if a > 5 else -0.01, sparsity=a / 10, technique="random", amount=a / 10) for a in (5, 7, 9)),
+    )
+    lines = verdicts(r["models"][1:], metrics=("worst_class_change",))
+    assert lines == ["global beats random on worst-class recall change at every amount ≥ 70% (70%, 90%)."]
+
+
+def test_selection_config_errors():
+    with pytest.raises(ConfigError, match="unknown metric 'acuracy'; expected one of accuracy, balanced_accuracy"):
+        parse_selection("s", {"prefer": "acuracy"})
+    with pytest.raises(ConfigError, match="primary: expected one of accuracy_only, fairness_aware, value_function, knee"):
+        parse_selection("s", {"primary": "best"})
+    with pytest.raises(ConfigError, match="unknown key 'epsilon'"):
+        parse_selection("s", {"epsilon": 0.1})
+    with pytest.raises(ConfigError, match="at least 2 objectives"):
+        parse_selection("s", {"objectives": {"accuracy": "max"}})
+    s = parse_selection("s", {"objectives": {"accuracy": "max", "file_size_bytes": "min"}, "fairness": [{"metric": "worst_class_drop", "max": 0.05}]})
+    assert s.objectives == (("accuracy", True), ("file_size_bytes", False))
+    assert s.fairness[0].limit == 0.05
+
+
+def test_policy_rule_errors():
+    with pytest.raises(ConfigError, match="exactly one of 'max' or 'min'"):
+        parse_policy({"rules": [{"metric": "accuracy", "max": 1, "min": 0}]}, where="p")
+    with pytest.raises(ConfigError, match="scope must be one of all, selected"):
+        parse_policy({"rules": [{"metric": "accuracy", "min": 0.9, "scope": "best"}]}, where="p")
+    with pytest.raises(ConfigError, match="unknown key 'threshold'; expected one of metric, max, min, tolerance, name, scope"):
+        parse_policy({"rules": [{"metric": "accuracy", "threshold": 0.9}]}, where="p")

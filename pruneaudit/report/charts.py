@@ -158,16 +158,17 @@ def confusion_pair(results: dict[str, Any], dense: dict[str, Any], pruned: dict[
     return panel.facet(column=alt.Column("model:N", sort=[dense["name"], pruned["name"]], title=None)).to_dict()
 
 
-def _front_line(df: pd.DataFrame, x: str, y: str, by: str | None = None) -> pd.DataFrame:
-    """Rows of ``df`` on the 2-D front (both axes maximised), sorted by x, per ``by`` group."""
+def _front_line(df: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Rows of ``df`` on the 2-D front (both axes maximised), sorted by x."""
     from pruneaudit.pareto import pareto_mask
 
-    parts = []
-    for _, part in df.groupby(by, sort=True) if by else [(None, df)]:
-        part = part.dropna(subset=[x, y])
-        if len(part):
-            parts.append(part[pareto_mask(part[[x, y]].to_numpy(), maximize=[True, True])].sort_values([x, y]))
-    return pd.concat(parts) if parts else df.iloc[:0]
+    part = df.dropna(subset=[x, y])
+    if not len(part):
+        return part
+    return part[pareto_mask(part[[x, y]].to_numpy(), maximize=[True, True])].sort_values([x, y])
+
+
+OPERATING_WINDOW = 0.15  # the operating-point chart shows models within 15 pp of the best top-1
 
 
 def operating_points(results: dict[str, Any]) -> dict[str, Any]:
@@ -182,6 +183,8 @@ def operating_points(results: dict[str, Any]) -> dict[str, Any]:
     pick_df = pd.DataFrame(picks, columns=["policy", "model", "sparsity", "accuracy"])
     label_df = pick_df.groupby(["model", "sparsity", "accuracy"], as_index=False).agg({"policy": lambda s: " + ".join(s)})
     limit = min(max(float(df["worst_change_pp"].abs().max() or 0.0), 5.0), HEATMAP_CLAMP_PP)
+    best = float(df["accuracy"].max())
+    df = df[df["accuracy"] >= best - OPERATING_WINDOW]  # collapsed models stay in the tables, not here
     x = alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%"))
     y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
     points = alt.Chart(df).mark_circle(size=80, opacity=0.9, stroke="#333", strokeWidth=0.5).encode(
@@ -197,25 +200,36 @@ def operating_points(results: dict[str, Any]) -> dict[str, Any]:
     marks = alt.Chart(pick_df).mark_point(shape="square", size=260, filled=False, color="#000", strokeWidth=1.5).encode(
         x=x, y=y, tooltip=[alt.Tooltip("policy:N", title="Policy"), alt.Tooltip("model:N", title="Model")]
     )
-    labels = alt.Chart(label_df).mark_text(align="left", dx=12, dy=-10, fontSize=11).encode(x=x, y=y, text="policy:N")
-    return (front + points + marks + labels).properties(
+    # One text layer per picked model, stacked upwards so neighbouring labels do not overlap.
+    label_df = label_df.sort_values(["sparsity", "model"]).reset_index(drop=True)
+    labels = [
+        alt.Chart(label_df.iloc[[i]]).mark_text(align="left", dx=10, dy=-14 - 14 * i, fontSize=11).encode(x=x, y=y, text="policy:N")
+        for i in range(len(label_df))
+    ]
+    return alt.layer(front, points, marks, *labels).properties(
         title="Operating points: accuracy-sparsity front (dashed) and policy picks (squares)", width=560, height=320
     ).to_dict()
 
 
 def accuracy_vs_disparity(results: dict[str, Any]) -> dict[str, Any]:
-    """Accuracy against worst-class change, one front per technique."""
+    """Accuracy against worst-class change; each technique's path as sparsity grows, front members filled."""
     df = model_rows(results)
-    df = df[df["technique"] != "dense"]
-    domain = list(dict.fromkeys(df["technique"]))
+    df = df[df["technique"] != "dense"].sort_values(["series", "sparsity"])
+    front = set(results["selection"]["front"])
+    df = df.assign(on_front=df["model"].map(lambda m: "on the Pareto front" if m in front else "dominated"))
+    domain = list(dict.fromkeys(model_rows(results)["technique"]))[1:]
     colour = _technique_colour(domain)
     x = alt.X("worst_change_pp:Q", title="Worst-class recall change (pp)")
     y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
     tooltip = [alt.Tooltip("model:N", title="Model"), alt.Tooltip("technique:N", title="Technique"),
                alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"), alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
-               alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)")]
-    points = alt.Chart(df).mark_point(filled=True, size=60).encode(x=x, y=y, color=colour, shape=alt.Shape("technique:N", legend=None), tooltip=tooltip)
-    fronts = alt.Chart(_front_line(df, "worst_change_pp", "accuracy", by="technique")).mark_line(opacity=0.7).encode(
-        x=x, y=y, color=colour, detail="technique:N"
-    )
-    return (fronts + points).properties(title="Accuracy against worst-class change, front per technique", width=560, height=320).to_dict()
+               alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
+               alt.Tooltip("on_front:N", title="Pareto")]
+    paths = alt.Chart(df).mark_line(opacity=0.6).encode(x=x, y=y, color=colour, detail="series:N", order="sparsity:Q")
+    on = df["on_front"] == "on the Pareto front"
+    filled = alt.Chart(df[on]).mark_point(size=70, filled=True, opacity=1).encode(x=x, y=y, color=colour, tooltip=tooltip)
+    hollow = alt.Chart(df[~on]).mark_point(size=70, strokeWidth=1.5, opacity=1).encode(x=x, y=y, color=colour, tooltip=tooltip)
+    return (paths + hollow + filled).properties(
+        title="Accuracy against worst-class change: each technique's path as sparsity grows (filled: on the front)",
+        width=560, height=320,
+    ).to_dict()

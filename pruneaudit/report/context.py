@@ -255,14 +255,17 @@ def build_context(results: dict[str, Any]) -> dict[str, Any]:
                 "id": "operating-points",
                 "title": "Operating points",
                 "summary": "Pruned models by sparsity and accuracy, coloured by worst-class change; the dashed line is the "
-                "accuracy–sparsity front and squares mark each policy's pick. The selection section below states the same.",
+                "accuracy–sparsity front and squares mark each policy's pick. Models more than "
+                f"{100 * charts.OPERATING_WINDOW:.0f} pp below the best top-1 are left off (they are in the tables). "
+                "The selection section below states the same picks in words.",
                 "spec": charts.operating_points(results),
             },
             {
                 "id": "accuracy-disparity",
                 "title": "Accuracy against disparity, per technique",
-                "summary": "Each technique's own front over top-1 accuracy and worst-class change; a front further up and "
-                "to the right is better on both. Hypervolumes in the selection section summarise the same.",
+                "summary": "Lines follow each technique (and seed) from low to high sparsity; filled points are on the "
+                "Pareto front over the selection objectives. Up and to the right is better on both axes. Hypervolumes "
+                "in the selection section summarise each technique's front.",
                 "spec": charts.accuracy_vs_disparity(results),
             },
         ]

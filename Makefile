@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(BIN)/pruneaudit audit --config sample_models/audit.yaml --out $(OUT)
+	$(BIN)/pruneaudit audit --config sample_models/audit.yaml --card sample_models/card.yaml --out $(OUT)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -14,8 +14,8 @@ from pruneaudit.data import load_dataset
 from pruneaudit.gate import Check, compare_baseline, evaluate_rules, verdict
 from pruneaudit.outputs import check_writable, write_outputs
 from pruneaudit.policy import Policy, Selection
-from pruneaudit.report import render_html
-from pruneaudit.results import dumps, to_results
+from pruneaudit.report import render_outputs
+from pruneaudit.results import to_results
 from pruneaudit.selection import select
 
 
@@ -45,9 +45,16 @@ def gate(
 
 
 def audit_to_directory(
-    config: AuditConfig, *, out_dir: Path, show_progress: bool = False, policy: Policy | None = None, policy_name: str = "policy"
+    config: AuditConfig,
+    *,
+    out_dir: Path,
+    show_progress: bool = False,
+    policy: Policy | None = None,
+    policy_name: str = "policy",
+    card: dict[str, Any] | None = None,
+    timestamp: str | None = None,
 ) -> tuple[dict[str, Any], list[Check]]:
-    """Audit (and gate, with a policy), then write results.json and index.html together.
+    """Audit (and gate, with a policy), then write every report file together.
 
     Nothing is written when the audit fails; a failed gate still writes the report, whose
     card shows the verdict rule by rule.
@@ -59,5 +66,15 @@ def audit_to_directory(
         results = with_selection(results, policy.selection)
         checks = gate(results, policy, where=policy_name)
         results = {**results, "gate": verdict(checks)}
-    write_outputs(out_dir, {"results.json": dumps(results), "index.html": render_html(results)})
+    if card is not None:
+        results = {**results, "card": card}
+    write_outputs(out_dir, render_outputs(results, timestamp=timestamp))
     return results, checks
+
+
+def render_to_directory(
+    results: dict[str, Any], *, out_dir: Path, card: dict[str, Any] | None = None, timestamp: str | None = None
+) -> None:
+    """Re-render every report file from saved results, without any model."""
+    check_writable(out_dir)
+    write_outputs(out_dir, render_outputs(results, card=card, timestamp=timestamp))

@@ -36,6 +36,8 @@ def cli(verbose: int) -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run inference [default: auto].")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per inference batch [default: 256].")
 @click.option("--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails.")
+@click.option("--card", "card_path", type=PATH, help="card.yaml: owner-written parts of the model card.")
+@click.option("--timestamp", is_flag=True, help="Stamp the card with the UTC time (outputs are otherwise byte-identical).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def audit_command(
     config_path: Path | None,
@@ -47,10 +49,13 @@ def audit_command(
     device: str | None,
     batch_size: int | None,
     policy_path: Path | None,
+    card_path: Path | None,
+    timestamp: bool,
     quiet: bool,
 ) -> None:
-    """Run every model over the data and write results.json and index.html to OUT."""
+    """Run every model over the data; write index.html, card.md, results.json and per_class.csv to OUT."""
     from pruneaudit.api import audit_to_directory
+    from pruneaudit.card import load_card
     from pruneaudit.config import build_config
     from pruneaudit.errors import GateFailed
     from pruneaudit.gate import table
@@ -61,8 +66,10 @@ def audit_command(
         config_path=config_path, dense=dense, pruned=pruned, data=data, split=split, device=device, batch_size=batch_size
     )
     policy = load_policy(policy_path) if policy_path else None
+    card = load_card(card_path) if card_path else None
     results, checks = audit_to_directory(
-        config, out_dir=out, show_progress=not quiet, policy=policy, policy_name=str(policy_path)
+        config, out_dir=out, show_progress=not quiet, policy=policy, policy_name=str(policy_path),
+        card=card, timestamp=_now() if timestamp else None,
     )
     click.echo(summary_table(results))
     click.echo(f"\nModel card: {out / 'index.html'}")
@@ -71,6 +78,29 @@ def audit_command(
         failed = sum(not c.passed for c in checks)
         if failed:
             raise GateFailed(failed, len(checks))
+
+
+@cli.command("render")
+@click.argument("results_path", metavar="RESULTS", type=PATH)
+@click.option("--out", type=PATH, required=True, help="Output directory.")
+@click.option("--card", "card_path", type=PATH, help="card.yaml to use instead of the one saved in RESULTS.")
+@click.option("--timestamp", is_flag=True, help="Stamp the card with the UTC time.")
+def render_command(results_path: Path, out: Path, card_path: Path | None, timestamp: bool) -> None:
+    """Re-render the card from saved RESULTS without loading any model."""
+    from pruneaudit.api import render_to_directory
+    from pruneaudit.card import load_card
+    from pruneaudit.results import load_results
+
+    results = load_results(results_path)
+    card = load_card(card_path) if card_path else None
+    render_to_directory(results, out_dir=out, card=card, timestamp=_now() if timestamp else None)
+    click.echo(f"Model card: {out / 'index.html'}")
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @cli.command("select")

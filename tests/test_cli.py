@@ -14,7 +14,7 @@ from tests.conftest import DATA, SAMPLES, TinyNet, audit_args, run_cli, save_tor
 
 def test_sample_audit_writes_both_outputs(sample_audit, sample_results):
     out = sample_audit["torchscript"]
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["card.md", "index.html", "per_class.csv", "results.json"]
     assert sample_results["schema_version"] == "1.0"
     assert len(sample_results["models"]) == 28
     assert sample_results["data"]["n_samples"] == 2000

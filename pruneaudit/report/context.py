@@ -230,7 +230,7 @@ def selection_view(results: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def build_context(results: dict[str, Any]) -> dict[str, Any]:
+def build_context(results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None) -> dict[str, Any]:
     spotlight = _spotlight(results)
     n_classes = results["data"]["n_classes"]
     chart_list = [
@@ -295,7 +295,74 @@ def build_context(results: dict[str, Any]) -> dict[str, Any]:
         "configurations": configurations(results),
         "subgroups": subgroup_tables(results),
         "selection": selection_view(results),
+        "card": card_view(results, card if card is not None else results.get("card")),
+        "timestamp": timestamp,
         "gate": results.get("gate"),
         "alpha": results["settings"]["alpha"],
         "tolerance": pp(results["settings"]["tolerance"])[1:],
+    }
+
+
+def _wilson_half_width(k: int, n: int, z: float = 1.959964) -> float:
+    p = k / n
+    return z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+
+
+def automatic_caveats(results: dict[str, Any]) -> list[str]:
+    """Caveats that follow from the audit itself, whatever the owner wrote."""
+    dense = _dense(results)
+    support = dense["per_class"]["support"]
+    names = results["data"]["class_names"]
+    out = []
+    present = [(s, i) for i, s in enumerate(support) if s > 0]
+    if present:
+        s, i = min(present)
+        k = dense["per_class"]["correct"][i]
+        out.append(
+            f"The smallest class ('{names[i]}') has {s} images: its 95% recall interval is about "
+            f"±{100 * _wilson_half_width(k, s):.1f} pp, so smaller per-class changes are within noise."
+        )
+    missing = [names[i] for i, s in enumerate(support) if s == 0]
+    if missing:
+        out.append(f"{len(missing)} class(es) have no evaluation images and are not audited: {', '.join(missing[:10])}.")
+    if any((c["population_test"] or {}).get("method") == "one-sample" for c in results["configurations"]):
+        out.append("Only one dense model was audited: population tests over pruning seeds treat its recall as a fixed "
+                   "reference (one-sample t-test) instead of comparing two populations (Welch).")
+    if not results["data"]["attributes"]:
+        out.append("No subgroup attributes were provided, so harm to groups that cut across classes is not measured.")
+    return out
+
+
+def automatic_recommendations(results: dict[str, Any]) -> list[str]:
+    sel = results.get("selection")
+    if not sel:
+        return []
+    out = []
+    primary = sel["picks"][sel["primary"]]
+    if primary["model"]:
+        out.append(f"Candidate operating point ({POLICY_TITLES[sel['primary']]} policy): {primary['model']}.")
+    else:
+        out.append(f"No model satisfies the {POLICY_TITLES[sel['primary']]} policy"
+                   + (f"; the closest is {primary['closest']}." if primary["closest"] else "."))
+    acc = sel["picks"]["accuracy_only"]["model"]
+    if acc and acc != primary["model"]:
+        out.append(f"The accuracy-only choice, {acc}, is not recommended without review: {price_sentence(sel['price_of_fairness'])}")
+    return out
+
+
+def card_view(results: dict[str, Any], card: dict[str, Any] | None) -> dict[str, Any]:
+    """Owner-written parts (None = not provided, shown as such) and facts the audit knows."""
+    from pruneaudit.card import CARD_KEYS
+
+    owner = {key: (card or {}).get(key) for key in CARD_KEYS}
+    support = [s for s in _dense(results)["per_class"]["support"]]
+    data = results["data"]
+    return {
+        "owner": owner,
+        "title": owner["name"] or f"Pruning audit — {data['file']}",
+        "classes": len(data["class_names"]),
+        "attributes": data["attributes"],
+        "support_range": f"{min(support):,}–{max(support):,}" if support else "n/a",
+        "caveats": automatic_caveats(results),
+        "recommendations": automatic_recommendations(results),
     }

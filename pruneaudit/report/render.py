@@ -29,11 +29,20 @@ def bundled_template_loaders() -> list:
 def make_env() -> Environment:
     env = Environment(
         loader=ChoiceLoader(bundled_template_loaders()),
-        autoescape=select_autoescape(["html", "xml", "j2"]),
+        autoescape=select_autoescape(["html", "html.j2", "xml"]),  # card.md.j2 is Markdown: escaped by the md filter
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
+    env.filters["md"] = markdown_escape
     return env
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
+
+
+def markdown_escape(value: object) -> str:
+    """Escape text for Markdown tables and prose: no markup or HTML from names or owner text."""
+    return str(value).translate(_MD_SPECIAL).replace("\n", " ")
 
 
 @lru_cache(maxsize=1)
@@ -47,6 +56,38 @@ def vega_javascript() -> Markup:
     return Markup(js)
 
 
-def render_html(results: dict[str, Any], *, env: Environment | None = None) -> str:
+def render_html(
+    results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None, env: Environment | None = None
+) -> str:
     env = env or make_env()
-    return env.get_template("card.html.j2").render(**build_context(results), vega_js=vega_javascript())
+    context = build_context(results, card=card, timestamp=timestamp)
+    return env.get_template("card.html.j2").render(**context, vega_js=vega_javascript())
+
+
+def render_markdown(
+    results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None, env: Environment | None = None
+) -> str:
+    from pruneaudit.report.tables import front_matter
+
+    env = env or make_env()
+    context = build_context(results, card=card, timestamp=timestamp)
+    body = env.get_template("card.md.j2").render(**context)
+    return front_matter(results, context["card"]["owner"]) + body
+
+
+def render_outputs(
+    results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None
+) -> dict[str, str]:
+    """Every report file, rendered in memory so that they can be written together."""
+    from pruneaudit.report.tables import per_class_csv
+    from pruneaudit.results import dumps
+
+    if card is not None:
+        results = {**results, "card": card}
+    env = make_env()
+    return {
+        "results.json": dumps(results),
+        "index.html": render_html(results, timestamp=timestamp, env=env),
+        "card.md": render_markdown(results, timestamp=timestamp, env=env),
+        "per_class.csv": per_class_csv(results),
+    }

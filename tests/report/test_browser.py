@@ -1,0 +1,104 @@
+"""Open the card in headless Debian Chromium with networking disabled.
+
+Asserts no console errors, no request to any network address, every chart drawn (an SVG with
+marks), and saves screenshots at desktop and narrow widths. `.ci/run` installs chromium and
+chromium-driver with apt-get when they are missing; without them these tests skip with the reason.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+)
+LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:", "chrome:", "devtools:")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic",
+        "--host-resolver-rules=MAP * ~NOTFOUND",  # networking disabled: every host name fails to resolve
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def card_dir(tmp_path_factory):
+    from tests.conftest import SAMPLES, run_cli
+
+    out = tmp_path_factory.mktemp("browser-card")
+    args = ["audit", "--quiet", "--config", str(SAMPLES / "audit-onnx.yaml"), "--card", str(SAMPLES / "card.yaml"),
+            "--policy", str(SAMPLES.parent / "examples" / "policy.yaml"), "--out", str(out)]
+    from click.testing import CliRunner
+
+    from pruneaudit.cli import cli
+
+    CliRunner().invoke(cli, args)  # exit 1: the example gate fails on purpose; the card is written
+    assert (out / "index.html").exists()
+    return out
+
+
+def _load(driver, page: Path, width: int):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.set_window_size(width, 1000)
+    driver.get_log("browser")
+    driver.get_log("performance")
+    driver.get(page.as_uri())
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script(
+            "return [...document.querySelectorAll('div.vega')].every(e => e.querySelector('svg') || e.textContent.trim())"
+        )
+    )
+
+
+def test_card_renders_offline_without_errors(browser, card_dir, tmp_path):
+    page = card_dir / "index.html"
+    _load(browser, page, 1280)
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    requests = []
+    for entry in browser.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] == "Network.requestWillBeSent":
+            requests.append(msg["params"]["request"]["url"])
+    remote = [u for u in requests if not u.startswith(LOCAL_SCHEMES)]
+    assert not remote, remote
+    charts = browser.execute_script(
+        "return [...document.querySelectorAll('div.vega')].map(e => [e.parentElement.id, "
+        "e.querySelectorAll('svg .mark-symbol path, svg .mark-rect path, svg .mark-line path, svg .mark-rule line, svg .mark-text text').length])"
+    )
+    assert len(charts) == 5
+    for section, marks in charts:
+        assert marks > 0, f"chart in #{section} drew no marks"
+    assert "could not be drawn" not in browser.find_element("tag name", "body").text
+    shots = Path(card_dir) / "screenshots"
+    shots.mkdir(exist_ok=True)
+    browser.set_window_size(1280, 1000)
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1280, min(height, 12000))
+    assert browser.save_screenshot(str(shots / "desktop.png"))
+
+
+def test_card_is_readable_at_narrow_width(browser, card_dir):
+    _load(browser, card_dir / "index.html", 420)
+    overflow = browser.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, f"page scrolls sideways by {overflow}px at 420px; wide tables and charts must scroll inside their box"
+    assert browser.save_screenshot(str(card_dir / "narrow.png"))

@@ -1,0 +1,51 @@
+"""results.json validates against the published schema, and the schema catches breakage."""
+
+import copy
+import json
+from importlib.resources import files
+
+import jsonschema
+import pytest
+
+SCHEMA = json.loads(files("pruneaudit").joinpath("schema/results.schema.json").read_text())
+
+
+def test_schema_is_valid_json_schema():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_sample_results_validate(sample_audit, fmt):
+    results = json.loads((sample_audit[fmt] / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def test_gate_card_and_subgroups_validate(tmp_path, sample_audit):
+    from pruneaudit.api import gate, with_selection
+    from pruneaudit.card import load_card
+    from pruneaudit.gate import verdict
+    from pruneaudit.policy import load_policy
+    from tests.conftest import ROOT, SAMPLES
+
+    results = json.loads((sample_audit["onnx"] / "results.json").read_text())
+    policy = load_policy(ROOT / "examples" / "policy.yaml")
+    results = with_selection(results, policy.selection)
+    results = {**results, "gate": verdict(gate(results, policy)), "card": load_card(SAMPLES / "card.yaml")}
+    jsonschema.validate(results, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda r: r.pop("models"),
+        lambda r: r["models"][0].update(role="teacher"),
+        lambda r: r["models"][1]["vs_dense"].update(harmed=-1),
+        lambda r: r["models"][0]["per_class"].update(recall="high"),
+        lambda r: r.update(unexpected=1),
+    ],
+)
+def test_schema_rejects_broken_results(sample_results, breakage):
+    broken = copy.deepcopy(sample_results)
+    breakage(broken)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)

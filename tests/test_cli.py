@@ -57,7 +57,7 @@ def test_html_is_self_contained(sample_audit):
     assert not re.search(r"<script[^>]+src=", html, re.I)
     assert not re.search(r"<link[^>]+href=", html, re.I)
     assert not re.search(r"@import|url\(\s*['\"]?https?:", html, re.I)
-    assert html.count('class="vega"') == 5 and "vegaEmbed" in html
+    assert html.count('class="vega"') == 7 and "vegaEmbed" in html
     assert "actions: false" in html  # no link to the online editor
 
 

@@ -14,6 +14,8 @@ import altair as alt
 import pandas as pd
 
 HEATMAP_CLAMP_PP = 20.0
+HEATMAP_CLASSES = 40  # beyond this many classes the heatmap shows the worst-hit ones
+WORST_K = 15
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442"]
 
 
@@ -81,19 +83,37 @@ def accuracy_vs_sparsity(results: dict[str, Any]) -> dict[str, Any]:
     return alt.hconcat(acc, change).to_dict()
 
 
+def worst_classes(results: dict[str, Any], k: int) -> list[int]:
+    """Indices of the k classes with the most negative recall change in any pruned model, worst first.
+
+    Views that cannot show every class at 1,000 classes show these (ties: class index)."""
+    n = results["data"]["n_classes"]
+    worst = [0.0] * n
+    for m in results["models"]:
+        if m["vs_dense"] is not None:
+            for i, d in enumerate(m["vs_dense"]["per_class"]["recall_change"]):
+                if d is not None and d < worst[i]:
+                    worst[i] = d
+    return sorted(range(n), key=lambda i: (worst[i], i))[:k]
+
+
 def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
-    """Classes × pruned models, coloured by per-class recall change in percentage points."""
-    names = results["data"]["class_names"]
+    """Classes × pruned models, coloured by per-class recall change (top-k classes beyond HEATMAP_CLASSES)."""
+    all_names = results["data"]["class_names"]
+    shown = sorted(worst_classes(results, HEATMAP_CLASSES)) if len(all_names) > HEATMAP_CLASSES else range(len(all_names))
+    names = [all_names[i] for i in shown]
     dense = next(m for m in results["models"] if m["role"] == "dense")
     rows = []
     for m in results["models"]:
         if m["vs_dense"] is None:
             continue
-        for i, delta in enumerate(m["vs_dense"]["per_class"]["recall_change"]):
+        changes = m["vs_dense"]["per_class"]["recall_change"]
+        for i in shown:
+            delta = changes[i]
             rows.append(
                 {
                     "model": m["name"],
-                    "class": names[i],
+                    "class": all_names[i],
                     "change_pp": None if delta is None else 100 * delta,
                     "dense_recall": dense["per_class"]["recall"][i],
                     "pruned_recall": m["per_class"]["recall"][i],
@@ -125,6 +145,79 @@ def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
             ],
         )
         .properties(title="Per-class recall change vs dense", width=max(300, 22 * len(order)), height=max(200, 22 * len(names)))
+        .to_dict()
+    )
+
+
+def change_distribution(results: dict[str, Any]) -> dict[str, Any]:
+    """Per pruned model, the spread of per-class recall change: box (quartiles), whiskers (min–max), median tick.
+
+    Quantiles are computed here so that the chart stays small at 1,000 classes."""
+    import numpy as np
+
+    rows = []
+    for m in results["models"]:
+        if m["vs_dense"] is None:
+            continue
+        d = np.array([v for v in m["vs_dense"]["per_class"]["recall_change"] if v is not None], dtype=float) * 100
+        if d.size:
+            q = np.percentile(d, [0, 25, 50, 75, 100])
+            rows.append({"model": m["name"], "min": q[0], "q1": q[1], "median": q[2], "q3": q[3], "max": q[4]})
+    df = pd.DataFrame(rows)
+    order = list(df["model"])
+    y = alt.Y("model:N", sort=order, title="Pruned model")
+    tooltip = [alt.Tooltip("model:N", title="Model")] + [
+        alt.Tooltip(f"{c}:Q", format="+.2f", title=t) for c, t in (("min", "Worst class"), ("q1", "25%"), ("median", "Median"), ("q3", "75%"), ("max", "Best class"))
+    ]
+    base = alt.Chart(df).encode(y=y, tooltip=tooltip)
+    whisker = base.mark_rule(color="#888").encode(x=alt.X("min:Q", title="Per-class recall change (pp)"), x2="max:Q")
+    box = base.mark_bar(size=10, color="#56B4E9").encode(x="q1:Q", x2="q3:Q")
+    median = base.mark_tick(color="#000", thickness=2, size=12).encode(x="median:Q")
+    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color="#D55E00", strokeDash=[3, 3]).encode(x="x:Q")
+    return (whisker + box + median + zero).properties(
+        title="Distribution of per-class recall change per model", width=520, height=max(160, 16 * len(order))
+    ).to_dict()
+
+
+def worst_k(results: dict[str, Any], model: dict[str, Any], k: int = WORST_K) -> dict[str, Any]:
+    """The k classes that lost most recall in one pruned model, with 95% Newcombe intervals."""
+    names = results["data"]["class_names"]
+    pc = model["vs_dense"]["per_class"]
+    idx = [i for i in range(len(names)) if pc["recall_change"][i] is not None]
+    idx = sorted(idx, key=lambda i: (pc["recall_change"][i], i))[:k]
+    df = pd.DataFrame([
+        {"class": names[i], "change": 100 * pc["recall_change"][i], "low": 100 * pc["recall_change_ci"]["low"][i],
+         "high": 100 * pc["recall_change_ci"]["high"][i], "holm_p": pc["mcnemar_p_holm"][i]}
+        for i in idx
+    ])
+    y = alt.Y("class:N", sort=[names[i] for i in idx], title="Class")
+    tooltip = [alt.Tooltip("class:N", title="Class"), alt.Tooltip("change:Q", format="+.2f", title="Change (pp)"),
+               alt.Tooltip("low:Q", format="+.2f", title="95% CI low"), alt.Tooltip("high:Q", format="+.2f", title="95% CI high"),
+               alt.Tooltip("holm_p:Q", format=".3g", title="McNemar p (Holm)")]
+    bars = alt.Chart(df).mark_bar(color="#D55E00").encode(y=y, x=alt.X("change:Q", title="Recall change (pp)"), tooltip=tooltip)
+    err = alt.Chart(df).mark_rule(color="#000").encode(y=y, x="low:Q", x2="high:Q")
+    return (bars + err).properties(
+        title=f"The {len(idx)} classes that lost most in {model['name']} (bars: change; lines: 95% interval)",
+        width=520, height=max(120, 18 * len(idx)),
+    ).to_dict()
+
+
+def subgroup_changes(results: dict[str, Any], model: str) -> dict[str, Any]:
+    """Top-1 change of one pruned model within each subgroup, one panel row per grouping."""
+    rows = [
+        {"grouping": g["grouping"], "group": g["group"], "change": None if g["accuracy_change"] is None else 100 * g["accuracy_change"],
+         "n": g["n_samples"], "worst": None if g["worst_class_change"]["value"] is None else 100 * g["worst_class_change"]["value"]}
+        for g in results["subgroups"] if g["model"] == model
+    ]
+    df = pd.DataFrame(rows)
+    tooltip = [alt.Tooltip("grouping:N", title="Attribute"), alt.Tooltip("group:N", title="Group"), alt.Tooltip("n:Q", title="Images"),
+               alt.Tooltip("change:Q", format="+.2f", title="Top-1 change (pp)"), alt.Tooltip("worst:Q", format="+.2f", title="Worst-class change (pp)")]
+    return (
+        alt.Chart(df).mark_bar(color="#0072B2")
+        .encode(y=alt.Y("group:N", title=None), x=alt.X("change:Q", title=f"Top-1 change of {model} (pp)"), tooltip=tooltip)
+        .properties(width=480)
+        .facet(row=alt.Row("grouping:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
+        .resolve_scale(y="independent")
         .to_dict()
     )
 

@@ -11,6 +11,7 @@ NEAR_DENSE = 0.01  # "accuracy near dense": within 1 percentage point
 MAX_MATRIX_CLASSES = 50  # confusion matrices drawn up to this many classes; top confusions beyond
 TOP_CONFUSIONS = 10
 OPEN_GALLERIES = 1
+MAX_GALLERIES = 8  # thumbnail galleries in the card; keeps 50-model cards within their size budget
 
 
 def _pruned(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -245,10 +246,41 @@ def build_context(results: dict[str, Any], *, card: dict[str, Any] | None = None
             "id": "recall-change",
             "title": "Per-class recall change against the dense model",
             "summary": "Orange cells lost recall, blue cells gained; colours saturate at "
-            f"±{charts.HEATMAP_CLAMP_PP:.0f} pp. The per-class table below holds the exact numbers.",
+            f"±{charts.HEATMAP_CLAMP_PP:.0f} pp. The per-class table below holds the exact numbers."
+            + (f" Only the {charts.HEATMAP_CLASSES} classes hit hardest by any model are drawn."
+               if n_classes > charts.HEATMAP_CLASSES else ""),
             "spec": charts.recall_change_heatmap(results),
         },
     ]
+    chart_list.append(
+        {
+            "id": "change-distribution",
+            "title": "Distribution of per-class change",
+            "summary": "For each pruned model: the box spans the middle half of the classes' recall changes, the line "
+            "runs from the worst to the best class, the tick is the median; the dashed line is no change.",
+            "spec": charts.change_distribution(results),
+        }
+    )
+    if spotlight is not None:
+        chart_list.append(
+            {
+                "id": "worst-classes",
+                "title": f"Worst-hit classes in {spotlight['name']}",
+                "summary": f"The {charts.WORST_K} classes whose recall fell most in {spotlight['name']} (the pruned model "
+                "with the most significantly harmed classes), with 95% Newcombe intervals; the per-class table has all classes.",
+                "spec": charts.worst_k(results, spotlight),
+            }
+        )
+    if results["subgroups"] and spotlight is not None:
+        chart_list.append(
+            {
+                "id": "subgroup-chart",
+                "title": f"Subgroups: top-1 change of {spotlight['name']}",
+                "summary": "Top-1 accuracy change within each attribute value and each intersection; the subgroup tables "
+                "below give every model.",
+                "spec": charts.subgroup_changes(results, spotlight["name"]),
+            }
+        )
     if results.get("selection"):
         chart_list += [
             {
@@ -293,6 +325,7 @@ def build_context(results: dict[str, Any], *, card: dict[str, Any] | None = None
             "confusions": top_confusions(results, spotlight),
         },
         "configurations": configurations(results),
+        "max_galleries": MAX_GALLERIES,
         "subgroups": subgroup_tables(results),
         "selection": selection_view(results),
         "card": card_view(results, card if card is not None else results.get("card")),

@@ -85,7 +85,7 @@ def test_card_renders_offline_without_errors(browser, card_dir, tmp_path):
         "return [...document.querySelectorAll('div.vega')].map(e => [e.parentElement.id, "
         "e.querySelectorAll('svg .mark-symbol path, svg .mark-rect path, svg .mark-line path, svg .mark-rule line, svg .mark-text text').length])"
     )
-    assert len(charts) == 5
+    assert len(charts) == page.read_text().count('class="vega"') >= 7
     for section, marks in charts:
         assert marks > 0, f"chart in #{section} drew no marks"
     assert "could not be drawn" not in browser.find_element("tag name", "body").text

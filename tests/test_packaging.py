@@ -41,6 +41,8 @@ def test_card_renders_from_a_built_wheel(tmp_path, sample_audit):
         "print(env.get_template('card.html.j2').filename)\n"
         f"html = render_html(json.load(open({str(results)!r})))\n"
         "print(len(html))\n"
+        "from importlib.resources import files\n"
+        "print(files('pruneaudit').joinpath('schema/results.schema.json').is_file())\n"
     )
     out = subprocess.run(
         [str(py), "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path,
@@ -49,6 +51,7 @@ def test_card_renders_from_a_built_wheel(tmp_path, sample_audit):
     assert out[0].startswith(str(venv)) and out[1].startswith(str(venv))
     assert out[1].endswith("pruneaudit/templates/card.html.j2")
     assert int(out[2]) > 500_000  # the inlined Vega bundle alone is ~0.9 MB
+    assert out[3] == "True"  # the JSON Schema ships in the wheel
     assert json.loads(results.read_text())["schema_version"] == "1.0"
     cli = subprocess.run([str(venv / "bin" / "pruneaudit"), "--version"], check=True, capture_output=True, text=True)
     assert "pruneaudit, version" in cli.stdout

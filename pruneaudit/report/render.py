@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -84,9 +85,13 @@ def render_outputs(
 
     if card is not None:
         results = {**results, "card": card}
+    # Render from the canonical JSON form (sorted keys, NaN as null) so that rendering fresh
+    # results and re-rendering the saved results.json give byte-identical files.
+    text = dumps(results)
+    results = json.loads(text)
     env = make_env()
     return {
-        "results.json": dumps(results),
+        "results.json": text,
         "index.html": render_html(results, timestamp=timestamp, env=env),
         "card.md": render_markdown(results, timestamp=timestamp, env=env),
         "per_class.csv": per_class_csv(results),

@@ -102,3 +102,18 @@ def test_card_is_readable_at_narrow_width(browser, card_dir):
     overflow = browser.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 1, f"page scrolls sideways by {overflow}px at 420px; wide tables and charts must scroll inside their box"
     assert browser.save_screenshot(str(card_dir / "narrow.png"))
+
+
+def test_tables_sort_and_filter(browser, card_dir):
+    _load(browser, card_dir / "index.html", 1280)
+    header = browser.find_element("css selector", "#class-table thead th:nth-child(2)")  # Images
+    header.click()
+    first = browser.execute_script("return [...document.querySelectorAll('#class-table tbody tr')].map(r => +r.cells[1].textContent)")
+    assert first == sorted(first)
+    header.click()
+    again = browser.execute_script("return [...document.querySelectorAll('#class-table tbody tr')].map(r => +r.cells[1].textContent)")
+    assert again == sorted(first, reverse=True)
+    box = browser.find_element("css selector", "input.filter")
+    box.send_keys("7")
+    visible = browser.execute_script("return [...document.querySelectorAll('#class-table tbody tr')].filter(r => !r.hidden).map(r => r.cells[0].textContent)")
+    assert visible == ["7"]

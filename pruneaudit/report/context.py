@@ -149,12 +149,18 @@ def top_confusions(results: dict[str, Any], model: dict[str, Any]) -> list[dict[
     ]
 
 
-def _spotlight(results: dict[str, Any]) -> dict[str, Any] | None:
-    """The pruned model the confusion section focuses on: most significantly harmed classes."""
+def _spotlight(results: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
+    """The pruned model the detail views focus on, and why: the accuracy-only pick (what a team
+    would usually ship), else the model with the most significantly harmed classes."""
     pruned = _defined(results)
     if not pruned:
         return None
-    return max(pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"]))
+    sel = results.get("selection")
+    pick = sel["picks"]["accuracy_only"]["model"] if sel else None
+    if pick is not None:
+        return next(m for m in pruned if m["name"] == pick), "the accuracy-only pick"
+    m = max(pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"]))
+    return m, "the pruned model with the most significantly harmed classes"
 
 
 def configurations(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -232,7 +238,8 @@ def selection_view(results: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def build_context(results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None) -> dict[str, Any]:
-    spotlight = _spotlight(results)
+    focus = _spotlight(results)
+    spotlight, why = focus if focus else (None, "")
     n_classes = results["data"]["n_classes"]
     chart_list = [
         {
@@ -266,8 +273,8 @@ def build_context(results: dict[str, Any], *, card: dict[str, Any] | None = None
             {
                 "id": "worst-classes",
                 "title": f"Worst-hit classes in {spotlight['name']}",
-                "summary": f"The {charts.WORST_K} classes whose recall fell most in {spotlight['name']} (the pruned model "
-                "with the most significantly harmed classes), with 95% Newcombe intervals; the per-class table has all classes.",
+                "summary": f"The classes whose recall fell most (up to {charts.WORST_K}) in {spotlight['name']}, {why}, "
+                "with 95% Newcombe intervals; the per-class table has all classes.",
                 "spec": charts.worst_k(results, spotlight),
             }
         )
@@ -321,6 +328,7 @@ def build_context(results: dict[str, Any], *, card: dict[str, Any] | None = None
         if spotlight is None
         else {
             "name": spotlight["name"],
+            "why": why,
             "dense_confusions": top_confusions(results, _dense(results)),
             "confusions": top_confusions(results, spotlight),
         },

@@ -107,22 +107,38 @@ def environment(device: str) -> dict[str, str]:
     }
 
 
-def _class_names(config: AuditConfig, n_classes: int) -> tuple[str, ...]:
-    names = config.data.class_names
+def _class_order(spec: ModelSpec, names: tuple[str, ...] | None) -> np.ndarray | None:
+    """order[j] = the model output that holds data class j, from the model's declared class_order."""
+    if spec.class_order is None:
+        return None
     if names is None:
-        return tuple(str(i) for i in range(n_classes))
-    if len(names) != n_classes:
-        raise ConfigError(f"{config.data.path}: {len(names)} class names given but the models output {n_classes} classes")
-    return names
+        raise ConfigError(f"{spec.path}: class_order needs class names for the data (class_names or class_names_file)")
+    if sorted(spec.class_order) != sorted(names):
+        extra = sorted(set(spec.class_order) - set(names))[:5]
+        missing = sorted(set(names) - set(spec.class_order))[:5]
+        raise ConfigError(
+            f"{spec.path}: class_order must list the data's classes once each; unknown {extra or 'none'}, missing {missing or 'none'}"
+        )
+    position = {n: i for i, n in enumerate(spec.class_order)}
+    return np.array([position[n] for n in names], dtype=np.int64)
 
 
 def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None) -> list[ModelRun]:
     device = resolve_device(config.device)
+    names = dataset.class_names
     runs: list[ModelRun] = []
     for spec in (config.dense, *config.pruned):
-        predictor = load_predictor(spec, device=device, strict=config.device == "cuda")
-        run = run_model(predictor, dataset, batch_size=config.batch_size, where=str(spec.path), progress=progress)
+        predictor = load_predictor(
+            spec, device=device, strict=config.device == "cuda", trust_pickle=config.trust_pickle, search=config.base_dir
+        )
+        known = len(names) if names else (runs[0].n_classes if runs else None)
+        run = run_model(
+            predictor, dataset, batch_size=config.batch_size, where=str(spec.path),
+            order=_class_order(spec, names), n_classes=known, progress=progress,
+        )
         if not runs:  # the dense model fixes the class count
+            if names is not None and run.n_classes != len(names):
+                raise ModelError(f"{spec.path}: the model outputs {run.n_classes} classes but the data has {len(names)} class names")
             top = int(dataset.labels.max())
             if top >= run.n_classes:
                 raise DataError(
@@ -178,7 +194,7 @@ def _configurations(
                         dense_pred=int(dense_pred[j]),
                         pruned_pred=int(modal[j]),
                         fragility=int(fragility[j]),
-                        thumbnail=png_data_uri(dataset.images[j]),
+                        thumbnail=png_data_uri(dataset.raw_image(int(j))),
                     )
                     for j in top
                 ),
@@ -250,7 +266,7 @@ def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: 
     return AuditResult(
         config=config,
         dataset=dataset,
-        class_names=_class_names(config, n_classes),
+        class_names=dataset.class_names or tuple(str(i) for i in range(n_classes)),
         models=tuple(results),
         configurations=_configurations(config, dataset, runs, metrics),
         subgroups=_subgroups(config, dataset, runs, n_classes),

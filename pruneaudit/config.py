@@ -10,17 +10,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import zipfile
+
 import yaml
 
 from pruneaudit.errors import MISSING_FILE, UNKNOWN_KEY, ConfigError
 from pruneaudit.policy import Selection, parse_selection
 
 DEVICES = ("auto", "cpu", "cuda")
-MODEL_FORMATS = {".pt": "torchscript", ".ts": "torchscript", ".onnx": "onnx"}
+FORMATS = ("torchscript", "torch_export", "state_dict", "pickle", "onnx", "predictions")
+EXTENSIONS = {".ts": "torchscript", ".pt2": "torch_export", ".onnx": "onnx", ".npz": "predictions", ".parquet": "predictions"}
+TORCH_SAVE_EXTENSIONS = (".pt", ".pth", ".bin")  # TorchScript archive or torch.save file: sniffed
 METADATA_KEYS = ("technique", "amount", "seed", "finetune_epochs", "notes")
-MODEL_KEYS = ("name", "path", "format", *METADATA_KEYS)
-DATA_KEYS = ("path", "split", "images_key", "labels_key", "class_names", "attributes", "scale", "mean", "std")
-TOP_KEYS = ("data", "dense", "pruned", "device", "batch_size", "tolerance", "alpha", "selection")
+MODEL_KEYS = ("name", "path", "format", "factory", "factory_kwargs", "output", "class_order", *METADATA_KEYS)
+DATA_KEYS = (
+    "path", "labels", "split", "images_key", "labels_key", "class_names", "class_names_file", "attributes",
+    "scale", "mean", "std", "resize", "center_crop", "color", "channels_first",
+)
+TOP_KEYS = ("data", "dense", "pruned", "device", "batch_size", "tolerance", "alpha", "selection", "trust_pickle", "timings")
+COLORS = ("grayscale", "rgb")
 
 
 @dataclass(frozen=True)
@@ -29,23 +37,38 @@ class ModelSpec:
 
     name: str
     path: Path
-    format: str
+    format: str  # one of FORMATS
     metadata: dict[str, Any] = field(default_factory=dict)
+    factory: str | None = None  # "package.module:callable" building the nn.Module for a state_dict
+    factory_kwargs: dict[str, Any] = field(default_factory=dict)
+    output: str | int | None = None  # which entry of a dict/tuple output holds the class scores
+    class_order: tuple[str, ...] | None = None  # class name of each model output, when it differs from the data
 
 
 @dataclass(frozen=True)
 class DataSpec:
     """Where the labelled data is and how to turn its arrays into model input."""
 
-    path: Path
+    path: Path  # .npz, .npy (with labels), an image folder, or a .csv/.parquet manifest
+    labels: Path | None = None  # labels .npy next to an images .npy
     split: int | None = None
     images_key: str = "images"
     labels_key: str = "labels"
     class_names: tuple[str, ...] | None = None
-    attributes: tuple[str, ...] = ()  # extra per-image arrays for subgroup analysis
+    attributes: tuple[str, ...] = ()  # extra per-image arrays or manifest columns for subgroups
     scale: float | None = None  # None: 1/255 for integer images, 1 for float images
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    resize: tuple[int, ...] | None = None  # image files: shorter side (one int) or (height, width)
+    center_crop: tuple[int, int] | None = None  # image files: (height, width)
+    color: str | None = None  # image files: "grayscale" or "rgb" (default: rgb)
+    channels_first: bool = True
+
+    @property
+    def kind(self) -> str:
+        if self.path.is_dir():
+            return "folder"
+        return {".npz": "npz", ".npy": "npy", ".csv": "manifest", ".parquet": "manifest"}.get(self.path.suffix.lower(), "unknown")
 
 
 @dataclass(frozen=True)
@@ -58,6 +81,9 @@ class AuditConfig:
     tolerance: float = 0.01  # |Δ recall| beyond this counts a class as harmed or helped
     alpha: float = 0.05  # significance level after multiple-comparison correction
     selection: Selection = field(default_factory=Selection)  # operating-point policies
+    trust_pickle: bool = False  # allow unpickling whole nn.Module files (runs their code)
+    timings: bool = False  # measure median batch latency (results then differ run to run)
+    base_dir: Path = Path(".")  # the config file's folder: relative paths and factory modules
 
 
 def _check_keys(where: str, mapping: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -75,15 +101,57 @@ def _existing(path: Path) -> Path:
     return path
 
 
-def model_spec(path: Path, *, name: str | None = None, fmt: str | None = None, metadata: dict | None = None) -> ModelSpec:
-    """Build a ModelSpec, inferring the format from the file extension when not given."""
-    fmt = fmt or MODEL_FORMATS.get(path.suffix.lower())
-    if fmt not in set(MODEL_FORMATS.values()):
+def sniff_torch_file(path: Path) -> str:
+    """A .pt/.pth file is a TorchScript archive (it holds code/) or a torch.save file."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return "torch_save"  # legacy (non-zip) torch.save files; the loader reports corrupt ones
+    return "torchscript" if any("/code/" in n or n.endswith("constants.pkl") for n in names) else "torch_save"
+
+
+def model_spec(
+    path: Path,
+    *,
+    name: str | None = None,
+    fmt: str | None = None,
+    metadata: dict | None = None,
+    factory: str | None = None,
+    factory_kwargs: dict | None = None,
+    output: str | int | None = None,
+    class_order: tuple[str, ...] | None = None,
+) -> ModelSpec:
+    """Build a ModelSpec, inferring the format from the extension (and contents of .pt files)."""
+    _existing(path)
+    if fmt is None:
+        suffix = path.suffix.lower()
+        if suffix in TORCH_SAVE_EXTENSIONS:
+            fmt = sniff_torch_file(path)
+            if fmt == "torch_save":
+                fmt = "state_dict" if factory else "pickle"
+        else:
+            fmt = EXTENSIONS.get(suffix)
+    if fmt not in FORMATS:
         raise ConfigError(
-            f"{path}: cannot tell the model format; expected extension {', '.join(MODEL_FORMATS)} "
-            f"or format one of {', '.join(sorted(set(MODEL_FORMATS.values())))}, received {path.suffix or fmt!r}"
+            f"{path}: cannot tell the model format; expected an extension among "
+            f"{', '.join([*EXTENSIONS, *TORCH_SAVE_EXTENSIONS])} or format one of {', '.join(FORMATS)}; "
+            f"received {fmt or path.suffix or 'no extension'!r}"
         )
-    return ModelSpec(name=name or path.stem, path=_existing(path), format=fmt, metadata=dict(metadata or {}))
+    if fmt == "state_dict" and not factory:
+        raise ConfigError(f"{path}: a state_dict needs 'factory: package.module:callable' to build the model")
+    if factory is not None and (not isinstance(factory, str) or ":" not in factory):
+        raise ConfigError(f"{path}: factory must look like 'package.module:callable'; received {factory!r}")
+    return ModelSpec(
+        name=name or path.stem,
+        path=path,
+        format=fmt,
+        metadata=dict(metadata or {}),
+        factory=factory,
+        factory_kwargs=dict(factory_kwargs or {}),
+        output=output,
+        class_order=class_order,
+    )
 
 
 def _model_from_mapping(where: str, raw: Any, base: Path) -> ModelSpec:
@@ -91,7 +159,34 @@ def _model_from_mapping(where: str, raw: Any, base: Path) -> ModelSpec:
     if "path" not in raw:
         raise ConfigError(f"{where}: missing required key 'path'")
     metadata = {k: raw[k] for k in METADATA_KEYS if k in raw}
-    return model_spec(base / str(raw["path"]), name=raw.get("name"), fmt=raw.get("format"), metadata=metadata)
+    kwargs = raw.get("factory_kwargs") or {}
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"{where}: factory_kwargs must be a mapping; received {kwargs!r}")
+    order = raw.get("class_order")
+    if order is not None and not isinstance(order, list):
+        raise ConfigError(f"{where}: class_order must be a list of class names; received {order!r}")
+    output = raw.get("output")
+    if output is not None and not isinstance(output, (str, int)):
+        raise ConfigError(f"{where}: output must be a key (text) or an index (integer); received {output!r}")
+    return model_spec(
+        base / str(raw["path"]),
+        name=raw.get("name"),
+        fmt=raw.get("format"),
+        metadata=metadata,
+        factory=raw.get("factory"),
+        factory_kwargs=kwargs,
+        output=output,
+        class_order=None if order is None else tuple(str(c) for c in order),
+    )
+
+
+def _ints(where: str, value: Any, *, lengths: tuple[int, ...]) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    values = value if isinstance(value, list) else [value]
+    if len(values) not in lengths or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ConfigError(f"{where}: expected {' or '.join(map(str, lengths))} positive integer(s); received {value!r}")
+    return tuple(values)
 
 
 def _floats(where: str, value: Any) -> tuple[float, ...] | None:
@@ -109,12 +204,24 @@ def _data_from_mapping(where: str, raw: Any, base: Path) -> DataSpec:
     if "path" not in raw:
         raise ConfigError(f"{where}: missing required key 'path'")
     names = raw.get("class_names")
+    if names is None and raw.get("class_names_file") is not None:
+        names_path = _existing(base / str(raw["class_names_file"]))
+        names = [line.strip() for line in names_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     attributes = raw.get("attributes") or []
     if not isinstance(attributes, list):
         raise ConfigError(f"{where}: 'attributes' must be a list of array names; received {attributes!r}")
     scale = _floats(f"{where}.scale", raw.get("scale"))
+    color = raw.get("color")
+    if color is not None and color not in COLORS:
+        raise ConfigError(f"{where}.color: expected one of {', '.join(COLORS)}; received {color!r}")
+    crop = _ints(f"{where}.center_crop", raw.get("center_crop"), lengths=(1, 2))
     return DataSpec(
         path=_existing(base / str(raw["path"])),
+        labels=None if raw.get("labels") is None else _existing(base / str(raw["labels"])),
+        resize=_ints(f"{where}.resize", raw.get("resize"), lengths=(1, 2)),
+        center_crop=None if crop is None else (crop[0], crop[-1]),
+        color=color,
+        channels_first=bool(raw.get("channels_first", True)),
         split=None if raw.get("split") is None else int(raw["split"]),
         images_key=str(raw.get("images_key", "images")),
         labels_key=str(raw.get("labels_key", "labels")),
@@ -144,21 +251,29 @@ def build_config(
     split: int | None = None,
     device: str | None = None,
     batch_size: int | None = None,
+    output: str | None = None,
+    trust_pickle: bool | None = None,
+    timings: bool | None = None,
 ) -> AuditConfig:
-    """Merge a config file with command-line overrides (None means 'not given')."""
+    """Merge a config file with command-line overrides (None means 'not given').
+
+    ``output`` selects the score entry of dict/tuple outputs for models given on the command line
+    (digits mean a tuple index).
+    """
+    cli_output: str | int | None = int(output) if output is not None and output.isdigit() else output
     raw = read_config_file(config_path) if config_path else {}
     base = config_path.parent if config_path else Path(".")
     where = str(config_path) if config_path else "command line"
 
     if dense is not None:
-        dense_spec = model_spec(dense)
+        dense_spec = model_spec(dense, output=cli_output)
     elif "dense" in raw:
         dense_spec = _model_from_mapping(f"{where}: dense", raw["dense"], base)
     else:
         raise ConfigError(f"{where}: no dense model; pass --dense PATH or set 'dense' in the config")
 
     if pruned:
-        pruned_specs = tuple(model_spec(p) for p in pruned)
+        pruned_specs = tuple(model_spec(p, output=cli_output) for p in pruned)
     else:
         items = raw.get("pruned") or []
         if not isinstance(items, list):
@@ -198,6 +313,9 @@ def build_config(
         tolerance=tolerance,
         alpha=alpha,
         selection=parse_selection(f"{where}: selection", raw.get("selection")),
+        trust_pickle=bool(trust_pickle if trust_pickle is not None else raw.get("trust_pickle", False)),
+        timings=bool(timings if timings is not None else raw.get("timings", False)),
+        base_dir=base,
     )
 
 

@@ -91,7 +91,18 @@ def _confusion_cells(cm: np.ndarray) -> list[list[int]]:
     return [[int(a), int(b), int(cm[a, b])] for a, b in zip(t, p)]
 
 
-def _model(m: ModelResult, class_names: tuple[str, ...]) -> dict[str, Any]:
+SPARSITY_MISMATCH = 0.02  # |declared amount − measured sparsity| beyond this is flagged
+
+
+def _declared_mismatch(m: ModelResult) -> bool | None:
+    """Whether the declared pruning amount disagrees with the measured weight sparsity (None: not declared)."""
+    amount = m.spec.metadata.get("amount")
+    if amount is None or m.run.facts.weight_count == 0:
+        return None
+    return abs(float(amount) - m.run.facts.sparsity) > SPARSITY_MISMATCH
+
+
+def _model(m: ModelResult, class_names: tuple[str, ...], *, timings: bool) -> dict[str, Any]:
     cm, f = m.metrics, m.run.facts
     return {
         "name": m.spec.name,
@@ -100,8 +111,13 @@ def _model(m: ModelResult, class_names: tuple[str, ...]) -> dict[str, Any]:
         "sha256": _sha256(m.spec.path),
         "backend": m.run.backend,
         "device": m.run.device,
+        "dtype": m.run.dtype,
+        "output_kind": m.run.output_kind,
+        "timing": {"median_batch_seconds": m.run.median_batch_seconds} if timings else None,
         "metadata": dict(sorted(m.spec.metadata.items())),
         "facts": {
+            "declared_amount_mismatch": _declared_mismatch(m),
+            "layers": [{"count": x.count, "name": x.name, "nonzero": x.nonzero, "sparsity": x.sparsity} for x in f.layers],
             "file_size_bytes": f.file_size_bytes,
             "parameter_count": f.parameter_count,
             "sparsity": f.sparsity,
@@ -187,7 +203,12 @@ def to_results(audit: AuditResult) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "pruneaudit", "version": __version__},
         "environment": audit.environment,
-        "settings": {"alpha": audit.config.alpha, "tolerance": audit.config.tolerance, "top_pies": TOP_PIES},
+        "settings": {
+            "alpha": audit.config.alpha,
+            "batch_size": audit.config.batch_size,
+            "tolerance": audit.config.tolerance,
+            "top_pies": TOP_PIES,
+        },
         "data": {
             "attributes": list(spec.attributes),
             "class_names": list(audit.class_names),
@@ -197,7 +218,7 @@ def to_results(audit: AuditResult) -> dict[str, Any]:
             "sha256": _sha256(spec.path),
             "split": spec.split,
         },
-        "models": [_model(m, audit.class_names) for m in audit.models],
+        "models": [_model(m, audit.class_names, timings=audit.config.timings) for m in audit.models],
         "configurations": [_configuration(c, n) for c in audit.configurations],
         "subgroups": [_group(g, audit.class_names) for g in audit.subgroups],
     }

@@ -61,7 +61,7 @@ def test_invalid_yaml(tmp_path):
 
 
 def test_unknown_extension(tmp_path):
-    model = tmp_path / "model.bin"
+    model = tmp_path / "model.xyz"
     model.write_bytes(b"x")
     with pytest.raises(ConfigError, match="cannot tell the model format"):
         build_config(dense=model, pruned=(model,), data=SAMPLES / "data" / "mnist10k.npz")

@@ -1,4 +1,4 @@
-"""The one interface every model backend implements."""
+"""The one interface every model backend implements, and what is measured about a model."""
 
 from __future__ import annotations
 
@@ -6,6 +6,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class LayerFacts:
+    name: str
+    count: int
+    nonzero: int
+
+    @property
+    def sparsity(self) -> float:
+        return 1.0 - self.nonzero / self.count if self.count else 0.0
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,7 @@ class ModelFacts:
     weight_count: int
     weight_nonzero: int
     file_size_bytes: int
+    layers: tuple[LayerFacts, ...] = ()  # per weight tensor (2+ dims), in the model's order
 
     @property
     def sparsity(self) -> float:
@@ -29,22 +41,31 @@ class ModelFacts:
 
 class Predictor(Protocol):
     name: str
-    backend: str  # "torchscript" | "onnx"
+    backend: str  # "torchscript", "torch_export", "state_dict", "pickle", "onnx", "predictions"
     device: str  # what actually ran: "cpu", "cuda", or the onnxruntime provider
+    dtype: str  # input dtype the model was fed
+    has_scores: bool  # False when only predicted labels are known (no top-5)
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Return float32 scores of shape (len(batch), n_classes) for a float32 batch."""
+    def predict(self, batch: np.ndarray, rows: slice) -> np.ndarray:
+        """Scores (len(batch), n_classes) for a float32 batch; ``rows`` locates it in the dataset."""
         ...
 
     def facts(self) -> ModelFacts: ...
 
 
-def count_weights(arrays: list[np.ndarray], *, file_size: int) -> ModelFacts:
-    """ModelFacts from a model's floating-point parameter arrays."""
-    weights = [a for a in arrays if a.ndim >= 2]
+def count_weights(named: list[tuple[str, np.ndarray]], *, file_size: int) -> ModelFacts:
+    """ModelFacts from a model's named floating-point parameter arrays."""
+    weights = [(n, a) for n, a in named if a.ndim >= 2]
+    layers = tuple(LayerFacts(name=n, count=int(a.size), nonzero=int(np.count_nonzero(a))) for n, a in weights)
     return ModelFacts(
-        parameter_count=int(sum(a.size for a in arrays)),
-        weight_count=int(sum(a.size for a in weights)),
-        weight_nonzero=int(sum(np.count_nonzero(a) for a in weights)),
+        parameter_count=int(sum(a.size for _, a in named)),
+        weight_count=sum(layer.count for layer in layers),
+        weight_nonzero=sum(layer.nonzero for layer in layers),
         file_size_bytes=file_size,
+        layers=layers,
     )
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -11,24 +11,34 @@ import onnxruntime as ort
 from onnx import numpy_helper
 
 from pruneaudit.errors import ModelError
-from pruneaudit.models.base import ModelFacts, count_weights
+from pruneaudit.models.base import ModelFacts, count_weights, first_line
 
 log = logging.getLogger(__name__)
 _ORT_QUIET = 3  # errors only: keeps onnxruntime's own provider chatter off stderr
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _check(path: Path) -> onnx.ModelProto:
+    """Parse and validate with onnx.checker before onnxruntime sees the file."""
+    try:
+        model = onnx.load(str(path), load_external_data=True)
+    except Exception as exc:  # protobuf decode errors, missing external data
+        raise ModelError(f"{path}: cannot load as an ONNX model ({first_line(exc)})") from None
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise ModelError(f"{path}: not a valid ONNX model; onnx.checker says: {first_line(exc)}") from None
+    return model
 
 
 class OnnxPredictor:
     backend = "onnx"
+    has_scores = True
 
-    def __init__(self, *, name: str, path: Path, device: str, strict: bool) -> None:
+    def __init__(self, *, name: str, path: Path, device: str, strict: bool, output: str | int | None) -> None:
         """``strict``: the user asked for CUDA explicitly, so a CPU fallback is an error."""
         self.name, self.path = name, path
+        self._proto = _check(path)
         options = ort.SessionOptions()
         options.log_severity_level = _ORT_QUIET
         providers = ["CPUExecutionProvider"]
@@ -39,7 +49,7 @@ class OnnxPredictor:
         try:
             self._session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types per failure
-            raise ModelError(f"{path}: cannot load as an ONNX model ({_first_line(exc)})") from None
+            raise ModelError(f"{path}: cannot load as an ONNX model ({first_line(exc)})") from None
         ran = self._session.get_providers()[0]
         if device == "cuda" and ran != "CUDAExecutionProvider":
             if strict:
@@ -48,20 +58,56 @@ class OnnxPredictor:
         self.device = ran
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
+        self._shape = list(inp.shape)
         self._dtype = _ORT_DTYPES.get(inp.type)
         if self._dtype is None:
             raise ModelError(f"{path}: expected a floating-point input tensor, received {inp.type}")
+        self.dtype = np.dtype(self._dtype).name
+        outputs = [o.name for o in self._session.get_outputs()]
+        self._output = self._pick_output(outputs, output)
+        batch_dim = self._shape[0] if self._shape else None
+        self._fixed_batch = batch_dim if isinstance(batch_dim, int) else None
+        if self._fixed_batch == 1:
+            log.warning("%s: fixed batch size 1; inference runs one image at a time (slow). Export with a dynamic batch axis.", path)
         log.info("%s: onnxruntime provider %s", path, ran)
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        try:
-            (out, *_) = self._session.run(None, {self._input_name: batch.astype(self._dtype, copy=False)})
-        except Exception as exc:  # shape/type mismatches surface here
-            raise ModelError(f"{self.path}: inference failed on input of shape {batch.shape} ({_first_line(exc)})") from None
-        return np.asarray(out, dtype=np.float32)
+    def _pick_output(self, outputs: list[str], selector: str | int | None) -> str:
+        if selector is None:
+            if len(outputs) > 1:
+                raise ModelError(f"{self.path}: the model has outputs {', '.join(outputs)}; choose one with --output NAME")
+            return outputs[0]
+        if isinstance(selector, int):
+            if not 0 <= selector < len(outputs):
+                raise ModelError(f"{self.path}: output index {selector} out of range; the model has {len(outputs)} outputs")
+            return outputs[selector]
+        if selector not in outputs:
+            raise ModelError(f"{self.path}: output {selector!r} not found; the model has {', '.join(outputs)}")
+        return selector
+
+    def _check_shape(self, batch: np.ndarray) -> None:
+        expected = self._shape
+        fixed = [(i, d) for i, d in enumerate(expected) if isinstance(d, int) and i > 0]
+        if len(expected) != batch.ndim or any(batch.shape[i] != d for i, d in fixed):
+            shown = "(" + ", ".join(str(d) if isinstance(d, int) else (d or "?") for d in expected) + ")"
+            raise ModelError(f"{self.path}: the model expects input of shape {shown}, received {tuple(batch.shape)}")
+
+    def predict(self, batch: np.ndarray, rows: slice) -> np.ndarray:
+        self._check_shape(batch)
+        x = batch.astype(self._dtype, copy=False)
+        step = self._fixed_batch or len(x)
+        parts = []
+        for start in range(0, len(x), step):
+            chunk = x[start : start + step]
+            if self._fixed_batch and len(chunk) < step:  # pad the last chunk to the fixed batch
+                chunk = np.concatenate([chunk, np.zeros((step - len(chunk), *chunk.shape[1:]), dtype=chunk.dtype)])
+            try:
+                (out,) = self._session.run([self._output], {self._input_name: chunk})
+            except Exception as exc:  # shape/type mismatches surface here
+                raise ModelError(f"{self.path}: inference failed on input of shape {chunk.shape} ({first_line(exc)})") from None
+            parts.append(np.asarray(out, dtype=np.float32)[: min(step, len(x) - start)])
+        return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
     def facts(self) -> ModelFacts:
-        model = onnx.load(str(self.path), load_external_data=True)
-        arrays = [numpy_helper.to_array(t) for t in model.graph.initializer]
-        arrays = [a for a in arrays if np.issubdtype(a.dtype, np.floating)]
-        return count_weights(arrays, file_size=self.path.stat().st_size)
+        named = [(t.name, numpy_helper.to_array(t)) for t in self._proto.graph.initializer]
+        named = [(n, a) for n, a in named if np.issubdtype(a.dtype, np.floating)]
+        return count_weights(named, file_size=self.path.stat().st_size)

@@ -12,7 +12,8 @@ def test_split_selects_the_test_rows():
     assert len(ds) == 2000
     raw = np.load(DATA)
     np.testing.assert_array_equal(ds.labels, raw["labels"][raw["split"] == 1])
-    assert ds.images.shape == (2000, 28, 28) and ds.images.dtype == np.uint8
+    raw_images = ds.images.raw(0, len(ds))
+    assert raw_images.shape == (2000, 28, 28) and raw_images.dtype == np.uint8
 
 
 def test_batches_are_float32_scaled_with_a_channel_axis():
@@ -21,7 +22,7 @@ def test_batches_are_float32_scaled_with_a_channel_axis():
     assert [len(b) for b in batches] == [300] * 6 + [200]
     b = batches[0]
     assert b.dtype == np.float32 and b.shape == (300, 1, 28, 28)
-    np.testing.assert_allclose(b, ds.images[:300, None].astype(np.float32) / 255)
+    np.testing.assert_allclose(b, ds.images.raw(0, 300)[:, None].astype(np.float32) / 255)
 
 
 def test_declared_mean_std_and_scale(tmp_path):
@@ -36,7 +37,7 @@ def test_declared_mean_std_and_scale(tmp_path):
     ("arrays", "message"),
     [
         ({"images": np.zeros((2, 4, 4))}, "missing array"),
-        ({"images": np.zeros((2, 4, 4)), "labels": np.array([0.5, 1.0])}, "1-D integer array"),
+        ({"images": np.zeros((2, 4, 4)), "labels": np.array([0.5, 1.0])}, "labels must be integers or text; received dtype float64"),
         ({"images": np.zeros((3, 4, 4)), "labels": np.array([0, 1])}, "3 images but 2 labels"),
         ({"images": np.zeros((0, 4, 4)), "labels": np.zeros(0, dtype=int)}, "empty"),
         ({"images": np.zeros((2, 4, 4)), "labels": np.array([0, -1])}, "labels must be >= 0"),

@@ -1,0 +1,116 @@
+"""nn.Module backends: torch.export programs, state_dict + factory, and (trusted) pickles."""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pruneaudit.errors import ModelError
+from pruneaudit.models.base import first_line
+from pruneaudit.models.torch_common import TorchPredictor
+
+PICKLE_REFUSED = (
+    "{path}: this file is a pickled Python object (a whole nn.Module); loading it runs code from the file. "
+    "Pass --trust-pickle if you trust its source, or save a state_dict (with a factory), TorchScript, "
+    "torch.export or ONNX model instead"
+)
+
+
+def load_torch_export(*, name: str, path: Path, device: str, output: str | int | None) -> TorchPredictor:
+    try:
+        program = torch.export.load(str(path))
+        module = program.module().to(device)
+    except Exception as exc:  # deserialisation raises many types
+        raise ModelError(f"{path}: cannot load as a torch.export program ({first_line(exc)})") from None
+    return TorchPredictor(name=name, path=path, module=module, backend="torch_export", device=device, output=output)
+
+
+def resolve_factory(spec: str, *, search: Path) -> Any:
+    """Import ``package.module:callable``; ``search`` (the config's folder) is tried first."""
+    module_name, _, attr = spec.partition(":")
+    added = str(search.resolve())
+    sys.path.insert(0, added)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelError(f"factory {spec!r}: cannot import module {module_name!r} ({first_line(exc)})") from None
+    finally:
+        if added in sys.path:
+            sys.path.remove(added)
+    target = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise ModelError(f"factory {spec!r}: module {module_name!r} has no attribute {attr!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ModelError(f"factory {spec!r}: {attr!r} is not callable")
+    return target
+
+
+def fold_prune_masks(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Turn torch.nn.utils.prune's ``X_orig`` + ``X_mask`` pairs into the effective ``X = X_orig * X_mask``."""
+    out = {}
+    for key, value in state.items():
+        if key.endswith("_orig") and key[: -len("_orig")] + "_mask" in state:
+            base = key[: -len("_orig")]
+            out[base] = value * state[base + "_mask"]
+        elif key.endswith("_mask") and key[: -len("_mask")] + "_orig" in state:
+            continue
+        else:
+            out[key] = value
+    return out
+
+
+def _torch_load(path: Path, *, weights_only: bool) -> Any:
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=weights_only)
+    except pickle.UnpicklingError as exc:
+        if weights_only and ("allowed global" in str(exc) or "Unsupported global" in str(exc)):
+            # a well-formed pickle that references Python classes: refused unless trusted
+            raise ModelError(PICKLE_REFUSED.format(path=path)) from None
+        raise ModelError(f"{path}: cannot read as a torch.save file ({first_line(exc)})") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise ModelError(f"{path}: cannot read as a torch.save file ({first_line(exc)})") from None
+
+
+def load_state_dict_model(
+    *, name: str, path: Path, device: str, output: str | int | None, factory: str, factory_kwargs: dict, search: Path
+) -> TorchPredictor:
+    state = _torch_load(path, weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]  # common checkpoint layout
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelError(f"{path}: expected a state_dict (a mapping of names to tensors); received {type(state).__name__}")
+    build = resolve_factory(factory, search=search)
+    try:
+        module = build(**factory_kwargs)
+    except Exception as exc:  # user code
+        raise ModelError(f"factory {factory!r}: failed to build the model ({first_line(exc)})") from None
+    if not isinstance(module, torch.nn.Module):
+        raise ModelError(f"factory {factory!r}: expected an nn.Module, received {type(module).__name__}")
+    state = fold_prune_masks(state)
+    result = module.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        parts = []
+        if result.missing_keys:
+            parts.append(f"missing {', '.join(result.missing_keys[:5])}")
+        if result.unexpected_keys:
+            parts.append(f"unexpected {', '.join(result.unexpected_keys[:5])}")
+        raise ModelError(f"{path}: the state_dict does not fit the factory's model ({'; '.join(parts)})")
+    return TorchPredictor(name=name, path=path, module=module.to(device).eval(), backend="state_dict", device=device, output=output)
+
+
+def load_pickled_module(*, name: str, path: Path, device: str, output: str | int | None, trust: bool) -> TorchPredictor:
+    obj = _torch_load(path, weights_only=not trust)
+    if not trust:
+        # weights_only succeeded: a plain tensor mapping, not a module
+        raise ModelError(f"{path}: this is a state_dict, not a model; give 'factory: package.module:callable' to build it")
+    if not isinstance(obj, torch.nn.Module):
+        raise ModelError(f"{path}: expected a pickled nn.Module; received {type(obj).__name__}")
+    return TorchPredictor(name=name, path=path, module=obj.to(device).eval(), backend="pickle", device=device, output=output)

@@ -36,6 +36,9 @@ def cli(verbose: int) -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run inference [default: auto].")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per inference batch [default: 256].")
 @click.option("--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails.")
+@click.option("--output", "output", help="Which output holds the class scores: a dict key or a tuple index.")
+@click.option("--trust-pickle", is_flag=True, default=None, help="Allow whole pickled nn.Module files (runs code from them).")
+@click.option("--timings", is_flag=True, default=None, help="Measure median batch latency (outputs then vary run to run).")
 @click.option("--card", "card_path", type=PATH, help="card.yaml: owner-written parts of the model card.")
 @click.option("--timestamp", is_flag=True, help="Stamp the card with the UTC time (outputs are otherwise byte-identical).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -49,6 +52,9 @@ def audit_command(
     device: str | None,
     batch_size: int | None,
     policy_path: Path | None,
+    output: str | None,
+    trust_pickle: bool | None,
+    timings: bool | None,
     card_path: Path | None,
     timestamp: bool,
     quiet: bool,
@@ -63,7 +69,8 @@ def audit_command(
     from pruneaudit.report import summary_table
 
     config = build_config(
-        config_path=config_path, dense=dense, pruned=pruned, data=data, split=split, device=device, batch_size=batch_size
+        config_path=config_path, dense=dense, pruned=pruned, data=data, split=split, device=device, batch_size=batch_size,
+        output=output, trust_pickle=trust_pickle, timings=timings,
     )
     policy = load_policy(policy_path) if policy_path else None
     card = load_card(card_path) if card_path else None

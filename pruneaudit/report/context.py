@@ -98,7 +98,13 @@ def model_table(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "significant": _optional(vs.get("harmed_significant_holm"), str),
                 "significant_bh": _optional(vs.get("harmed_significant_bh"), str),
                 "changed": f"{vs['changed_predictions']:,} ({pct(vs['changed_fraction'])})" if vs else "",
-                "backend": f"{m['backend']} on {m['device']}",
+                "backend": f"{m['backend']} on {m['device']}" + (f" ({m['dtype']})" if m["dtype"] != "n/a" else ""),
+                "output_kind": m["output_kind"],
+                "latency": "" if not m["timing"] else f"{1000 * m['timing']['median_batch_seconds']:.1f} ms",
+                "mismatch": bool(m["facts"]["declared_amount_mismatch"]),
+                "layers": [
+                    {"name": x["name"], "count": f"{x['count']:,}", "sparsity": pct(x["sparsity"])} for x in m["facts"]["layers"]
+                ],
             }
         )
     return rows
@@ -322,6 +328,7 @@ def build_context(results: dict[str, Any], *, card: dict[str, Any] | None = None
         "results": results,
         "headlines": headlines(results),
         "models": model_table(results),
+        "timed": any(m["timing"] for m in results["models"]),
         "classes": class_table(results),
         "charts": chart_list,
         "spotlight": None

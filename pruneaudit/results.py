@@ -36,7 +36,12 @@ def _interval(i: Interval) -> dict[str, list]:
 
 
 def _sha256(path: Path) -> str:
+    """Hash of a file, or of a folder tree (every file's relative path and hash, in sorted order)."""
     h = hashlib.sha256()
+    if path.is_dir():
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(f.relative_to(path).as_posix().encode() + b"\0" + bytes.fromhex(_sha256(f)))
+        return h.hexdigest()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -210,7 +215,7 @@ def to_results(audit: AuditResult) -> dict[str, Any]:
             "top_pies": TOP_PIES,
         },
         "data": {
-            "attributes": list(spec.attributes),
+            "attributes": sorted(audit.dataset.attributes),
             "class_names": list(audit.class_names),
             "file": spec.path.name,
             "n_classes": len(audit.class_names),

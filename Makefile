@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= report
 
-.PHONY: install demo test sample-models bench wheel clean
+.PHONY: install demo test lint sample-models bench wheel clean
 
 install: $(STAMP)
 
@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/pruneaudit audit --config sample_models/audit.yaml --card sample_models/card.yaml --out $(OUT)
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check pruneaudit tests benchmarks sample_models
+	$(BIN)/ruff format --check pruneaudit tests benchmarks sample_models
 
 sample-models: install
 	$(BIN)/python sample_models/build.py

@@ -25,7 +25,12 @@ def main() -> None:
     from fairlearn.metrics import MetricFrame
     from sklearn.metrics import accuracy_score
 
-    from pruneaudit.metrics import class_metrics, compare, confusion_counts, paired_counts
+    from pruneaudit.metrics import (
+        class_metrics,
+        compare,
+        confusion_counts,
+        paired_counts,
+    )
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -40,12 +45,14 @@ def main() -> None:
     def ours() -> None:
         d = class_metrics(confusion_counts(y, dense, n_classes=c))
         p = class_metrics(confusion_counts(y, pruned, n_classes=c))
-        compare(dense=d, pruned=p, paired=paired_counts(y, dense, pruned, n_classes=c), changed=int((dense != pruned).sum()))
+        compare(
+            dense=d, pruned=p, paired=paired_counts(y, dense, pruned, n_classes=c), changed=int((dense != pruned).sum())
+        )
 
     def baseline() -> None:
         # per-class recall of both models, the core of the comparison, via MetricFrame grouped by label
         for pred in (dense, pruned):
-            MetricFrame(metrics=accuracy_score, y_true=y, y_pred=pred, sensitive_features=y).by_group
+            _ = MetricFrame(metrics=accuracy_score, y_true=y, y_pred=pred, sensitive_features=y).by_group
 
     t_ours = timed(ours)
     t_base = timed(baseline, repeat=1)

@@ -9,7 +9,13 @@ import numpy as np
 
 from pruneaudit.config import AuditConfig, ModelSpec
 from pruneaudit.data import Dataset, load_dataset
-from pruneaudit.errors import CLASS_COUNT_MISMATCH, LABEL_OUT_OF_RANGE, ConfigError, DataError, ModelError
+from pruneaudit.errors import (
+    CLASS_COUNT_MISMATCH,
+    LABEL_OUT_OF_RANGE,
+    ConfigError,
+    DataError,
+    ModelError,
+)
 from pruneaudit.inference import ModelRun, Progress, run_model
 from pruneaudit.metrics import (
     ClassMetrics,
@@ -129,16 +135,27 @@ def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None)
     runs: list[ModelRun] = []
     for spec in (config.dense, *config.pruned):
         predictor = load_predictor(
-            spec, device=device, strict=config.device == "cuda", trust_pickle=config.trust_pickle, search=config.base_dir
+            spec,
+            device=device,
+            strict=config.device == "cuda",
+            trust_pickle=config.trust_pickle,
+            search=config.base_dir,
         )
         known = len(names) if names else (runs[0].n_classes if runs else None)
         run = run_model(
-            predictor, dataset, batch_size=config.batch_size, where=str(spec.path),
-            order=_class_order(spec, names), n_classes=known, progress=progress,
+            predictor,
+            dataset,
+            batch_size=config.batch_size,
+            where=str(spec.path),
+            order=_class_order(spec, names),
+            n_classes=known,
+            progress=progress,
         )
         if not runs:  # the dense model fixes the class count
             if names is not None and run.n_classes != len(names):
-                raise ModelError(f"{spec.path}: the model outputs {run.n_classes} classes but the data has {len(names)} class names")
+                raise ModelError(
+                    f"{spec.path}: the model outputs {run.n_classes} classes but the data has {len(names)} class names"
+                )
             top = int(dataset.labels.max())
             if top >= run.n_classes:
                 raise DataError(
@@ -146,7 +163,9 @@ def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None)
                 )
         elif run.n_classes != runs[0].n_classes:
             raise ModelError(
-                CLASS_COUNT_MISMATCH.format(path=spec.path, model=spec.name, got=run.n_classes, expected=runs[0].n_classes)
+                CLASS_COUNT_MISMATCH.format(
+                    path=spec.path, model=spec.name, got=run.n_classes, expected=runs[0].n_classes
+                )
             )
         runs.append(run)
     return runs
@@ -207,7 +226,9 @@ def _configurations(
     return tuple(out)
 
 
-def _subgroups(config: AuditConfig, dataset: Dataset, runs: list[ModelRun], n_classes: int) -> tuple[GroupComparison, ...]:
+def _subgroups(
+    config: AuditConfig, dataset: Dataset, runs: list[ModelRun], n_classes: int
+) -> tuple[GroupComparison, ...]:
     out = []
     for g in groupings(dataset.attributes):
         out.extend(_compare_groups(config, dataset, runs, n_classes, g))
@@ -229,13 +250,22 @@ def _compare_groups(
         for k, label in enumerate(g.labels):
             pm = class_metrics(cms[k])
             d = compare(
-                dense=dense_metrics[k], pruned=pm, paired=paired[k], changed=int(changed[k]),
-                tolerance=config.tolerance, alpha=config.alpha,
+                dense=dense_metrics[k],
+                pruned=pm,
+                paired=paired[k],
+                changed=int(changed[k]),
+                tolerance=config.tolerance,
+                alpha=config.alpha,
             )
             out.append(
                 GroupComparison(
-                    grouping=g.name, group=label, model=spec.name, n_samples=dense_metrics[k].n_samples,
-                    dense_accuracy=dense_metrics[k].accuracy, pruned_accuracy=pm.accuracy, disparity=d,
+                    grouping=g.name,
+                    group=label,
+                    model=spec.name,
+                    n_samples=dense_metrics[k].n_samples,
+                    dense_accuracy=dense_metrics[k].accuracy,
+                    pruned_accuracy=pm.accuracy,
+                    disparity=d,
                 )
             )
     return out

@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from pruneaudit.errors import MISSING_FILE, UNKNOWN_KEY, ConfigError
+from pruneaudit.errors import ConfigError
+from pruneaudit.yamlfile import check_keys, read_yaml
 
 TEXT_FIELDS = ("name", "version", "licence", "training_data", "evaluation_data", "ethical_considerations")
 LIST_FIELDS = ("owners", "references", "intended_uses", "out_of_scope_uses", "factors", "caveats")
@@ -20,12 +19,7 @@ CARD_KEYS = TEXT_FIELDS + LIST_FIELDS
 
 def parse_card(raw: Any, *, where: str) -> dict[str, Any]:
     """Validate card metadata; returns a dict with every key present (None when not provided)."""
-    raw = raw or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping of card fields, received {type(raw).__name__}")
-    for key in raw:
-        if key not in CARD_KEYS:
-            raise ConfigError(UNKNOWN_KEY.format(where=where, key=key, allowed=", ".join(CARD_KEYS)))
+    raw = check_keys(where, raw or {}, CARD_KEYS)
     card: dict[str, Any] = {}
     for key in TEXT_FIELDS:
         value = raw.get(key)
@@ -44,10 +38,4 @@ def parse_card(raw: Any, *, where: str) -> dict[str, Any]:
 
 
 def load_card(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise ConfigError(MISSING_FILE.format(path=path))
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return parse_card(raw, where=str(path))
+    return parse_card(read_yaml(path), where=str(path))

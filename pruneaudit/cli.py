@@ -35,12 +35,20 @@ def cli(verbose: int) -> None:
 @click.option("--out", type=PATH, default=Path("report"), show_default=True, help="Output directory.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run inference [default: auto].")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per inference batch [default: 256].")
-@click.option("--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails.")
+@click.option(
+    "--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails."
+)
 @click.option("--output", "output", help="Which output holds the class scores: a dict key or a tuple index.")
-@click.option("--trust-pickle", is_flag=True, default=None, help="Allow whole pickled nn.Module files (runs code from them).")
-@click.option("--timings", is_flag=True, default=None, help="Measure median batch latency (outputs then vary run to run).")
+@click.option(
+    "--trust-pickle", is_flag=True, default=None, help="Allow whole pickled nn.Module files (runs code from them)."
+)
+@click.option(
+    "--timings", is_flag=True, default=None, help="Measure median batch latency (outputs then vary run to run)."
+)
 @click.option("--card", "card_path", type=PATH, help="card.yaml: owner-written parts of the model card.")
-@click.option("--timestamp", is_flag=True, help="Stamp the card with the UTC time (outputs are otherwise byte-identical).")
+@click.option(
+    "--timestamp", is_flag=True, help="Stamp the card with the UTC time (outputs are otherwise byte-identical)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def audit_command(
     config_path: Path | None,
@@ -69,14 +77,27 @@ def audit_command(
     from pruneaudit.report import summary_table
 
     config = build_config(
-        config_path=config_path, dense=dense, pruned=pruned, data=data, split=split, device=device, batch_size=batch_size,
-        output=output, trust_pickle=trust_pickle, timings=timings,
+        config_path=config_path,
+        dense=dense,
+        pruned=pruned,
+        data=data,
+        split=split,
+        device=device,
+        batch_size=batch_size,
+        output=output,
+        trust_pickle=trust_pickle,
+        timings=timings,
     )
     policy = load_policy(policy_path) if policy_path else None
     card = load_card(card_path) if card_path else None
     results, checks = audit_to_directory(
-        config, out_dir=out, show_progress=not quiet, policy=policy, policy_name=str(policy_path),
-        card=card, timestamp=_now() if timestamp else None,
+        config,
+        out_dir=out,
+        show_progress=not quiet,
+        policy=policy,
+        policy_name=str(policy_path),
+        card=card,
+        timestamp=_now() if timestamp else None,
     )
     click.echo(summary_table(results))
     click.echo(f"\nModel card: {out / 'index.html'}")
@@ -130,9 +151,13 @@ def select_command(results_path: Path, policy_path: Path | None, as_json: bool) 
 @click.argument("results_path", metavar="RESULTS", type=PATH)
 @click.option("--policy", "policy_path", type=PATH, help="policy.yaml with 'rules' (and 'baseline', 'selection').")
 @click.option("--baseline", "baseline_path", type=PATH, help="A previous release's results.json to compare against.")
-@click.option("--max-accuracy-drop", type=float, help="Fail a pruned model whose top-1 falls more than this (e.g. 0.01).")
+@click.option(
+    "--max-accuracy-drop", type=float, help="Fail a pruned model whose top-1 falls more than this (e.g. 0.01)."
+)
 @click.option("--max-worst-class-drop", type=float, help="Fail a pruned model whose worst class falls more than this.")
-@click.option("--max-harmed-classes", type=int, help="Fail beyond this many significantly harmed classes (McNemar, Holm).")
+@click.option(
+    "--max-harmed-classes", type=int, help="Fail beyond this many significantly harmed classes (McNemar, Holm)."
+)
 @click.option("--junit", "junit_path", type=PATH, help="Write JUnit XML: one test case per rule × model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON instead of a table.")
 def check_command(

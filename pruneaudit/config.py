@@ -6,28 +6,56 @@ travel with the models it lists. Command-line options override the file.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import zipfile
-
-import yaml
-
-from pruneaudit.errors import MISSING_FILE, UNKNOWN_KEY, ConfigError
+from pruneaudit.errors import MISSING_FILE, ConfigError
 from pruneaudit.policy import Selection, parse_selection
+from pruneaudit.yamlfile import check_keys, read_yaml
 
 DEVICES = ("auto", "cpu", "cuda")
 FORMATS = ("torchscript", "torch_export", "state_dict", "pickle", "onnx", "predictions")
-EXTENSIONS = {".ts": "torchscript", ".pt2": "torch_export", ".onnx": "onnx", ".npz": "predictions", ".parquet": "predictions"}
+EXTENSIONS = {
+    ".ts": "torchscript",
+    ".pt2": "torch_export",
+    ".onnx": "onnx",
+    ".npz": "predictions",
+    ".parquet": "predictions",
+}
 TORCH_SAVE_EXTENSIONS = (".pt", ".pth", ".bin")  # TorchScript archive or torch.save file: sniffed
 METADATA_KEYS = ("technique", "amount", "seed", "finetune_epochs", "notes")
 MODEL_KEYS = ("name", "path", "format", "factory", "factory_kwargs", "output", "class_order", *METADATA_KEYS)
 DATA_KEYS = (
-    "path", "labels", "split", "images_key", "labels_key", "class_names", "class_names_file", "attributes",
-    "scale", "mean", "std", "resize", "center_crop", "color", "channels_first",
+    "path",
+    "labels",
+    "split",
+    "images_key",
+    "labels_key",
+    "class_names",
+    "class_names_file",
+    "attributes",
+    "scale",
+    "mean",
+    "std",
+    "resize",
+    "center_crop",
+    "color",
+    "channels_first",
 )
-TOP_KEYS = ("data", "dense", "pruned", "device", "batch_size", "tolerance", "alpha", "selection", "trust_pickle", "timings")
+TOP_KEYS = (
+    "data",
+    "dense",
+    "pruned",
+    "device",
+    "batch_size",
+    "tolerance",
+    "alpha",
+    "selection",
+    "trust_pickle",
+    "timings",
+)
 COLORS = ("grayscale", "rgb")
 
 
@@ -68,7 +96,9 @@ class DataSpec:
     def kind(self) -> str:
         if self.path.is_dir():
             return "folder"
-        return {".npz": "npz", ".npy": "npy", ".csv": "manifest", ".parquet": "manifest"}.get(self.path.suffix.lower(), "unknown")
+        return {".npz": "npz", ".npy": "npy", ".csv": "manifest", ".parquet": "manifest"}.get(
+            self.path.suffix.lower(), "unknown"
+        )
 
 
 @dataclass(frozen=True)
@@ -84,15 +114,6 @@ class AuditConfig:
     trust_pickle: bool = False  # allow unpickling whole nn.Module files (runs their code)
     timings: bool = False  # measure median batch latency (results then differ run to run)
     base_dir: Path = Path(".")  # the config file's folder: relative paths and factory modules
-
-
-def _check_keys(where: str, mapping: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(mapping, dict):
-        raise ConfigError(f"{where}: expected a mapping, received {type(mapping).__name__}")
-    for key in mapping:
-        if key not in allowed:
-            raise ConfigError(UNKNOWN_KEY.format(where=where, key=key, allowed=", ".join(allowed)))
-    return mapping
 
 
 def _existing(path: Path) -> Path:
@@ -155,7 +176,7 @@ def model_spec(
 
 
 def _model_from_mapping(where: str, raw: Any, base: Path) -> ModelSpec:
-    raw = _check_keys(where, raw, MODEL_KEYS)
+    raw = check_keys(where, raw, MODEL_KEYS)
     if "path" not in raw:
         raise ConfigError(f"{where}: missing required key 'path'")
     metadata = {k: raw[k] for k in METADATA_KEYS if k in raw}
@@ -200,7 +221,7 @@ def _floats(where: str, value: Any) -> tuple[float, ...] | None:
 
 
 def _data_from_mapping(where: str, raw: Any, base: Path) -> DataSpec:
-    raw = _check_keys(where, raw, DATA_KEYS)
+    raw = check_keys(where, raw, DATA_KEYS)
     if "path" not in raw:
         raise ConfigError(f"{where}: missing required key 'path'")
     names = raw.get("class_names")
@@ -235,11 +256,7 @@ def _data_from_mapping(where: str, raw: Any, base: Path) -> DataSpec:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse and key-check a YAML config; values are validated by `build_config`."""
-    try:
-        raw = yaml.safe_load(_existing(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return _check_keys(str(path), raw or {}, TOP_KEYS)
+    return check_keys(str(path), read_yaml(path) or {}, TOP_KEYS)
 
 
 def build_config(

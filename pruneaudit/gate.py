@@ -41,7 +41,9 @@ def _scope(results: dict[str, Any], bound: Bound, where: str) -> list[str | None
     known = [m["name"] for m in results["models"]]
     unknown = [n for n in bound.scope if n not in known]
     if unknown:
-        raise ConfigError(f"{where}: rule {bound.label!r} names unknown model(s) {', '.join(unknown)}; expected some of {', '.join(known)}")
+        raise ConfigError(
+            f"{where}: rule {bound.label!r} names unknown model(s) {', '.join(unknown)}; expected some of {', '.join(known)}"
+        )
     return list(bound.scope)
 
 
@@ -51,17 +53,29 @@ def evaluate_rules(results: dict[str, Any], rules: tuple[Bound, ...], *, where: 
     for bound in rules:
         for name in _scope(results, bound, where):
             if name is None:
-                checks.append(Check(bound.label, "(selected)", None, False, "no model satisfies the primary selection policy"))
+                checks.append(
+                    Check(bound.label, "(selected)", None, False, "no model satisfies the primary selection policy")
+                )
                 continue
             value = model_value(by_name[name], bound.metric)
             ok = bound.passes(value)
             sign = "<=" if bound.op == "max" else ">="
             tol = f" (tolerance {bound.tolerance:g})" if bound.tolerance else ""
-            checks.append(Check(bound.label, name, value, ok, f"{bound.metric} = {_fmt(value)}, required {sign} {bound.limit:g}{tol}"))
+            checks.append(
+                Check(
+                    bound.label,
+                    name,
+                    value,
+                    ok,
+                    f"{bound.metric} = {_fmt(value)}, required {sign} {bound.limit:g}{tol}",
+                )
+            )
     return checks
 
 
-def compare_baseline(candidate: dict[str, Any], baseline: dict[str, Any], thresholds: Baseline, *, where: str) -> list[Check]:
+def compare_baseline(
+    candidate: dict[str, Any], baseline: dict[str, Any], thresholds: Baseline, *, where: str
+) -> list[Check]:
     """Per model present in the baseline: overall accuracy and per-class recall must not regress beyond the thresholds."""
     if candidate["data"]["class_names"] != baseline["data"]["class_names"]:
         raise ConfigError(f"{where}: the baseline's class names differ from the candidate's; cannot compare per class")
@@ -71,20 +85,31 @@ def compare_baseline(candidate: dict[str, Any], baseline: dict[str, Any], thresh
     for old in baseline["models"]:
         name = old["name"]
         if name not in new:
-            checks.append(Check("baseline: model present", name, None, False, "in the baseline but not in the candidate results"))
+            checks.append(
+                Check("baseline: model present", name, None, False, "in the baseline but not in the candidate results")
+            )
             continue
         a_old, a_new = old["metrics"]["accuracy"], new[name]["metrics"]["accuracy"]
         drop = None if a_old is None or a_new is None else a_old - a_new
         ok = drop is not None and drop <= thresholds.max_accuracy_regression
-        checks.append(Check("baseline: accuracy regression", name, drop, ok,
-                            f"accuracy {_fmt(a_old)} -> {_fmt(a_new)}, allowed regression {thresholds.max_accuracy_regression:g}"))
+        checks.append(
+            Check(
+                "baseline: accuracy regression",
+                name,
+                drop,
+                ok,
+                f"accuracy {_fmt(a_old)} -> {_fmt(a_new)}, allowed regression {thresholds.max_accuracy_regression:g}",
+            )
+        )
         r_old = np.array([np.nan if v is None else v for v in old["per_class"]["recall"]], dtype=float)
         r_new = np.array([np.nan if v is None else v for v in new[name]["per_class"]["recall"]], dtype=float)
         regress = r_old - r_new
         worst = float(np.nanmax(regress)) if np.any(~np.isnan(regress)) else None
         bad = [names[i] for i in np.flatnonzero(regress > thresholds.max_class_recall_regression)]
         ok = worst is not None and not bad
-        detail = f"largest per-class recall regression {_fmt(worst)}, allowed {thresholds.max_class_recall_regression:g}"
+        detail = (
+            f"largest per-class recall regression {_fmt(worst)}, allowed {thresholds.max_class_recall_regression:g}"
+        )
         if bad:
             detail += f"; classes over the limit: {', '.join(bad[:10])}" + (" …" if len(bad) > 10 else "")
         checks.append(Check("baseline: class recall regression", name, worst, ok, detail))
@@ -123,7 +148,10 @@ def markdown(checks: list[Check]) -> str:
         "| | rule | model | value | detail |",
         "|---|---|---|---|---|",
     ]
-    lines += [f"| {'✅' if c.passed else '❌'} | {cell(c.rule)} | {cell(c.model)} | {_fmt(c.value)} | {cell(c.detail)} |" for c in checks]
+    lines += [
+        f"| {'✅' if c.passed else '❌'} | {cell(c.rule)} | {cell(c.model)} | {_fmt(c.value)} | {cell(c.detail)} |"
+        for c in checks
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -131,7 +159,15 @@ def junit_xml(checks: list[Check]) -> str:
     """JUnit XML: one test case per rule × model, failures carry the detail."""
     failed = sum(not c.passed for c in checks)
     suites = ET.Element("testsuites", name="pruneaudit", tests=str(len(checks)), failures=str(failed), errors="0")
-    suite = ET.SubElement(suites, "testsuite", name="pruneaudit.check", tests=str(len(checks)), failures=str(failed), errors="0", skipped="0")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="pruneaudit.check",
+        tests=str(len(checks)),
+        failures=str(failed),
+        errors="0",
+        skipped="0",
+    )
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname=f"pruneaudit.{c.rule}", name=c.model)
         if not c.passed:

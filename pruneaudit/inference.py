@@ -43,7 +43,9 @@ def _check_scores(scores: np.ndarray, *, rows: int, width: int | None, where: st
 
 
 def _looks_like_probabilities(scores: np.ndarray) -> bool:
-    return bool(scores.size and scores.min() >= 0 and scores.max() <= 1 and np.allclose(scores.sum(axis=1), 1, atol=1e-3))
+    return bool(
+        scores.size and scores.min() >= 0 and scores.max() <= 1 and np.allclose(scores.sum(axis=1), 1, atol=1e-3)
+    )
 
 
 def run_model(
@@ -70,7 +72,9 @@ def run_model(
     labels_only = not predictor.has_scores
     if hasattr(predictor, "check_rows"):
         predictor.check_rows(n)
-    batches = (None for _ in range(0, n, batch_size)) if predictor.backend == "predictions" else dataset.batches(batch_size)
+    batches = (
+        (None for _ in range(0, n, batch_size)) if predictor.backend == "predictions" else dataset.batches(batch_size)
+    )
     for start, batch in zip(range(0, n, batch_size), batches):
         stop = min(start + batch_size, n)
         t0 = time.perf_counter()
@@ -95,7 +99,9 @@ def run_model(
         width = n_classes or int(max(preds.max(initial=0), dataset.labels.max()) + 1)
         if order is not None:  # predicted model indices → data classes: invert order
             if preds.size and preds.max() >= len(order):
-                raise ModelError(f"{where}: predicted index {int(preds.max())} but class_order lists {len(order)} classes")
+                raise ModelError(
+                    f"{where}: predicted index {int(preds.max())} but class_order lists {len(order)} classes"
+                )
             preds = np.argsort(order)[preds]
     log.info("%s: %d images in %.2f s on %s", where, n, sum(times), predictor.device)
     return ModelRun(

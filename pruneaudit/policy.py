@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from pruneaudit.errors import MISSING_FILE, UNKNOWN_KEY, ConfigError
+from pruneaudit.errors import ConfigError
 from pruneaudit.scalars import SCALARS
+from pruneaudit.yamlfile import check_keys, read_yaml
 
 SCOPES = ("all", "selected")
 POLICIES = ("accuracy_only", "fairness_aware", "value_function", "knee")
@@ -75,15 +74,6 @@ class Policy:
     baseline: Baseline = field(default_factory=Baseline)
 
 
-def _keys(where: str, raw: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping, received {type(raw).__name__}")
-    for key in raw:
-        if key not in allowed:
-            raise ConfigError(UNKNOWN_KEY.format(where=where, key=key, allowed=", ".join(allowed)))
-    return raw
-
-
 def metric_name(where: str, name: Any) -> str:
     if name not in SCALARS:
         raise ConfigError(UNKNOWN_METRIC.format(where=where, name=name, allowed=", ".join(SCALARS)))
@@ -98,7 +88,7 @@ def _number(where: str, value: Any) -> float:
 
 def parse_bound(where: str, raw: Any, *, allow_scope: bool) -> Bound:
     allowed = ("metric", "max", "min", "tolerance", "name") + (("scope",) if allow_scope else ())
-    raw = _keys(where, raw, allowed)
+    raw = check_keys(where, raw, allowed)
     if "metric" not in raw:
         raise ConfigError(f"{where}: missing required key 'metric'")
     ops = [op for op in ("max", "min") if op in raw]
@@ -108,7 +98,9 @@ def parse_bound(where: str, raw: Any, *, allow_scope: bool) -> Bound:
     if isinstance(scope, list):
         scope = tuple(str(s) for s in scope)
     elif scope not in SCOPES:
-        raise ConfigError(f"{where}: scope must be one of {', '.join(SCOPES)} or a list of model names; received {scope!r}")
+        raise ConfigError(
+            f"{where}: scope must be one of {', '.join(SCOPES)} or a list of model names; received {scope!r}"
+        )
     tolerance = _number(f"{where}.tolerance", raw.get("tolerance", 0.0))
     if tolerance < 0:
         raise ConfigError(f"{where}: tolerance must be >= 0; received {tolerance}")
@@ -123,11 +115,13 @@ def parse_bound(where: str, raw: Any, *, allow_scope: bool) -> Bound:
 
 
 def parse_selection(where: str, raw: Any) -> Selection:
-    raw = _keys(where, raw or {}, ("objectives", "primary", "max_accuracy_drop", "prefer", "fairness", "weights", "knee"))
+    raw = check_keys(
+        where, raw or {}, ("objectives", "primary", "max_accuracy_drop", "prefer", "fairness", "weights", "knee")
+    )
     d = Selection()
     objectives = d.objectives
     if "objectives" in raw:
-        obj = _keys(f"{where}.objectives", raw["objectives"], tuple(SCALARS))
+        obj = check_keys(f"{where}.objectives", raw["objectives"], tuple(SCALARS))
         if len(obj) < 2:
             raise ConfigError(f"{where}.objectives: expected at least 2 objectives, received {len(obj)}")
         for name, direction in obj.items():
@@ -139,19 +133,24 @@ def parse_selection(where: str, raw: Any) -> Selection:
         raise ConfigError(f"{where}.primary: expected one of {', '.join(POLICIES)}; received {primary!r}")
     weights = d.weights
     if "weights" in raw:
-        w = _keys(f"{where}.weights", raw["weights"], tuple(SCALARS))
+        w = check_keys(f"{where}.weights", raw["weights"], tuple(SCALARS))
         weights = tuple((name, _number(f"{where}.weights.{name}", v)) for name, v in w.items())
         if not any(v > 0 for _, v in weights):
             raise ConfigError(f"{where}.weights: at least one weight must be positive")
     knee = d.knee
     if "knee" in raw:
-        k = _keys(f"{where}.knee", raw["knee"], ("x", "y"))
-        knee = (metric_name(f"{where}.knee.x", k.get("x", d.knee[0])), metric_name(f"{where}.knee.y", k.get("y", d.knee[1])))
+        k = check_keys(f"{where}.knee", raw["knee"], ("x", "y"))
+        knee = (
+            metric_name(f"{where}.knee.x", k.get("x", d.knee[0])),
+            metric_name(f"{where}.knee.y", k.get("y", d.knee[1])),
+        )
     fairness = d.fairness
     if "fairness" in raw:
         if not isinstance(raw["fairness"], list):
             raise ConfigError(f"{where}.fairness: expected a list of constraints")
-        fairness = tuple(parse_bound(f"{where}.fairness[{i}]", b, allow_scope=False) for i, b in enumerate(raw["fairness"]))
+        fairness = tuple(
+            parse_bound(f"{where}.fairness[{i}]", b, allow_scope=False) for i, b in enumerate(raw["fairness"])
+        )
     return Selection(
         objectives=objectives,
         primary=primary,
@@ -164,27 +163,25 @@ def parse_selection(where: str, raw: Any) -> Selection:
 
 
 def parse_policy(raw: Any, *, where: str) -> Policy:
-    raw = _keys(where, raw or {}, ("selection", "rules", "baseline"))
+    raw = check_keys(where, raw or {}, ("selection", "rules", "baseline"))
     rules_raw = raw.get("rules") or []
     if not isinstance(rules_raw, list):
         raise ConfigError(f"{where}: 'rules' must be a list")
-    base = _keys(f"{where}: baseline", raw.get("baseline") or {}, ("max_accuracy_regression", "max_class_recall_regression"))
+    base = check_keys(
+        f"{where}: baseline", raw.get("baseline") or {}, ("max_accuracy_regression", "max_class_recall_regression")
+    )
     d = Baseline()
     return Policy(
         selection=parse_selection(f"{where}: selection", raw.get("selection")),
         rules=tuple(parse_bound(f"{where}: rules[{i}]", r, allow_scope=True) for i, r in enumerate(rules_raw)),
         baseline=Baseline(
             max_accuracy_regression=_number("baseline", base.get("max_accuracy_regression", d.max_accuracy_regression)),
-            max_class_recall_regression=_number("baseline", base.get("max_class_recall_regression", d.max_class_recall_regression)),
+            max_class_recall_regression=_number(
+                "baseline", base.get("max_class_recall_regression", d.max_class_recall_regression)
+            ),
         ),
     )
 
 
 def load_policy(path: Path) -> Policy:
-    if not path.exists():
-        raise ConfigError(MISSING_FILE.format(path=path))
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return parse_policy(raw, where=str(path))
+    return parse_policy(read_yaml(path), where=str(path))

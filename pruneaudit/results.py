@@ -15,8 +15,21 @@ from typing import Any
 import numpy as np
 
 from pruneaudit import __version__
-from pruneaudit.audit import TOP_PIES, AuditResult, Configuration, GroupComparison, ModelResult
-from pruneaudit.metrics import Disparity, Interval, WorstClass, normalised_bias, spread, worst_class
+from pruneaudit.audit import (
+    TOP_PIES,
+    AuditResult,
+    Configuration,
+    GroupComparison,
+    ModelResult,
+)
+from pruneaudit.metrics import (
+    Disparity,
+    Interval,
+    WorstClass,
+    normalised_bias,
+    spread,
+    worst_class,
+)
 
 SCHEMA_VERSION = "1.0"
 
@@ -122,7 +135,9 @@ def _model(m: ModelResult, class_names: tuple[str, ...], *, timings: bool) -> di
         "metadata": dict(sorted(m.spec.metadata.items())),
         "facts": {
             "declared_amount_mismatch": _declared_mismatch(m),
-            "layers": [{"count": x.count, "name": x.name, "nonzero": x.nonzero, "sparsity": x.sparsity} for x in f.layers],
+            "layers": [
+                {"count": x.count, "name": x.name, "nonzero": x.nonzero, "sparsity": x.sparsity} for x in f.layers
+            ],
             "file_size_bytes": f.file_size_bytes,
             "parameter_count": f.parameter_count,
             "sparsity": f.sparsity,
@@ -246,7 +261,9 @@ def load_results(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: not a pruneaudit results file: expected keys {', '.join(REQUIRED_KEYS)}")
     major = str(results["schema_version"]).split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:
-        raise DataError(f"{path}: results schema {results['schema_version']} is not supported; expected {SCHEMA_VERSION}")
+        raise DataError(
+            f"{path}: results schema {results['schema_version']} is not supported; expected {SCHEMA_VERSION}"
+        )
     return results
 
 

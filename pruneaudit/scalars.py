@@ -7,8 +7,9 @@ which direction is better.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -53,19 +54,53 @@ _TABLE = [
     Scalar("file_size_bytes", False, "model file size", _get("facts", "file_size_bytes")),
     Scalar("accuracy_change", True, "top-1 change vs dense", _get("vs_dense", "accuracy_change"), True),
     Scalar("accuracy_drop", False, "top-1 loss vs dense (−change)", _neg(_get("vs_dense", "accuracy_change")), True),
-    Scalar("balanced_accuracy_change", True, "balanced accuracy change", _get("vs_dense", "balanced_accuracy_change"), True),
+    Scalar(
+        "balanced_accuracy_change", True, "balanced accuracy change", _get("vs_dense", "balanced_accuracy_change"), True
+    ),
     Scalar("macro_f1_change", True, "macro-F1 change", _get("vs_dense", "macro_f1_change"), True),
-    Scalar("worst_class_change", True, "worst-class recall change", _get("vs_dense", "worst_class_change", "value"), True),
-    Scalar("worst_class_drop", False, "worst-class recall loss (−worst-class change)", _neg(_get("vs_dense", "worst_class_change", "value")), True),
-    Scalar("recall_change_spread", False, "max − min per-class recall change", _get("vs_dense", "recall_change_spread"), True),
+    Scalar(
+        "worst_class_change", True, "worst-class recall change", _get("vs_dense", "worst_class_change", "value"), True
+    ),
+    Scalar(
+        "worst_class_drop",
+        False,
+        "worst-class recall loss (−worst-class change)",
+        _neg(_get("vs_dense", "worst_class_change", "value")),
+        True,
+    ),
+    Scalar(
+        "recall_change_spread",
+        False,
+        "max − min per-class recall change",
+        _get("vs_dense", "recall_change_spread"),
+        True,
+    ),
     Scalar("recall_change_std", False, "std of per-class recall change", _get("vs_dense", "recall_change_std"), True),
     Scalar("max_excess_gap", False, "largest excess accuracy gap ψ", _get("vs_dense", "max_excess_gap"), True),
     Scalar("excess_gap_spread", False, "max ψ − min ψ", _get("vs_dense", "excess_gap_spread"), True),
     Scalar("intensification", False, "bias intensification α", _get("vs_dense", "intensification"), True),
     Scalar("harmed_classes", False, "classes losing more than the tolerance", _get("vs_dense", "harmed"), True),
-    Scalar("harmed_significant_holm", False, "significantly harmed classes (McNemar, Holm)", _get("vs_dense", "harmed_significant_holm"), True),
-    Scalar("harmed_significant_bh", False, "significantly harmed classes (McNemar, BH)", _get("vs_dense", "harmed_significant_bh"), True),
-    Scalar("changed_fraction", False, "share of images whose prediction changed", _get("vs_dense", "changed_fraction"), True),
+    Scalar(
+        "harmed_significant_holm",
+        False,
+        "significantly harmed classes (McNemar, Holm)",
+        _get("vs_dense", "harmed_significant_holm"),
+        True,
+    ),
+    Scalar(
+        "harmed_significant_bh",
+        False,
+        "significantly harmed classes (McNemar, BH)",
+        _get("vs_dense", "harmed_significant_bh"),
+        True,
+    ),
+    Scalar(
+        "changed_fraction",
+        False,
+        "share of images whose prediction changed",
+        _get("vs_dense", "changed_fraction"),
+        True,
+    ),
 ]
 SCALARS: dict[str, Scalar] = {s.name: s for s in _TABLE}
 

@@ -44,7 +44,11 @@ def _normalise(values: np.ndarray, maximize: list[bool]) -> np.ndarray:
 def _best(models: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
     """The candidate best on ``metric`` (ties: better accuracy, then name)."""
     sign = 1.0 if SCALARS[metric].higher_is_better else -1.0
-    scored = [(sign * model_value(m, metric), model_value(m, "accuracy") or 0.0, m["name"], m) for m in models if model_value(m, metric) is not None]
+    scored = [
+        (sign * model_value(m, metric), model_value(m, "accuracy") or 0.0, m["name"], m)
+        for m in models
+        if model_value(m, metric) is not None
+    ]
     if not scored:
         return None
     scored.sort(key=lambda t: (-t[0], -t[1], t[2]))
@@ -70,15 +74,25 @@ def _constrained_pick(
     rule = "; ".join(b.label for b in bounds)
     if feasible:
         m = _best(feasible, prefer)
-        return {"policy": policy, "model": m["name"], "feasible": True, "closest": None,
-                "reason": f"best {prefer} among {len(feasible)} models with {rule}"}
+        return {
+            "policy": policy,
+            "model": m["name"],
+            "feasible": True,
+            "closest": None,
+            "reason": f"best {prefer} among {len(feasible)} models with {rule}",
+        }
     spans = {}
     for b in bounds:
         vals = [v for v in (model_value(m, b.metric) for m in models) if v is not None]
         spans[b.metric] = (max(vals) - min(vals)) if len(vals) > 1 and max(vals) > min(vals) else 1.0
     closest = min(models, key=lambda m: (_violation(m, bounds, spans), m["name"])) if models else None
-    return {"policy": policy, "model": None, "feasible": False, "closest": closest["name"] if closest else None,
-            "reason": f"no model satisfies {rule}"}
+    return {
+        "policy": policy,
+        "model": None,
+        "feasible": False,
+        "closest": closest["name"] if closest else None,
+        "reason": f"no model satisfies {rule}",
+    }
 
 
 def _value_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any]:
@@ -87,14 +101,25 @@ def _value_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str,
     maximize = [SCALARS[n].higher_is_better for n in names]
     kept, values = _matrix(models, names)
     if not kept:
-        return {"policy": "value_function", "model": None, "feasible": False, "closest": None, "reason": "no model defines every weighted metric"}
+        return {
+            "policy": "value_function",
+            "model": None,
+            "feasible": False,
+            "closest": None,
+            "reason": "no model defines every weighted metric",
+        }
     front = pareto_mask(values, maximize=maximize)
     scores = _normalise(values, maximize) @ weights
     order = sorted(np.flatnonzero(front), key=lambda i: (-scores[i], kept[i]["name"]))
     i = order[0]
     terms = " + ".join(f"{w:g}·{n}" for n, w in zip(names, weights))
-    return {"policy": "value_function", "model": kept[i]["name"], "feasible": True, "closest": None,
-            "reason": f"highest {terms} (each scaled to [0, 1] over the candidates) on the front; score {scores[i]:.3f}"}
+    return {
+        "policy": "value_function",
+        "model": kept[i]["name"],
+        "feasible": True,
+        "closest": None,
+        "reason": f"highest {terms} (each scaled to [0, 1] over the candidates) on the front; score {scores[i]:.3f}",
+    }
 
 
 def _knee_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any]:
@@ -103,8 +128,13 @@ def _knee_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str, 
     kept, values = _matrix(models, [x, y])
     idx = np.flatnonzero(pareto_mask(values, maximize=maximize)) if kept else np.array([], dtype=int)
     if len(idx) < 3:
-        return {"policy": "knee", "model": None, "feasible": False, "closest": None,
-                "reason": f"the {x}–{y} front has {len(idx)} point(s); a knee needs 3"}
+        return {
+            "policy": "knee",
+            "model": None,
+            "feasible": False,
+            "closest": None,
+            "reason": f"the {x}–{y} front has {len(idx)} point(s); a knee needs 3",
+        }
     pts = _normalise(values, maximize)[idx]
     a, b = pts[np.argmax(pts[:, 0])], pts[np.argmax(pts[:, 1])]  # the two ends of the front
     direction = (b - a) / np.linalg.norm(b - a)
@@ -112,8 +142,13 @@ def _knee_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str, 
     dist = np.abs(rel[:, 0] * direction[1] - rel[:, 1] * direction[0])
     order = sorted(range(len(idx)), key=lambda j: (-dist[j], kept[idx[j]]["name"]))
     m = kept[idx[order[0]]]
-    return {"policy": "knee", "model": m["name"], "feasible": True, "closest": None,
-            "reason": f"front point farthest from the line joining the ends of the {x}–{y} front"}
+    return {
+        "policy": "knee",
+        "model": m["name"],
+        "feasible": True,
+        "closest": None,
+        "reason": f"front point farthest from the line joining the ends of the {x}–{y} front",
+    }
 
 
 def _technique(m: dict[str, Any]) -> str | None:
@@ -135,19 +170,32 @@ def _fronts(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any
         sel = np.array([_technique(m) == t for m in kept])
         tf = pareto_mask(values[sel], maximize=maximize)
         members = [m["name"] for m, keep in zip(np.array(kept, dtype=object)[sel], tf) if keep]
-        per.append({
-            "technique": t,
-            "models": [m["name"] for m, s in zip(kept, sel) if s],
-            "front": members,
-            "hypervolume": hypervolume(norm[sel], maximize=[True] * len(names), reference=[0.0] * len(names)),
-        })
+        per.append(
+            {
+                "technique": t,
+                "models": [m["name"] for m, s in zip(kept, sel) if s],
+                "front": members,
+                "hypervolume": hypervolume(norm[sel], maximize=[True] * len(names), reference=[0.0] * len(names)),
+            }
+        )
     dominance = []
     for a, b in permutations(techniques, 2):
         sa = np.array([_technique(m) == a for m in kept])
         sb = np.array([_technique(m) == b for m in kept])
-        dominance.append({"technique": a, "over": b, "pairs": dominance_count(values[sa], values[sb], maximize=maximize),
-                          "of": int(sa.sum() * sb.sum())})
+        dominance.append(
+            {
+                "technique": a,
+                "over": b,
+                "pairs": dominance_count(values[sa], values[sb], maximize=maximize),
+                "of": int(sa.sum() * sb.sum()),
+            }
+        )
     return {"front": [m["name"] for m, f in zip(kept, front) if f], "techniques": per, "dominance": dominance}
+
+
+def _seed_mean(models: list[dict[str, Any]], metric: str) -> float | None:
+    vals = [v for v in (model_value(m, metric) for m in models) if v is not None]
+    return float(np.mean(vals)) if vals else None
 
 
 def verdicts(models: list[dict[str, Any]], metrics: tuple[str, ...] = ("worst_class_change", "accuracy")) -> list[str]:
@@ -167,22 +215,22 @@ def verdicts(models: list[dict[str, Any]], metrics: tuple[str, ...] = ("worst_cl
             if len(shared) < 2:
                 continue
 
-            def mean(t: str, x: float) -> float | None:
-                vals = [model_value(m, metric) for m in table[(t, x)]]
-                vals = [v for v in vals if v is not None]
-                return float(np.mean(vals)) if vals else None
-
-            better = [
-                (mean(a, x) is not None and mean(b, x) is not None and sign * mean(a, x) > sign * mean(b, x)) for x in shared
-            ]
+            better = []
+            for x in shared:
+                ma, mb = _seed_mean(table[(a, x)], metric), _seed_mean(table[(b, x)], metric)
+                better.append(ma is not None and mb is not None and sign * ma > sign * mb)
             k = len(shared)
             while k > 0 and better[k - 1]:
                 k -= 1
             suffix = shared[k:]
             if len(suffix) == len(shared):
-                out.append(f"{a} beats {b} on {label} at every shared amount ({', '.join(f'{x:.0%}' for x in shared)}).")
+                out.append(
+                    f"{a} beats {b} on {label} at every shared amount ({', '.join(f'{x:.0%}' for x in shared)})."
+                )
             elif len(suffix) >= 2:
-                out.append(f"{a} beats {b} on {label} at every amount ≥ {suffix[0]:.0%} ({', '.join(f'{x:.0%}' for x in suffix)}).")
+                out.append(
+                    f"{a} beats {b} on {label} at every amount ≥ {suffix[0]:.0%} ({', '.join(f'{x:.0%}' for x in suffix)})."
+                )
     return out
 
 

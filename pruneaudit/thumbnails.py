@@ -46,7 +46,9 @@ def png_bytes(image: np.ndarray) -> bytes:
     colour = {1: 0, 3: 2}[c]
     raw = b"".join(b"\x00" + a[row].tobytes() for row in range(h))  # filter byte 0 per row
     header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+    )
 
 
 def png_data_uri(image: np.ndarray) -> str:

@@ -23,7 +23,9 @@ def attributed(tmp_path_factory):
     keep = np.flatnonzero(d["split"] == 1)[:600]
     images, labels = d["images"][keep], d["labels"][keep]
     ink = images.reshape(len(keep), -1).mean(axis=1)
-    stroke = np.where(ink < np.quantile(ink, 1 / 3), "light", np.where(ink < np.quantile(ink, 2 / 3), "medium", "heavy"))
+    stroke = np.where(
+        ink < np.quantile(ink, 1 / 3), "light", np.where(ink < np.quantile(ink, 2 / 3), "medium", "heavy")
+    )
     half = np.where(np.arange(len(keep)) % 2 == 0, "even", "odd")
     root = tmp_path_factory.mktemp("attributed")
     np.savez(root / "digits.npz", images=images, labels=labels, stroke=stroke, half=half)
@@ -34,7 +36,9 @@ def attributed(tmp_path_factory):
     ]
     for name in PRUNED:
         technique, amount = ("global_l1", 0.95) if name.startswith("global") else ("random_unstructured", 0.9)
-        lines.append(f"  - {{name: {name}, path: {SAMPLES / 'torchscript' / name}.pt, technique: {technique}, amount: {amount}}}")
+        lines.append(
+            f"  - {{name: {name}, path: {SAMPLES / 'torchscript' / name}.pt, technique: {technique}, amount: {amount}}}"
+        )
     (root / "audit.yaml").write_text("\n".join(lines) + "\n")
     result = run_cli(["audit", "--quiet", "--config", str(root / "audit.yaml"), "--out", str(root / "out")])
     assert result.exit_code == 0, result.output
@@ -66,9 +70,13 @@ def test_subgroups_match_fairlearn(attributed):
     }
     assert {k[0] for k in by} == set(features)
     for grouping, feature in features.items():
-        dense = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=preds["dense"], sensitive_features=pd.Series(feature)).by_group
+        dense = MetricFrame(
+            metrics=accuracy_score, y_true=labels, y_pred=preds["dense"], sensitive_features=pd.Series(feature)
+        ).by_group
         for name in PRUNED:
-            pruned = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=preds[name], sensitive_features=pd.Series(feature)).by_group
+            pruned = MetricFrame(
+                metrics=accuracy_score, y_true=labels, y_pred=preds[name], sensitive_features=pd.Series(feature)
+            ).by_group
             for group in dense.index:
                 row = by[(grouping, group, name)]
                 assert row["dense_accuracy"] == pytest.approx(dense[group])
@@ -133,7 +141,9 @@ def test_significance_and_intervals_on_real_predictions(attributed):
         want.append(binomtest(b, b + k).pvalue if b + k else 1.0)
     np.testing.assert_allclose(pc["mcnemar_p"], want, rtol=1e-10)
     np.testing.assert_allclose(pc["mcnemar_p_holm"], multipletests(want, method="holm")[1], rtol=1e-10)
-    holm_harmed = sum(1 for c in range(10) if pc["mcnemar_p_holm"][c] < 0.05 and pc["dense_only"][c] > pc["pruned_only"][c])
+    holm_harmed = sum(
+        1 for c in range(10) if pc["mcnemar_p_holm"][c] < 0.05 and pc["dense_only"][c] > pc["pruned_only"][c]
+    )
     assert m["vs_dense"]["harmed_significant_holm"] == holm_harmed
     for c in range(10):
         assert pc["recall_change_ci"]["low"][c] <= pc["recall_change"][c] <= pc["recall_change_ci"]["high"][c]

@@ -9,7 +9,9 @@ from tests.conftest import ROOT
 def test_metrics_benchmark_runs():
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_metrics.py"), "--n", "2000", "--classes", "10"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     assert "ratio fairlearn / pruneaudit" in out
 
@@ -17,6 +19,8 @@ def test_metrics_benchmark_runs():
 def test_pareto_benchmark_runs():
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_pareto.py"), "--n", "3000"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     assert "candidates x 3 objectives" in out

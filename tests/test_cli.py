@@ -97,14 +97,20 @@ def test_labels_beyond_the_model_class_count(tmp_path):
     data = tmp_path / "twelve.npz"
     d = np.load(DATA)
     np.savez(data, images=d["images"][:40], labels=np.arange(40) % 12)
-    line = _fails(audit_args("torchscript", data, tmp_path / "r"), tmp_path / "r", "twelve.npz: labels must lie in [0, 10)")
+    line = _fails(
+        audit_args("torchscript", data, tmp_path / "r"), tmp_path / "r", "twelve.npz: labels must lie in [0, 10)"
+    )
     assert "received label 11" in line
 
 
 def test_models_that_disagree_on_class_count(tmp_path, test_npz):
     five = save_torchscript(TinyNet(5), tmp_path / "five.pt")
     args = audit_args("torchscript", test_npz, tmp_path / "r", names=())
-    _fails([*args, "--pruned", str(five)], tmp_path / "r", "five.pt: model 'five' outputs 5 classes but the dense model outputs 10")
+    _fails(
+        [*args, "--pruned", str(five)],
+        tmp_path / "r",
+        "five.pt: model 'five' outputs 5 classes but the dense model outputs 10",
+    )
 
 
 def test_unwritable_output_directory(tmp_path, test_npz):

@@ -36,7 +36,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 def test_unknown_key_lists_the_valid_ones(tmp_path):
     path = _write(tmp_path, "dense: {path: x.pt}\nprunned: []\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'prunned'; expected one of data, dense, pruned, device, batch_size"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'prunned'; expected one of data, dense, pruned, device, batch_size"
+    ):
         build_config(config_path=path)
 
 
@@ -81,5 +83,9 @@ def test_nothing_to_compare():
 def test_bad_batch_size(tmp_path):
     path = _write(tmp_path, "dense: {path: ../x}\nbatch_size: 0\n")
     with pytest.raises(ConfigError):
-        build_config(config_path=path, dense=SAMPLES / "torchscript" / "dense.pt",
-                     pruned=(SAMPLES / "torchscript" / "l1-50.pt",), data=SAMPLES / "data" / "mnist10k.npz")
+        build_config(
+            config_path=path,
+            dense=SAMPLES / "torchscript" / "dense.pt",
+            pruned=(SAMPLES / "torchscript" / "l1-50.pt",),
+            data=SAMPLES / "data" / "mnist10k.npz",
+        )

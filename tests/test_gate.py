@@ -29,10 +29,13 @@ def saved(tmp_path, sample_audit):
 
 
 def test_max_and_min_rules_with_tolerance():
-    checks = evaluate_rules(R, (
-        Bound("accuracy_drop", "max", 0.006),
-        Bound("accuracy", "min", 0.944, tolerance=0.0015),
-    ))
+    checks = evaluate_rules(
+        R,
+        (
+            Bound("accuracy_drop", "max", 0.006),
+            Bound("accuracy", "min", 0.944, tolerance=0.0015),
+        ),
+    )
     got = {(c.rule, c.model): c.passed for c in checks}
     assert got[("accuracy_drop <= 0.006", "a50")] and got[("accuracy_drop <= 0.006", "a70")]
     assert not got[("accuracy_drop <= 0.006", "a90")] and not got[("accuracy_drop <= 0.006", "a95")]
@@ -80,13 +83,19 @@ def _with_recall(r, name, recalls, acc):
 
 
 def test_baseline_regressions():
-    base = {"data": {"class_names": ["a", "b"]}, "models": [
-        {"name": "m", "metrics": {"accuracy": 0.90}, "per_class": {"recall": [0.9, 0.9]}},
-        {"name": "gone", "metrics": {"accuracy": 0.90}, "per_class": {"recall": [0.9, 0.9]}},
-    ]}
-    new = {"data": {"class_names": ["a", "b"]}, "models": [
-        {"name": "m", "metrics": {"accuracy": 0.897}, "per_class": {"recall": [0.95, 0.85]}},
-    ]}
+    base = {
+        "data": {"class_names": ["a", "b"]},
+        "models": [
+            {"name": "m", "metrics": {"accuracy": 0.90}, "per_class": {"recall": [0.9, 0.9]}},
+            {"name": "gone", "metrics": {"accuracy": 0.90}, "per_class": {"recall": [0.9, 0.9]}},
+        ],
+    }
+    new = {
+        "data": {"class_names": ["a", "b"]},
+        "models": [
+            {"name": "m", "metrics": {"accuracy": 0.897}, "per_class": {"recall": [0.95, 0.85]}},
+        ],
+    }
     checks = compare_baseline(new, base, Baseline(0.005, 0.02), where="b")
     got = {(c.rule, c.model): c for c in checks}
     assert got[("baseline: accuracy regression", "m")].passed  # 0.3 pp < 0.5 pp
@@ -99,7 +108,12 @@ def test_baseline_with_other_classes_is_an_input_error():
     from pruneaudit.errors import ConfigError
 
     with pytest.raises(ConfigError, match="class names differ"):
-        compare_baseline({"data": {"class_names": ["a"]}, "models": []}, {"data": {"class_names": ["b"]}, "models": []}, Baseline(), where="b")
+        compare_baseline(
+            {"data": {"class_names": ["a"]}, "models": []},
+            {"data": {"class_names": ["b"]}, "models": []},
+            Baseline(),
+            where="b",
+        )
 
 
 # -- CLI: exit codes and outputs ----------------------------------------------------------
@@ -229,8 +243,10 @@ def test_audit_with_policy_gates_and_shows_the_verdict(tmp_path, test_npz):
 
     out = tmp_path / "r"
     policy = tmp_path / "p.yaml"
-    policy.write_text("rules:\n  - {name: top-1 within 50 pp, metric: accuracy_drop, max: 0.5}\n"
-                      "  - {name: no class loses 50 pp, metric: worst_class_drop, max: 0.5}\n")
+    policy.write_text(
+        "rules:\n  - {name: top-1 within 50 pp, metric: accuracy_drop, max: 0.5}\n"
+        "  - {name: no class loses 50 pp, metric: worst_class_drop, max: 0.5}\n"
+    )
     result = invoke([*audit_args("torchscript", test_npz, out), "--policy", str(policy)])
     assert result.exit_code == 1  # random-90-s0 loses far more than 50 pp on some class
     data = json.loads((out / "results.json").read_text())

@@ -18,7 +18,8 @@ def test_card_renders_from_a_built_wheel(tmp_path, sample_audit):
     dist = tmp_path / "dist"
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(ROOT)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     (wheel,) = dist.glob("pruneaudit-*.whl")
     venv = tmp_path / "venv"
@@ -29,7 +30,9 @@ def test_card_renders_from_a_built_wheel(tmp_path, sample_audit):
     # venv's own; a plain .pth line does not activate the editable install found there.
     site = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     results = sample_audit["onnx"] / "results.json"
@@ -45,7 +48,11 @@ def test_card_renders_from_a_built_wheel(tmp_path, sample_audit):
         "print(files('pruneaudit').joinpath('schema/results.schema.json').is_file())\n"
     )
     out = subprocess.run(
-        [str(py), "-c", script], check=True, capture_output=True, text=True, cwd=tmp_path,
+        [str(py), "-c", script],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
     ).stdout.split()
     assert out[0].startswith(str(venv)) and out[1].startswith(str(venv))

@@ -28,9 +28,9 @@ def test_nan_is_refused():
         pareto_mask(np.array([[np.nan, 1.0]]), maximize=[True, True])
 
 
-points = st.lists(
-    st.tuples(*[st.integers(0, 6)] * 3), min_size=1, max_size=40
-).map(lambda rows: np.array(rows, dtype=float))
+points = st.lists(st.tuples(*[st.integers(0, 6)] * 3), min_size=1, max_size=40).map(
+    lambda rows: np.array(rows, dtype=float)
+)
 
 
 @settings(max_examples=200, deadline=None)

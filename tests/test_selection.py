@@ -15,10 +15,23 @@ def model(name, *, acc, worst, sparsity, harmed=0, technique="t", amount=None, r
         "name": name,
         "role": role,
         "metadata": md,
-        "facts": {"sparsity": sparsity, "weight_nonzero": round(1000 * (1 - sparsity)), "file_size_bytes": 4000, "parameter_count": 1000},
-        "metrics": {"accuracy": acc, "balanced_accuracy": acc, "macro_f1": acc, "top5_accuracy": None,
-                    "worst_class_recall": {"value": acc + worst}, "recall_spread": 0.1},
-        "vs_dense": None if role == "dense" else {
+        "facts": {
+            "sparsity": sparsity,
+            "weight_nonzero": round(1000 * (1 - sparsity)),
+            "file_size_bytes": 4000,
+            "parameter_count": 1000,
+        },
+        "metrics": {
+            "accuracy": acc,
+            "balanced_accuracy": acc,
+            "macro_f1": acc,
+            "top5_accuracy": None,
+            "worst_class_recall": {"value": acc + worst},
+            "recall_spread": 0.1,
+        },
+        "vs_dense": None
+        if role == "dense"
+        else {
             "accuracy_change": acc - dense_acc,
             "worst_class_change": {"value": worst, "class": "7", "index": 7},
             "harmed_significant_holm": harmed,
@@ -81,8 +94,11 @@ def test_knee_of_accuracy_sparsity_front():
 
 
 def test_ties_are_broken_by_accuracy_then_name():
-    r = results(model("b", acc=0.949, worst=0, sparsity=0.8), model("a", acc=0.949, worst=0, sparsity=0.8),
-                model("c", acc=0.95, worst=0, sparsity=0.8))
+    r = results(
+        model("b", acc=0.949, worst=0, sparsity=0.8),
+        model("a", acc=0.949, worst=0, sparsity=0.8),
+        model("c", acc=0.95, worst=0, sparsity=0.8),
+    )
     assert select(r, Selection())["picks"]["accuracy_only"]["model"] == "c"
     r = results(model("b", acc=0.949, worst=0, sparsity=0.8), model("a", acc=0.949, worst=0, sparsity=0.8))
     assert select(r, Selection())["picks"]["accuracy_only"]["model"] == "a"
@@ -105,8 +121,21 @@ def test_fronts_hypervolume_and_dominance_per_technique():
 
 def test_verdicts_in_plain_words():
     r = results(
-        *(model(f"g{a}", acc=0.95, worst=-0.01 * a, sparsity=a / 10, technique="global", amount=a / 10) for a in (5, 7, 9)),
-        *(model(f"r{a}", acc=0.95, worst=-0.02 * a if a > 5 else -0.01, sparsity=a / 10, technique="random", amount=a / 10) for a in (5, 7, 9)),
+        *(
+            model(f"g{a}", acc=0.95, worst=-0.01 * a, sparsity=a / 10, technique="global", amount=a / 10)
+            for a in (5, 7, 9)
+        ),
+        *(
+            model(
+                f"r{a}",
+                acc=0.95,
+                worst=-0.02 * a if a > 5 else -0.01,
+                sparsity=a / 10,
+                technique="random",
+                amount=a / 10,
+            )
+            for a in (5, 7, 9)
+        ),
     )
     lines = verdicts(r["models"][1:], metrics=("worst_class_change",))
     assert lines == ["global beats random on worst-class recall change at every amount ≥ 70% (70%, 90%)."]
@@ -115,13 +144,21 @@ def test_verdicts_in_plain_words():
 def test_selection_config_errors():
     with pytest.raises(ConfigError, match="unknown metric 'acuracy'; expected one of accuracy, balanced_accuracy"):
         parse_selection("s", {"prefer": "acuracy"})
-    with pytest.raises(ConfigError, match="primary: expected one of accuracy_only, fairness_aware, value_function, knee"):
+    with pytest.raises(
+        ConfigError, match="primary: expected one of accuracy_only, fairness_aware, value_function, knee"
+    ):
         parse_selection("s", {"primary": "best"})
     with pytest.raises(ConfigError, match="unknown key 'epsilon'"):
         parse_selection("s", {"epsilon": 0.1})
     with pytest.raises(ConfigError, match="at least 2 objectives"):
         parse_selection("s", {"objectives": {"accuracy": "max"}})
-    s = parse_selection("s", {"objectives": {"accuracy": "max", "file_size_bytes": "min"}, "fairness": [{"metric": "worst_class_drop", "max": 0.05}]})
+    s = parse_selection(
+        "s",
+        {
+            "objectives": {"accuracy": "max", "file_size_bytes": "min"},
+            "fairness": [{"metric": "worst_class_drop", "max": 0.05}],
+        },
+    )
     assert s.objectives == (("accuracy", True), ("file_size_bytes", False))
     assert s.fairness[0].limit == 0.05
 
@@ -131,5 +168,7 @@ def test_policy_rule_errors():
         parse_policy({"rules": [{"metric": "accuracy", "max": 1, "min": 0}]}, where="p")
     with pytest.raises(ConfigError, match="scope must be one of all, selected"):
         parse_policy({"rules": [{"metric": "accuracy", "min": 0.9, "scope": "best"}]}, where="p")
-    with pytest.raises(ConfigError, match="unknown key 'threshold'; expected one of metric, max, min, tolerance, name, scope"):
+    with pytest.raises(
+        ConfigError, match="unknown key 'threshold'; expected one of metric, max, min, tolerance, name, scope"
+    ):
         parse_policy({"rules": [{"metric": "accuracy", "threshold": 0.9}]}, where="p")

@@ -140,7 +140,9 @@ class Dataset:
         return x
 
 
-def _encode_labels(path: Path, raw: np.ndarray, class_names: tuple[str, ...] | None) -> tuple[np.ndarray, tuple[str, ...] | None]:
+def _encode_labels(
+    path: Path, raw: np.ndarray, class_names: tuple[str, ...] | None
+) -> tuple[np.ndarray, tuple[str, ...] | None]:
     """Integer labels pass through; text labels map to class names (given, else sorted unique)."""
     if raw.ndim != 1:
         raise DataError(f"{path}: labels must be 1-D; received shape {raw.shape}")
@@ -181,7 +183,9 @@ def _load_arrays(spec: DataSpec) -> tuple[ImageSource, np.ndarray, dict[str, np.
     with archive:
         missing = [k for k in (spec.images_key, spec.labels_key, *spec.attributes) if k not in archive.files]
         if missing:
-            raise DataError(f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(archive.files) or 'none'}")
+            raise DataError(
+                f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(archive.files) or 'none'}"
+            )
         try:
             images, labels = archive[spec.images_key], archive[spec.labels_key]
             attributes = {name: archive[name] for name in spec.attributes}
@@ -229,12 +233,19 @@ def _load_manifest(spec: DataSpec) -> tuple[FileSource, np.ndarray, dict[str, np
     if spec.attributes:
         unknown = [a for a in spec.attributes if a not in extra]
         if unknown:
-            raise DataError(f"{path}: attribute column(s) {', '.join(unknown)} not found; columns are {', '.join(map(str, df.columns))}")
+            raise DataError(
+                f"{path}: attribute column(s) {', '.join(unknown)} not found; columns are {', '.join(map(str, df.columns))}"
+            )
         chosen = list(spec.attributes)
     else:
         chosen = [c for c in extra if df[c].nunique() <= MAX_AUTO_ATTRIBUTE_VALUES]
         for c in set(extra) - set(chosen):
-            log.warning("%s: column %r has more than %d values; not used as a subgroup attribute", path, c, MAX_AUTO_ATTRIBUTE_VALUES)
+            log.warning(
+                "%s: column %r has more than %d values; not used as a subgroup attribute",
+                path,
+                c,
+                MAX_AUTO_ATTRIBUTE_VALUES,
+            )
     paths = tuple(path.parent / str(p) for p in df["path"])
     labels = df["label"].to_numpy()
     if labels.dtype == object:
@@ -260,10 +271,14 @@ def load_dataset(spec: DataSpec) -> Dataset:
     if len(images) != labels.shape[0]:
         raise DataError(f"{path}: {len(images)} images but {labels.shape[0]} labels")
     if labels.size == 0:
-        raise DataError(f"{path}: the dataset is empty" + (f" for split {spec.split}" if spec.split is not None else ""))
+        raise DataError(
+            f"{path}: the dataset is empty" + (f" for split {spec.split}" if spec.split is not None else "")
+        )
     if isinstance(images, ArraySource) and images.images.ndim < 3:
         raise DataError(f"{path}: images must be (N, H, W) or (N, C, H, W); received shape {images.images.shape}")
     for name, values in attributes.items():
         if values.shape != labels.shape:
-            raise DataError(f"{path}: attribute {name!r} must have one value per image, shape {labels.shape}; received {values.shape}")
+            raise DataError(
+                f"{path}: attribute {name!r} must have one value per image, shape {labels.shape}; received {values.shape}"
+            )
     return Dataset(source_path=path, images=images, labels=labels, class_names=names, spec=spec, attributes=attributes)

@@ -20,9 +20,24 @@ from pruneaudit.metrics.disparity import (
     spread,
     worst_class,
 )
-from pruneaudit.metrics.exemplars import disagreement, modal_prediction, pie_mask, rank_pies
-from pruneaudit.metrics.intervals import Interval, newcombe_paired_interval, wilson_interval
-from pruneaudit.metrics.significance import TTest, benjamini_hochberg, holm, mcnemar_exact, population_ttest
+from pruneaudit.metrics.exemplars import (
+    disagreement,
+    modal_prediction,
+    pie_mask,
+    rank_pies,
+)
+from pruneaudit.metrics.intervals import (
+    Interval,
+    newcombe_paired_interval,
+    wilson_interval,
+)
+from pruneaudit.metrics.significance import (
+    TTest,
+    benjamini_hochberg,
+    holm,
+    mcnemar_exact,
+    population_ttest,
+)
 from pruneaudit.metrics.subgroups import Grouping, groupings
 
 __all__ = [

@@ -64,10 +64,18 @@ def paired_counts(y_true: np.ndarray, dense_pred: np.ndarray, pruned_pred: np.nd
 
 
 def grouped_paired_counts(
-    y_true: np.ndarray, dense_pred: np.ndarray, pruned_pred: np.ndarray, *, groups: np.ndarray, n_classes: int, n_groups: int
+    y_true: np.ndarray,
+    dense_pred: np.ndarray,
+    pruned_pred: np.ndarray,
+    *,
+    groups: np.ndarray,
+    n_classes: int,
+    n_groups: int,
 ) -> np.ndarray:
     """(n_groups, C, 2, 2): `paired_counts` for every group from one bincount."""
-    flat = np.asarray(groups, dtype=np.int64) * (n_classes * 4) + _paired_index(y_true, dense_pred, pruned_pred, n_classes)
+    flat = np.asarray(groups, dtype=np.int64) * (n_classes * 4) + _paired_index(
+        y_true, dense_pred, pruned_pred, n_classes
+    )
     return grouped_counts(flat, shape=(n_groups, n_classes, 2, 2))
 
 

@@ -6,6 +6,7 @@ All functions are vectorised over classes; NaN marks a class that could not be t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,41 +25,32 @@ def mcnemar_exact(dense_only: np.ndarray, pruned_only: np.ndarray) -> np.ndarray
     return np.where(n > 0, p, 1.0)
 
 
-def _family(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _adjust(p: np.ndarray, step: Callable[[np.ndarray, int], np.ndarray]) -> np.ndarray:
+    """Apply a step-wise correction to the defined p-values, sorted ascending; NaN stays NaN.
+
+    ``step(sorted_p, m)`` returns the adjusted values in sorted order; they are capped at 1 and
+    put back in the original order. Ties keep their input order (stable sort).
+    """
     p = np.asarray(p, dtype=np.float64)
+    out = np.full_like(p, np.nan)
     ok = ~np.isnan(p)
-    return p, ok
+    q = p[ok]
+    if q.size:
+        order = np.argsort(q, kind="stable")
+        res = np.empty(q.size)
+        res[order] = np.minimum(step(q[order], q.size), 1.0)
+        out[ok] = res
+    return out
 
 
 def holm(p: np.ndarray) -> np.ndarray:
     """Holm (1979) step-down adjusted p-values; NaN entries stay NaN and are not counted."""
-    p, ok = _family(p)
-    out = np.full_like(p, np.nan)
-    q = p[ok]
-    m = q.size
-    if m:
-        order = np.argsort(q, kind="stable")
-        adj = np.maximum.accumulate((m - np.arange(m)) * q[order])
-        res = np.empty(m)
-        res[order] = np.minimum(adj, 1.0)
-        out[ok] = res
-    return out
+    return _adjust(p, lambda q, m: np.maximum.accumulate((m - np.arange(m)) * q))
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg (1995) adjusted p-values (q-values); NaN entries stay NaN."""
-    p, ok = _family(p)
-    out = np.full_like(p, np.nan)
-    q = p[ok]
-    m = q.size
-    if m:
-        order = np.argsort(q, kind="stable")
-        scaled = q[order] * m / np.arange(1, m + 1)
-        adj = np.minimum.accumulate(scaled[::-1])[::-1]
-        res = np.empty(m)
-        res[order] = np.minimum(adj, 1.0)
-        out[ok] = res
-    return out
+    return _adjust(p, lambda q, m: np.minimum.accumulate((q * m / np.arange(1, m + 1))[::-1])[::-1])
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,12 @@ def load_predictor(
         from pruneaudit.models.torch_module import load_state_dict_model
 
         return load_state_dict_model(
-            **common, device=device, output=spec.output, factory=spec.factory or "", factory_kwargs=spec.factory_kwargs, search=search
+            **common,
+            device=device,
+            output=spec.output,
+            factory=spec.factory or "",
+            factory_kwargs=spec.factory_kwargs,
+            search=search,
         )
     if spec.format == "pickle":
         from pruneaudit.models.torch_module import load_pickled_module

@@ -68,17 +68,24 @@ class OnnxPredictor:
         batch_dim = self._shape[0] if self._shape else None
         self._fixed_batch = batch_dim if isinstance(batch_dim, int) else None
         if self._fixed_batch == 1:
-            log.warning("%s: fixed batch size 1; inference runs one image at a time (slow). Export with a dynamic batch axis.", path)
+            log.warning(
+                "%s: fixed batch size 1; inference runs one image at a time (slow). Export with a dynamic batch axis.",
+                path,
+            )
         log.info("%s: onnxruntime provider %s", path, ran)
 
     def _pick_output(self, outputs: list[str], selector: str | int | None) -> str:
         if selector is None:
             if len(outputs) > 1:
-                raise ModelError(f"{self.path}: the model has outputs {', '.join(outputs)}; choose one with --output NAME")
+                raise ModelError(
+                    f"{self.path}: the model has outputs {', '.join(outputs)}; choose one with --output NAME"
+                )
             return outputs[0]
         if isinstance(selector, int):
             if not 0 <= selector < len(outputs):
-                raise ModelError(f"{self.path}: output index {selector} out of range; the model has {len(outputs)} outputs")
+                raise ModelError(
+                    f"{self.path}: output index {selector} out of range; the model has {len(outputs)} outputs"
+                )
             return outputs[selector]
         if selector not in outputs:
             raise ModelError(f"{self.path}: output {selector!r} not found; the model has {', '.join(outputs)}")
@@ -103,7 +110,9 @@ class OnnxPredictor:
             try:
                 (out,) = self._session.run([self._output], {self._input_name: chunk})
             except Exception as exc:  # shape/type mismatches surface here
-                raise ModelError(f"{self.path}: inference failed on input of shape {chunk.shape} ({first_line(exc)})") from None
+                raise ModelError(
+                    f"{self.path}: inference failed on input of shape {chunk.shape} ({first_line(exc)})"
+                ) from None
             parts.append(np.asarray(out, dtype=np.float32)[: min(step, len(x) - start)])
         return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 

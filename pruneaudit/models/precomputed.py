@@ -29,7 +29,9 @@ def _read(path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
             return df[logit_cols].to_numpy(dtype=np.float32), None
         if "prediction" in df.columns:
             return None, df["prediction"].to_numpy()
-        raise ModelError(f"{path}: expected a 'prediction' column or 'logit_0'… columns; found {', '.join(map(str, df.columns))}")
+        raise ModelError(
+            f"{path}: expected a 'prediction' column or 'logit_0'… columns; found {', '.join(map(str, df.columns))}"
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             if "logits" in z.files:

@@ -21,7 +21,9 @@ def select_output(out: Any, selector: str | int | None, where: Path) -> torch.Te
     if isinstance(out, dict):
         keys = [str(k) for k in out]
         if selector is None:
-            raise ModelError(f"{where}: the model returns a dict with keys {', '.join(keys)}; choose one with --output KEY")
+            raise ModelError(
+                f"{where}: the model returns a dict with keys {', '.join(keys)}; choose one with --output KEY"
+            )
         if str(selector) not in keys:
             raise ModelError(f"{where}: output key {selector!r} not found; the model returns {', '.join(keys)}")
         return out[next(k for k in out if str(k) == str(selector))]
@@ -40,7 +42,9 @@ class TorchPredictor:
     has_scores = True
     dtype = "float32"
 
-    def __init__(self, *, name: str, path: Path, module: Any, backend: str, device: str, output: str | int | None) -> None:
+    def __init__(
+        self, *, name: str, path: Path, module: Any, backend: str, device: str, output: str | int | None
+    ) -> None:
         self.name, self.path, self.backend, self.device, self._output = name, path, backend, device, output
         self._module = module
 
@@ -50,10 +54,14 @@ class TorchPredictor:
             with torch.inference_mode():
                 out = self._module(x)
         except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as exc:
-            raise ModelError(f"{self.path}: the model rejected input of shape {tuple(batch.shape)} ({first_line(exc)})") from None
+            raise ModelError(
+                f"{self.path}: the model rejected input of shape {tuple(batch.shape)} ({first_line(exc)})"
+            ) from None
         scores = select_output(out, self._output, self.path)
         return scores.detach().float().cpu().numpy()
 
     def facts(self) -> ModelFacts:
-        named = [(n, p.detach().float().cpu().numpy()) for n, p in self._module.named_parameters() if p.is_floating_point()]
+        named = [
+            (n, p.detach().float().cpu().numpy()) for n, p in self._module.named_parameters() if p.is_floating_point()
+        ]
         return count_weights(named, file_size=self.path.stat().st_size)

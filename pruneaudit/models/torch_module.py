@@ -86,7 +86,9 @@ def load_state_dict_model(
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # common checkpoint layout
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelError(f"{path}: expected a state_dict (a mapping of names to tensors); received {type(state).__name__}")
+        raise ModelError(
+            f"{path}: expected a state_dict (a mapping of names to tensors); received {type(state).__name__}"
+        )
     build = resolve_factory(factory, search=search)
     try:
         module = build(**factory_kwargs)
@@ -103,14 +105,20 @@ def load_state_dict_model(
         if result.unexpected_keys:
             parts.append(f"unexpected {', '.join(result.unexpected_keys[:5])}")
         raise ModelError(f"{path}: the state_dict does not fit the factory's model ({'; '.join(parts)})")
-    return TorchPredictor(name=name, path=path, module=module.to(device).eval(), backend="state_dict", device=device, output=output)
+    return TorchPredictor(
+        name=name, path=path, module=module.to(device).eval(), backend="state_dict", device=device, output=output
+    )
 
 
 def load_pickled_module(*, name: str, path: Path, device: str, output: str | int | None, trust: bool) -> TorchPredictor:
     obj = _torch_load(path, weights_only=not trust)
     if not trust:
         # weights_only succeeded: a plain tensor mapping, not a module
-        raise ModelError(f"{path}: this is a state_dict, not a model; give 'factory: package.module:callable' to build it")
+        raise ModelError(
+            f"{path}: this is a state_dict, not a model; give 'factory: package.module:callable' to build it"
+        )
     if not isinstance(obj, torch.nn.Module):
         raise ModelError(f"{path}: expected a pickled nn.Module; received {type(obj).__name__}")
-    return TorchPredictor(name=name, path=path, module=obj.to(device).eval(), backend="pickle", device=device, output=output)
+    return TorchPredictor(
+        name=name, path=path, module=obj.to(device).eval(), backend="pickle", device=device, output=output
+    )

@@ -69,9 +69,11 @@ def accuracy_vs_sparsity(results: dict[str, Any]) -> dict[str, Any]:
         detail="series:N",
         tooltip=tooltip,
     )
-    acc = (base.mark_line(point=True, opacity=0.8)).encode(
-        y=alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
-    ).properties(title="Top-1 accuracy", width=320, height=260)
+    acc = (
+        (base.mark_line(point=True, opacity=0.8))
+        .encode(y=alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)))
+        .properties(title="Top-1 accuracy", width=320, height=260)
+    )
     worst = (base.mark_line(point=True, opacity=0.8)).encode(
         y=alt.Y("worst_change_pp:Q", title="Worst-class recall change (pp)")
     )
@@ -100,7 +102,9 @@ def worst_classes(results: dict[str, Any], k: int) -> list[int]:
 def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
     """Classes × pruned models, coloured by per-class recall change (top-k classes beyond HEATMAP_CLASSES)."""
     all_names = results["data"]["class_names"]
-    shown = sorted(worst_classes(results, HEATMAP_CLASSES)) if len(all_names) > HEATMAP_CLASSES else range(len(all_names))
+    shown = (
+        sorted(worst_classes(results, HEATMAP_CLASSES)) if len(all_names) > HEATMAP_CLASSES else range(len(all_names))
+    )
     names = [all_names[i] for i in shown]
     dense = next(m for m in results["models"] if m["role"] == "dense")
     rows = []
@@ -144,7 +148,9 @@ def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
                 alt.Tooltip("pruned_recall:Q", format=".2%", title="Pruned recall"),
             ],
         )
-        .properties(title="Per-class recall change vs dense", width=max(300, 22 * len(order)), height=max(200, 22 * len(names)))
+        .properties(
+            title="Per-class recall change vs dense", width=max(300, 22 * len(order)), height=max(200, 22 * len(names))
+        )
         .to_dict()
     )
 
@@ -167,16 +173,21 @@ def change_distribution(results: dict[str, Any]) -> dict[str, Any]:
     order = list(df["model"])
     y = alt.Y("model:N", sort=order, title="Pruned model")
     tooltip = [alt.Tooltip("model:N", title="Model")] + [
-        alt.Tooltip(f"{c}:Q", format="+.2f", title=t) for c, t in (("min", "Worst class"), ("q1", "25%"), ("median", "Median"), ("q3", "75%"), ("max", "Best class"))
+        alt.Tooltip(f"{c}:Q", format="+.2f", title=t)
+        for c, t in (("min", "Worst class"), ("q1", "25%"), ("median", "Median"), ("q3", "75%"), ("max", "Best class"))
     ]
     base = alt.Chart(df).encode(y=y, tooltip=tooltip)
     whisker = base.mark_rule(color="#888").encode(x=alt.X("min:Q", title="Per-class recall change (pp)"), x2="max:Q")
     box = base.mark_bar(size=10, color="#56B4E9").encode(x="q1:Q", x2="q3:Q")
     median = base.mark_tick(color="#000", thickness=2, size=12).encode(x="median:Q")
     zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color="#D55E00", strokeDash=[3, 3]).encode(x="x:Q")
-    return (whisker + box + median + zero).properties(
-        title="Distribution of per-class recall change per model", width=520, height=max(160, 16 * len(order))
-    ).to_dict()
+    return (
+        (whisker + box + median + zero)
+        .properties(
+            title="Distribution of per-class recall change per model", width=520, height=max(160, 16 * len(order))
+        )
+        .to_dict()
+    )
 
 
 def worst_k(results: dict[str, Any], model: dict[str, Any], k: int = WORST_K) -> dict[str, Any]:
@@ -185,36 +196,70 @@ def worst_k(results: dict[str, Any], model: dict[str, Any], k: int = WORST_K) ->
     pc = model["vs_dense"]["per_class"]
     idx = [i for i in range(len(names)) if pc["recall_change"][i] is not None]
     idx = sorted(idx, key=lambda i: (pc["recall_change"][i], i))[:k]
-    df = pd.DataFrame([
-        {"class": names[i], "change": 100 * pc["recall_change"][i], "low": 100 * pc["recall_change_ci"]["low"][i],
-         "high": 100 * pc["recall_change_ci"]["high"][i], "holm_p": pc["mcnemar_p_holm"][i]}
-        for i in idx
-    ])
+    df = pd.DataFrame(
+        [
+            {
+                "class": names[i],
+                "change": 100 * pc["recall_change"][i],
+                "low": 100 * pc["recall_change_ci"]["low"][i],
+                "high": 100 * pc["recall_change_ci"]["high"][i],
+                "holm_p": pc["mcnemar_p_holm"][i],
+            }
+            for i in idx
+        ]
+    )
     y = alt.Y("class:N", sort=[names[i] for i in idx], title="Class")
-    tooltip = [alt.Tooltip("class:N", title="Class"), alt.Tooltip("change:Q", format="+.2f", title="Change (pp)"),
-               alt.Tooltip("low:Q", format="+.2f", title="95% CI low"), alt.Tooltip("high:Q", format="+.2f", title="95% CI high"),
-               alt.Tooltip("holm_p:Q", format=".3g", title="McNemar p (Holm)")]
-    bars = alt.Chart(df).mark_bar(color="#D55E00").encode(y=y, x=alt.X("change:Q", title="Recall change (pp)"), tooltip=tooltip)
+    tooltip = [
+        alt.Tooltip("class:N", title="Class"),
+        alt.Tooltip("change:Q", format="+.2f", title="Change (pp)"),
+        alt.Tooltip("low:Q", format="+.2f", title="95% CI low"),
+        alt.Tooltip("high:Q", format="+.2f", title="95% CI high"),
+        alt.Tooltip("holm_p:Q", format=".3g", title="McNemar p (Holm)"),
+    ]
+    bars = (
+        alt.Chart(df)
+        .mark_bar(color="#D55E00")
+        .encode(y=y, x=alt.X("change:Q", title="Recall change (pp)"), tooltip=tooltip)
+    )
     err = alt.Chart(df).mark_rule(color="#000").encode(y=y, x="low:Q", x2="high:Q")
-    return (bars + err).properties(
-        title=f"The {len(idx)} classes that lost most in {model['name']} (bars: change; lines: 95% interval)",
-        width=520, height=max(120, 18 * len(idx)),
-    ).to_dict()
+    return (
+        (bars + err)
+        .properties(
+            title=f"The {len(idx)} classes that lost most in {model['name']} (bars: change; lines: 95% interval)",
+            width=520,
+            height=max(120, 18 * len(idx)),
+        )
+        .to_dict()
+    )
 
 
 def subgroup_changes(results: dict[str, Any], model: str) -> dict[str, Any]:
     """Top-1 change of one pruned model within each subgroup, one panel row per grouping."""
     rows = [
-        {"grouping": g["grouping"], "group": g["group"], "change": None if g["accuracy_change"] is None else 100 * g["accuracy_change"],
-         "n": g["n_samples"], "worst": None if g["worst_class_change"]["value"] is None else 100 * g["worst_class_change"]["value"]}
-        for g in results["subgroups"] if g["model"] == model
+        {
+            "grouping": g["grouping"],
+            "group": g["group"],
+            "change": None if g["accuracy_change"] is None else 100 * g["accuracy_change"],
+            "n": g["n_samples"],
+            "worst": None if g["worst_class_change"]["value"] is None else 100 * g["worst_class_change"]["value"],
+        }
+        for g in results["subgroups"]
+        if g["model"] == model
     ]
     df = pd.DataFrame(rows)
-    tooltip = [alt.Tooltip("grouping:N", title="Attribute"), alt.Tooltip("group:N", title="Group"), alt.Tooltip("n:Q", title="Images"),
-               alt.Tooltip("change:Q", format="+.2f", title="Top-1 change (pp)"), alt.Tooltip("worst:Q", format="+.2f", title="Worst-class change (pp)")]
+    tooltip = [
+        alt.Tooltip("grouping:N", title="Attribute"),
+        alt.Tooltip("group:N", title="Group"),
+        alt.Tooltip("n:Q", title="Images"),
+        alt.Tooltip("change:Q", format="+.2f", title="Top-1 change (pp)"),
+        alt.Tooltip("worst:Q", format="+.2f", title="Worst-class change (pp)"),
+    ]
     return (
-        alt.Chart(df).mark_bar(color="#0072B2")
-        .encode(y=alt.Y("group:N", title=None), x=alt.X("change:Q", title=f"Top-1 change of {model} (pp)"), tooltip=tooltip)
+        alt.Chart(df)
+        .mark_bar(color="#0072B2")
+        .encode(
+            y=alt.Y("group:N", title=None), x=alt.X("change:Q", title=f"Top-1 change of {model} (pp)"), tooltip=tooltip
+        )
         .properties(width=480)
         .facet(row=alt.Row("grouping:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
         .resolve_scale(y="independent")
@@ -229,7 +274,9 @@ def confusion_pair(results: dict[str, Any], dense: dict[str, Any], pruned: dict[
     for m in (dense, pruned):
         support = m["per_class"]["support"]
         for t, p, n in m["confusion"]:
-            rows.append({"model": m["name"], "true": names[t], "predicted": names[p], "count": n, "share": n / support[t]})
+            rows.append(
+                {"model": m["name"], "true": names[t], "predicted": names[p], "count": n, "share": n / support[t]}
+            )
     df = pd.DataFrame(rows)
     panel = (
         alt.Chart(df)
@@ -237,7 +284,9 @@ def confusion_pair(results: dict[str, Any], dense: dict[str, Any], pruned: dict[
         .encode(
             x=alt.X("predicted:N", sort=list(names), title="Predicted class"),
             y=alt.Y("true:N", sort=list(names), title="True class"),
-            color=alt.Color("share:Q", title="Share of true class", scale=alt.Scale(scheme="greys", type="sqrt", domain=[0, 1])),
+            color=alt.Color(
+                "share:Q", title="Share of true class", scale=alt.Scale(scheme="greys", type="sqrt", domain=[0, 1])
+            ),
             tooltip=[
                 alt.Tooltip("model:N", title="Model"),
                 alt.Tooltip("true:N", title="True"),
@@ -272,36 +321,67 @@ def operating_points(results: dict[str, Any]) -> dict[str, Any]:
     for policy, pick in results["selection"]["picks"].items():
         if pick["model"]:
             row = df[df["model"] == pick["model"]].iloc[0]
-            picks.append({"policy": policy.replace("_", " "), "model": pick["model"], "sparsity": row["sparsity"], "accuracy": row["accuracy"]})
+            picks.append(
+                {
+                    "policy": policy.replace("_", " "),
+                    "model": pick["model"],
+                    "sparsity": row["sparsity"],
+                    "accuracy": row["accuracy"],
+                }
+            )
     pick_df = pd.DataFrame(picks, columns=["policy", "model", "sparsity", "accuracy"])
-    label_df = pick_df.groupby(["model", "sparsity", "accuracy"], as_index=False).agg({"policy": lambda s: " + ".join(s)})
+    label_df = pick_df.groupby(["model", "sparsity", "accuracy"], as_index=False).agg(
+        {"policy": lambda s: " + ".join(s)}
+    )
     limit = min(max(float(df["worst_change_pp"].abs().max() or 0.0), 5.0), HEATMAP_CLAMP_PP)
     best = float(df["accuracy"].max())
     df = df[df["accuracy"] >= best - OPERATING_WINDOW]  # collapsed models stay in the tables, not here
     x = alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%"))
     y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
-    points = alt.Chart(df).mark_circle(size=80, opacity=0.9, stroke="#333", strokeWidth=0.5).encode(
-        x=x, y=y,
-        color=alt.Color("worst_change_pp:Q", title="Worst-class change (pp)",
-                        scale=alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True, clamp=True)),
-        tooltip=[alt.Tooltip("model:N", title="Model"), alt.Tooltip("technique:N", title="Technique"),
-                 alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"), alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
-                 alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
-                 alt.Tooltip("worst_class:N", title="Worst class")],
+    points = (
+        alt.Chart(df)
+        .mark_circle(size=80, opacity=0.9, stroke="#333", strokeWidth=0.5)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color(
+                "worst_change_pp:Q",
+                title="Worst-class change (pp)",
+                scale=alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True, clamp=True),
+            ),
+            tooltip=[
+                alt.Tooltip("model:N", title="Model"),
+                alt.Tooltip("technique:N", title="Technique"),
+                alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"),
+                alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
+                alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
+                alt.Tooltip("worst_class:N", title="Worst class"),
+            ],
+        )
     )
-    front = alt.Chart(_front_line(df, "sparsity", "accuracy")).mark_line(color="#555", strokeDash=[5, 3]).encode(x=x, y=y)
-    marks = alt.Chart(pick_df).mark_point(shape="square", size=260, filled=False, color="#000", strokeWidth=1.5).encode(
-        x=x, y=y, tooltip=[alt.Tooltip("policy:N", title="Policy"), alt.Tooltip("model:N", title="Model")]
+    front = (
+        alt.Chart(_front_line(df, "sparsity", "accuracy")).mark_line(color="#555", strokeDash=[5, 3]).encode(x=x, y=y)
+    )
+    marks = (
+        alt.Chart(pick_df)
+        .mark_point(shape="square", size=260, filled=False, color="#000", strokeWidth=1.5)
+        .encode(x=x, y=y, tooltip=[alt.Tooltip("policy:N", title="Policy"), alt.Tooltip("model:N", title="Model")])
     )
     # One text layer per picked model, stacked upwards so neighbouring labels do not overlap.
     label_df = label_df.sort_values(["sparsity", "model"]).reset_index(drop=True)
     labels = [
-        alt.Chart(label_df.iloc[[i]]).mark_text(align="left", dx=10, dy=-14 - 14 * i, fontSize=11).encode(x=x, y=y, text="policy:N")
+        alt.Chart(label_df.iloc[[i]])
+        .mark_text(align="left", dx=10, dy=-14 - 14 * i, fontSize=11)
+        .encode(x=x, y=y, text="policy:N")
         for i in range(len(label_df))
     ]
-    return alt.layer(front, points, marks, *labels).properties(
-        title="Operating points: accuracy-sparsity front (dashed) and policy picks (squares)", width=560, height=320
-    ).to_dict()
+    return (
+        alt.layer(front, points, marks, *labels)
+        .properties(
+            title="Operating points: accuracy-sparsity front (dashed) and policy picks (squares)", width=560, height=320
+        )
+        .to_dict()
+    )
 
 
 def accuracy_vs_disparity(results: dict[str, Any]) -> dict[str, Any]:
@@ -314,15 +394,30 @@ def accuracy_vs_disparity(results: dict[str, Any]) -> dict[str, Any]:
     colour = _technique_colour(domain)
     x = alt.X("worst_change_pp:Q", title="Worst-class recall change (pp)")
     y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
-    tooltip = [alt.Tooltip("model:N", title="Model"), alt.Tooltip("technique:N", title="Technique"),
-               alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"), alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
-               alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
-               alt.Tooltip("on_front:N", title="Pareto")]
+    tooltip = [
+        alt.Tooltip("model:N", title="Model"),
+        alt.Tooltip("technique:N", title="Technique"),
+        alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"),
+        alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
+        alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
+        alt.Tooltip("on_front:N", title="Pareto"),
+    ]
     paths = alt.Chart(df).mark_line(opacity=0.6).encode(x=x, y=y, color=colour, detail="series:N", order="sparsity:Q")
     on = df["on_front"] == "on the Pareto front"
-    filled = alt.Chart(df[on]).mark_point(size=70, filled=True, opacity=1).encode(x=x, y=y, color=colour, tooltip=tooltip)
-    hollow = alt.Chart(df[~on]).mark_point(size=70, strokeWidth=1.5, opacity=1).encode(x=x, y=y, color=colour, tooltip=tooltip)
-    return (paths + hollow + filled).properties(
-        title="Accuracy against worst-class change: each technique's path as sparsity grows (filled: on the front)",
-        width=560, height=320,
-    ).to_dict()
+    filled = (
+        alt.Chart(df[on]).mark_point(size=70, filled=True, opacity=1).encode(x=x, y=y, color=colour, tooltip=tooltip)
+    )
+    hollow = (
+        alt.Chart(df[~on])
+        .mark_point(size=70, strokeWidth=1.5, opacity=1)
+        .encode(x=x, y=y, color=colour, tooltip=tooltip)
+    )
+    return (
+        (paths + hollow + filled)
+        .properties(
+            title="Accuracy against worst-class change: each technique's path as sparsity grows (filled: on the front)",
+            width=560,
+            height=320,
+        )
+        .to_dict()
+    )

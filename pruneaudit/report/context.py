@@ -52,12 +52,16 @@ def headlines(results: dict[str, Any]) -> list[str]:
         out.append(f"Largest single-class drop within {pp(NEAR_DENSE)[1:]} of dense accuracy — {_finding(m, alpha)}")
     else:
         out.append(f"No pruned model stays within {pp(NEAR_DENSE)[1:]} of dense accuracy.")
-    m = max(pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"]))
+    m = max(
+        pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"])
+    )
     out.append(f"Most classes significantly harmed — {_finding(m, alpha)}")
     sel = results.get("selection")
     if sel:
         primary = sel["picks"][sel["primary"]]
-        out.append(f"Operating point ({POLICY_TITLES[sel['primary']]} policy) — {pick_line(primary)}. {price_sentence(sel['price_of_fairness'])}")
+        out.append(
+            f"Operating point ({POLICY_TITLES[sel['primary']]} policy) — {pick_line(primary)}. {price_sentence(sel['price_of_fairness'])}"
+        )
     gate = results.get("gate")
     if gate:
         out.append(
@@ -103,7 +107,8 @@ def model_table(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "latency": "" if not m["timing"] else f"{1000 * m['timing']['median_batch_seconds']:.1f} ms",
                 "mismatch": bool(m["facts"]["declared_amount_mismatch"]),
                 "layers": [
-                    {"name": x["name"], "count": f"{x['count']:,}", "sparsity": pct(x["sparsity"])} for x in m["facts"]["layers"]
+                    {"name": x["name"], "count": f"{x['count']:,}", "sparsity": pct(x["sparsity"])}
+                    for x in m["facts"]["layers"]
                 ],
             }
         )
@@ -165,7 +170,9 @@ def _spotlight(results: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     pick = sel["picks"]["accuracy_only"]["model"] if sel else None
     if pick is not None:
         return next(m for m in pruned if m["name"] == pick), "the accuracy-only pick"
-    m = max(pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"]))
+    m = max(
+        pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"])
+    )
     return m, "the pruned model with the most significantly harmed classes"
 
 
@@ -209,7 +216,9 @@ def subgroup_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
     tables: dict[str, dict[str, Any]] = {}
     for g in results["subgroups"]:
         t = tables.setdefault(g["grouping"], {"name": g["grouping"], "rows": {}})
-        row = t["rows"].setdefault(g["group"], {"group": g["group"], "n": g["n_samples"], "dense": pct(g["dense_accuracy"]), "cells": {}})
+        row = t["rows"].setdefault(
+            g["group"], {"group": g["group"], "n": g["n_samples"], "dense": pct(g["dense_accuracy"]), "cells": {}}
+        )
         row["cells"][g["model"]] = {
             "text": _optional(g["accuracy_change"], lambda v: pp(v).replace(" pp", "")),
             "value": g["accuracy_change"],
@@ -217,7 +226,11 @@ def subgroup_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
             f"{g['harmed_significant_holm']} classes significantly harmed",
         }
     return [
-        {"name": t["name"], "models": models, "rows": [{**r, "cells": [r["cells"][m] for m in models]} for r in t["rows"].values()]}
+        {
+            "name": t["name"],
+            "models": models,
+            "rows": [{**r, "cells": [r["cells"][m] for m in models]} for r in t["rows"].values()],
+        }
         for t in tables.values()
     ]
 
@@ -228,14 +241,24 @@ def selection_view(results: dict[str, Any]) -> dict[str, Any] | None:
         return None
     return {
         "picks": [
-            {"policy": POLICY_TITLES[k], "primary": k == sel["primary"], "text": pick_line(p), "feasible": p["feasible"]}
+            {
+                "policy": POLICY_TITLES[k],
+                "primary": k == sel["primary"],
+                "text": pick_line(p),
+                "feasible": p["feasible"],
+            }
             for k, p in sel["picks"].items()
         ],
         "price": price_sentence(sel["price_of_fairness"]),
         "objectives": ", ".join(f"{o['name']} ({'max' if o['maximize'] else 'min'})" for o in sel["objectives"]),
         "front": ", ".join(sel["front"]),
         "techniques": [
-            {"name": t["technique"], "hypervolume": f"{t['hypervolume']:.3f}", "front": ", ".join(t["front"]), "n": len(t["models"])}
+            {
+                "name": t["technique"],
+                "hypervolume": f"{t['hypervolume']:.3f}",
+                "front": ", ".join(t["front"]),
+                "n": len(t["models"]),
+            }
             for t in sorted(sel["techniques"], key=lambda t: -t["hypervolume"])
         ],
         "dominance": [d for d in sel["dominance"] if d["pairs"]],
@@ -243,7 +266,9 @@ def selection_view(results: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def build_context(results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None) -> dict[str, Any]:
+def build_context(
+    results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None
+) -> dict[str, Any]:
     focus = _spotlight(results)
     spotlight, why = focus if focus else (None, "")
     n_classes = results["data"]["n_classes"]
@@ -260,8 +285,11 @@ def build_context(results: dict[str, Any], *, card: dict[str, Any] | None = None
             "title": "Per-class recall change against the dense model",
             "summary": "Orange cells lost recall, blue cells gained; colours saturate at "
             f"±{charts.HEATMAP_CLAMP_PP:.0f} pp. The per-class table below holds the exact numbers."
-            + (f" Only the {charts.HEATMAP_CLASSES} classes hit hardest by any model are drawn."
-               if n_classes > charts.HEATMAP_CLASSES else ""),
+            + (
+                f" Only the {charts.HEATMAP_CLASSES} classes hit hardest by any model are drawn."
+                if n_classes > charts.HEATMAP_CLASSES
+                else ""
+            ),
             "spec": charts.recall_change_heatmap(results),
         },
     ]
@@ -372,10 +400,14 @@ def automatic_caveats(results: dict[str, Any]) -> list[str]:
         )
     missing = [names[i] for i, s in enumerate(support) if s == 0]
     if missing:
-        out.append(f"{len(missing)} class(es) have no evaluation images and are not audited: {', '.join(missing[:10])}.")
+        out.append(
+            f"{len(missing)} class(es) have no evaluation images and are not audited: {', '.join(missing[:10])}."
+        )
     if any((c["population_test"] or {}).get("method") == "one-sample" for c in results["configurations"]):
-        out.append("Only one dense model was audited: population tests over pruning seeds treat its recall as a fixed "
-                   "reference (one-sample t-test) instead of comparing two populations (Welch).")
+        out.append(
+            "Only one dense model was audited: population tests over pruning seeds treat its recall as a fixed "
+            "reference (one-sample t-test) instead of comparing two populations (Welch)."
+        )
     if not results["data"]["attributes"]:
         out.append("No subgroup attributes were provided, so harm to groups that cut across classes is not measured.")
     return out
@@ -390,11 +422,15 @@ def automatic_recommendations(results: dict[str, Any]) -> list[str]:
     if primary["model"]:
         out.append(f"Candidate operating point ({POLICY_TITLES[sel['primary']]} policy): {primary['model']}.")
     else:
-        out.append(f"No model satisfies the {POLICY_TITLES[sel['primary']]} policy"
-                   + (f"; the closest is {primary['closest']}." if primary["closest"] else "."))
+        out.append(
+            f"No model satisfies the {POLICY_TITLES[sel['primary']]} policy"
+            + (f"; the closest is {primary['closest']}." if primary["closest"] else ".")
+        )
     acc = sel["picks"]["accuracy_only"]["model"]
     if acc and acc != primary["model"]:
-        out.append(f"The accuracy-only choice, {acc}, is not recommended without review: {price_sentence(sel['price_of_fairness'])}")
+        out.append(
+            f"The accuracy-only choice, {acc}, is not recommended without review: {price_sentence(sel['price_of_fairness'])}"
+        )
     return out
 
 

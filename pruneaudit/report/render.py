@@ -7,7 +7,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from markupsafe import Markup
 
 from pruneaudit.report.context import build_context
@@ -58,7 +65,11 @@ def vega_javascript() -> Markup:
 
 
 def render_html(
-    results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None, env: Environment | None = None
+    results: dict[str, Any],
+    *,
+    card: dict[str, Any] | None = None,
+    timestamp: str | None = None,
+    env: Environment | None = None,
 ) -> str:
     env = env or make_env()
     context = build_context(results, card=card, timestamp=timestamp)
@@ -66,7 +77,11 @@ def render_html(
 
 
 def render_markdown(
-    results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None, env: Environment | None = None
+    results: dict[str, Any],
+    *,
+    card: dict[str, Any] | None = None,
+    timestamp: str | None = None,
+    env: Environment | None = None,
 ) -> str:
     from pruneaudit.report.tables import front_matter
 

@@ -9,9 +9,27 @@ from typing import Any
 import yaml
 
 COLUMNS = (
-    "model", "class_index", "class", "support", "recall", "recall_low", "recall_high", "precision", "f1", "fpr", "fnr",
-    "recall_change", "recall_change_low", "recall_change_high", "normalised_change", "excess_gap",
-    "dense_only", "pruned_only", "mcnemar_p", "mcnemar_p_holm", "mcnemar_p_bh",
+    "model",
+    "class_index",
+    "class",
+    "support",
+    "recall",
+    "recall_low",
+    "recall_high",
+    "precision",
+    "f1",
+    "fpr",
+    "fnr",
+    "recall_change",
+    "recall_change_low",
+    "recall_change_high",
+    "normalised_change",
+    "excess_gap",
+    "dense_only",
+    "pruned_only",
+    "mcnemar_p",
+    "mcnemar_p_holm",
+    "mcnemar_p_bh",
 )
 
 
@@ -29,12 +47,32 @@ def per_class_csv(results: dict[str, Any]) -> str:
         pc = m["per_class"]
         vs = (m["vs_dense"] or {}).get("per_class")
         for i, name in enumerate(names):
-            row = [m["name"], i, name, pc["support"][i], pc["recall"][i], pc["recall_ci"]["low"][i], pc["recall_ci"]["high"][i],
-                   pc["precision"][i], pc["f1"][i], pc["fpr"][i], pc["fnr"][i]]
+            row = [
+                m["name"],
+                i,
+                name,
+                pc["support"][i],
+                pc["recall"][i],
+                pc["recall_ci"]["low"][i],
+                pc["recall_ci"]["high"][i],
+                pc["precision"][i],
+                pc["f1"][i],
+                pc["fpr"][i],
+                pc["fnr"][i],
+            ]
             if vs:
-                row += [vs["recall_change"][i], vs["recall_change_ci"]["low"][i], vs["recall_change_ci"]["high"][i],
-                        vs["normalised_change"][i], vs["excess_gap"][i], vs["dense_only"][i], vs["pruned_only"][i],
-                        vs["mcnemar_p"][i], vs["mcnemar_p_holm"][i], vs["mcnemar_p_bh"][i]]
+                row += [
+                    vs["recall_change"][i],
+                    vs["recall_change_ci"]["low"][i],
+                    vs["recall_change_ci"]["high"][i],
+                    vs["normalised_change"][i],
+                    vs["excess_gap"][i],
+                    vs["dense_only"][i],
+                    vs["pruned_only"][i],
+                    vs["mcnemar_p"][i],
+                    vs["mcnemar_p_holm"][i],
+                    vs["mcnemar_p_bh"][i],
+                ]
             else:
                 row += [None] * 10
             w.writerow([_cell(v) for v in row])
@@ -49,23 +87,41 @@ def front_matter(results: dict[str, Any], card: dict[str, Any]) -> str:
         metrics = [
             {"type": "accuracy", "name": "Top-1 accuracy", "value": m["metrics"]["accuracy"]},
             {"type": "balanced_accuracy", "name": "Balanced accuracy", "value": m["metrics"]["balanced_accuracy"]},
-            {"type": "worst_class_recall", "name": "Worst-class recall", "value": m["metrics"]["worst_class_recall"]["value"]},
+            {
+                "type": "worst_class_recall",
+                "name": "Worst-class recall",
+                "value": m["metrics"]["worst_class_recall"]["value"],
+            },
         ]
         if m["vs_dense"]:
             metrics += [
-                {"type": "worst_class_recall_change", "name": "Worst-class recall change vs dense",
-                 "value": m["vs_dense"]["worst_class_change"]["value"]},
-                {"type": "significantly_harmed_classes", "name": "Classes significantly harmed (McNemar, Holm)",
-                 "value": m["vs_dense"]["harmed_significant_holm"]},
+                {
+                    "type": "worst_class_recall_change",
+                    "name": "Worst-class recall change vs dense",
+                    "value": m["vs_dense"]["worst_class_change"]["value"],
+                },
+                {
+                    "type": "significantly_harmed_classes",
+                    "name": "Classes significantly harmed (McNemar, Holm)",
+                    "value": m["vs_dense"]["harmed_significant_holm"],
+                },
             ]
-        entries.append({
-            "name": m["name"],
-            "results": [{
-                "task": {"type": "image-classification", "name": "Image classification"},
-                "dataset": {"name": data["file"], "type": data["file"], "split": "all" if data["split"] is None else str(data["split"])},
-                "metrics": [x for x in metrics if x["value"] is not None],
-            }],
-        })
+        entries.append(
+            {
+                "name": m["name"],
+                "results": [
+                    {
+                        "task": {"type": "image-classification", "name": "Image classification"},
+                        "dataset": {
+                            "name": data["file"],
+                            "type": data["file"],
+                            "split": "all" if data["split"] is None else str(data["split"]),
+                        },
+                        "metrics": [x for x in metrics if x["value"] is not None],
+                    }
+                ],
+            }
+        )
     meta: dict[str, Any] = {"tags": ["pruning", "pruneaudit", "model-card"], "model-index": entries}
     licence = card.get("licence")
     if licence:  # Hugging Face wants an identifier; free text goes to license_name

@@ -30,7 +30,9 @@ def summary_table(results: dict[str, Any]) -> str:
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines = [
+        "  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(line.rstrip() for line in lines)
 
@@ -75,11 +77,21 @@ def selection_text(results: dict[str, Any]) -> str:
     for key, pick in sel["picks"].items():
         marker = " (primary)" if key == sel["primary"] else ""
         lines.append(f"  {POLICY_TITLES[key]}{marker}: {pick_line(pick)}")
-    lines += ["", price_sentence(sel["price_of_fairness"]), "", "Pareto front (" + ", ".join(
-        f"{o['name']} {'max' if o['maximize'] else 'min'}" for o in sel["objectives"]) + "): " + (", ".join(sel["front"]) or "empty")]
+    lines += [
+        "",
+        price_sentence(sel["price_of_fairness"]),
+        "",
+        "Pareto front ("
+        + ", ".join(f"{o['name']} {'max' if o['maximize'] else 'min'}" for o in sel["objectives"])
+        + "): "
+        + (", ".join(sel["front"]) or "empty"),
+    ]
     if sel["techniques"]:
         lines.append("Hypervolume per technique (objectives scaled to [0, 1]; reference = worst candidate value):")
-        lines += [f"  {t['technique']}: {t['hypervolume']:.3f} ({len(t['front'])} of {len(t['models'])} models on its front)" for t in sel["techniques"]]
+        lines += [
+            f"  {t['technique']}: {t['hypervolume']:.3f} ({len(t['front'])} of {len(t['models'])} models on its front)"
+            for t in sel["techniques"]
+        ]
     if sel["verdicts"]:
         lines += ["", "Technique comparison:"] + [f"  {v}" for v in sel["verdicts"]]
     return "\n".join(lines)

@@ -37,7 +37,10 @@ def test_declared_mean_std_and_scale(tmp_path):
     ("arrays", "message"),
     [
         ({"images": np.zeros((2, 4, 4))}, "missing array"),
-        ({"images": np.zeros((2, 4, 4)), "labels": np.array([0.5, 1.0])}, "labels must be integers or text; received dtype float64"),
+        (
+            {"images": np.zeros((2, 4, 4)), "labels": np.array([0.5, 1.0])},
+            "labels must be integers or text; received dtype float64",
+        ),
         ({"images": np.zeros((3, 4, 4)), "labels": np.array([0, 1])}, "3 images but 2 labels"),
         ({"images": np.zeros((0, 4, 4)), "labels": np.zeros(0, dtype=int)}, "empty"),
         ({"images": np.zeros((2, 4, 4)), "labels": np.array([0, -1])}, "labels must be >= 0"),

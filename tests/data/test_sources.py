@@ -25,7 +25,11 @@ def invoke(args):
 
 
 def audit(config: dict, root, name: str):
-    cfg = {"dense": {"name": "dense", "path": str(DENSE)}, "pruned": [{"name": "global-90", "path": str(PRUNED)}], **config}
+    cfg = {
+        "dense": {"name": "dense", "path": str(DENSE)},
+        "pruned": [{"name": "global-90", "path": str(PRUNED)}],
+        **config,
+    }
     path = root / f"{name}.yaml"
     path.write_text(json.dumps(cfg))
     result = invoke(["audit", "--quiet", "--config", str(path), "--out", str(root / name)])
@@ -83,7 +87,9 @@ def test_npy_pair_is_memory_mapped(digits):
 def test_image_folder_with_class_names_from_folders(digits):
     # folder names sorted alphabetically differ from digit order: map with class_names
     folder = write_folder(digits, digits["root"] / "folder")
-    result, out = audit({"data": {"path": str(folder), "color": "grayscale", "class_names": NAMES}}, digits["root"], "folder")
+    result, out = audit(
+        {"data": {"path": str(folder), "color": "grayscale", "class_names": NAMES}}, digits["root"], "folder"
+    )
     assert result.exit_code == 0, result.output
     same(digits, out, names=NAMES)
 
@@ -103,14 +109,20 @@ def test_resize_and_center_crop(digits):
     result, out = audit(cfg, digits["root"], "crop")
     assert result.exit_code == 0, result.output
     same(digits, out)
-    ds = load_dataset(DataSpec(path=folder, color="grayscale", resize=(56,), center_crop=(28, 28), class_names=tuple(NAMES)))
+    ds = load_dataset(
+        DataSpec(path=folder, color="grayscale", resize=(56,), center_crop=(28, 28), class_names=tuple(NAMES))
+    )
     (batch, *_) = ds.batches(4)
     assert batch.shape == (4, 1, 28, 28)
 
 
 def test_rgb_channels_last_and_mean_std(digits):
     folder = write_folder(digits, digits["root"] / "rgb")
-    ds = load_dataset(DataSpec(path=folder, class_names=tuple(NAMES), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), channels_first=False))
+    ds = load_dataset(
+        DataSpec(
+            path=folder, class_names=tuple(NAMES), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), channels_first=False
+        )
+    )
     (batch, *_) = ds.batches(2)
     assert batch.shape == (2, 28, 28, 3)
     img = np.asarray(Image.open(sorted((folder / NAMES[ds.labels[0]]).iterdir())[0]).convert("RGB"), dtype=np.float32)
@@ -123,8 +135,14 @@ def test_manifest_with_text_labels_and_attributes(digits, kind):
     write_folder(digits, root / "imgs")
     rows = []
     for i, label in enumerate(digits["labels"]):
-        rows.append({"path": f"imgs/{NAMES[label]}/{i:04d}.png", "label": NAMES[label],
-                     "scanner": "A" if i % 3 else "B", "row_id": f"r{i}"})
+        rows.append(
+            {
+                "path": f"imgs/{NAMES[label]}/{i:04d}.png",
+                "label": NAMES[label],
+                "scanner": "A" if i % 3 else "B",
+                "row_id": f"r{i}",
+            }
+        )
     df = pd.DataFrame(rows)
     manifest = root / f"manifest.{kind}"
     df.to_csv(manifest, index=False) if kind == "csv" else df.to_parquet(manifest)
@@ -145,9 +163,11 @@ def test_precomputed_predictions_and_logits(digits, tmp_path):
         pruned = torch.jit.load(str(PRUNED))(x).numpy()
     np.savez(tmp_path / "dense.npz", logits=dense)
     pd.DataFrame({"prediction": pruned.argmax(1)}).to_parquet(tmp_path / "pruned.parquet")
-    cfg = {"data": {"path": str(digits["root"] / "digits.npz")},
-           "dense": {"name": "dense", "path": str(tmp_path / "dense.npz")},
-           "pruned": [{"name": "global-90", "path": str(tmp_path / "pruned.parquet")}]}
+    cfg = {
+        "data": {"path": str(digits["root"] / "digits.npz")},
+        "dense": {"name": "dense", "path": str(tmp_path / "dense.npz")},
+        "pruned": [{"name": "global-90", "path": str(tmp_path / "pruned.parquet")}],
+    }
     path = tmp_path / "pre.yaml"
     path.write_text(json.dumps(cfg))
     result = invoke(["audit", "--quiet", "--config", str(path), "--out", str(tmp_path / "o")])

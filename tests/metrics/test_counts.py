@@ -36,7 +36,11 @@ def test_shape_mismatch():
 
 
 def test_grouped_counts_equal_per_group_counts(rng):
-    from pruneaudit.metrics import grouped_confusion_counts, grouped_paired_counts, paired_counts
+    from pruneaudit.metrics import (
+        grouped_confusion_counts,
+        grouped_paired_counts,
+        paired_counts,
+    )
 
     y, d, p = rng.integers(0, 7, size=(3, 4000))
     g = rng.integers(0, 5, 4000)

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from pruneaudit.metrics import class_metrics, compare, confusion_counts, spread, worst_class
+from pruneaudit.metrics import (
+    class_metrics,
+    compare,
+    confusion_counts,
+    spread,
+    worst_class,
+)
 
 
 def _compare(y, dense, pruned, n):
@@ -71,7 +77,9 @@ def test_published_definitions_by_hand():
     d, p, dis = _pair(y, dense, pruned, 3, tolerance=0.1)
     np.testing.assert_allclose(dis.recall_change, [-0.25, 0.25, -0.5])
     # Hooker: (R_p - A_p) - (R_d - A_d)
-    np.testing.assert_allclose(dis.normalised_change, [(0.75 - 0.7) - (1 - 0.8), (1 - 0.7) - (0.75 - 0.8), (0 - 0.7) - (0.5 - 0.8)])
+    np.testing.assert_allclose(
+        dis.normalised_change, [(0.75 - 0.7) - (1 - 0.8), (1 - 0.7) - (0.75 - 0.8), (0 - 0.7) - (0.5 - 0.8)]
+    )
     # Hashemizadeh: psi = (R_d - R_p) - (A_d - A_p), positive = hurt more than overall
     np.testing.assert_allclose(dis.excess_gap, [0.25 - 0.1, -0.25 - 0.1, 0.5 - 0.1])
     assert dis.max_excess_gap == pytest.approx(0.4)

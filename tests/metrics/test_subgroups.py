@@ -39,7 +39,9 @@ def test_group_metrics_match_fairlearn(data):
         frames = {
             name: MetricFrame(
                 metrics={"accuracy": accuracy_score, "balanced_accuracy": balanced_accuracy_score},
-                y_true=y, y_pred=pred, sensitive_features=features,
+                y_true=y,
+                y_pred=pred,
+                sensitive_features=features,
             ).by_group
             for name, pred in (("dense", dense), ("pruned", pruned))
         }

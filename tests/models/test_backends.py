@@ -68,7 +68,9 @@ def test_onnx_failing_the_checker(tmp_path):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
     path = tmp_path / "broken-graph.onnx"
     onnx.save(model, path)
-    with pytest.raises(ModelError, match=r"broken-graph\.onnx: not a valid ONNX model; onnx.checker says: .*missing_input"):
+    with pytest.raises(
+        ModelError, match=r"broken-graph\.onnx: not a valid ONNX model; onnx.checker says: .*missing_input"
+    ):
         load_predictor(model_spec(path), device="cpu")
 
 

@@ -14,7 +14,7 @@ from pruneaudit.cli import cli
 from tests.conftest import ROOT, SAMPLES
 
 BUILD = ROOT / "sample_models" / "build.py"
-FACTORY = textwrap.dedent(f'''
+FACTORY = textwrap.dedent(f"""
     import importlib.util, sys, torch
 
     _spec = importlib.util.spec_from_file_location("sample_build", {str(BUILD)!r})
@@ -45,7 +45,7 @@ FACTORY = textwrap.dedent(f'''
 
         def forward(self, x):
             return torch.softmax(self.inner(x), dim=1)
-''')
+""")
 
 
 def invoke(args):
@@ -70,16 +70,38 @@ def lab(tmp_path_factory, test_npz):
         m.load_state_dict(torch.jit.load(str(SAMPLES / "torchscript" / f"{name}.pt")).state_dict())
         models[name] = m.eval()
     ref = root / "ref"
-    result = invoke(["audit", "--quiet", "--dense", str(SAMPLES / "torchscript" / "dense.pt"),
-                     "--pruned", str(SAMPLES / "torchscript" / "global-90.pt"), "--data", str(test_npz), "--out", str(ref)])
+    result = invoke(
+        [
+            "audit",
+            "--quiet",
+            "--dense",
+            str(SAMPLES / "torchscript" / "dense.pt"),
+            "--pruned",
+            str(SAMPLES / "torchscript" / "global-90.pt"),
+            "--data",
+            str(test_npz),
+            "--out",
+            str(ref),
+        ]
+    )
     assert result.exit_code == 0, result.output
-    yield {"root": root, "mod": mod, "models": models, "ref": json.loads((ref / "results.json").read_text()), "data": test_npz}
+    yield {
+        "root": root,
+        "mod": mod,
+        "models": models,
+        "ref": json.loads((ref / "results.json").read_text()),
+        "data": test_npz,
+    }
     sys.modules.pop("factories", None)
 
 
 def _audit_config(lab, name, dense: dict, pruned: dict, *extra):
     root = lab["root"]
-    cfg = {"data": {"path": str(lab["data"])}, "dense": {"name": "dense", **dense}, "pruned": [{"name": "global-90", **pruned}]}
+    cfg = {
+        "data": {"path": str(lab["data"])},
+        "dense": {"name": "dense", **dense},
+        "pruned": [{"name": "global-90", **pruned}],
+    }
     path = root / f"{name}.yaml"
     path.write_text(json.dumps(cfg))
     out = root / f"out-{name}"
@@ -97,14 +119,21 @@ def _same_as_reference(lab, out):
 def test_torch_export_programs(lab):
     paths = {}
     for name, m in lab["models"].items():
-        ep = torch.export.export(m, (torch.zeros(2, 1, 28, 28),), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}})
+        ep = torch.export.export(
+            m, (torch.zeros(2, 1, 28, 28),), dynamic_shapes={"x": {0: torch.export.Dim("batch", min=1)}}
+        )
         paths[name] = lab["root"] / f"{name}.pt2"
         torch.export.save(ep, str(paths[name]))
     result, out = _audit_config(lab, "export", {"path": str(paths["dense"])}, {"path": str(paths["global-90"])})
     assert result.exit_code == 0, result.output
     got = _same_as_reference(lab, out)
     assert got["models"][0]["backend"] == "torch_export"
-    assert [x["name"] for x in got["models"][0]["facts"]["layers"]] == ["conv1.weight", "conv2.weight", "fc1.weight", "fc2.weight"]
+    assert [x["name"] for x in got["models"][0]["facts"]["layers"]] == [
+        "conv1.weight",
+        "conv2.weight",
+        "fc1.weight",
+        "fc2.weight",
+    ]
 
 
 def test_state_dict_with_factory_and_attached_prune_masks(lab):
@@ -117,7 +146,9 @@ def test_state_dict_with_factory_and_attached_prune_masks(lab):
         prune.l1_unstructured(layer, "weight", amount=0.0)  # identity masks on the already pruned weights
         with torch.no_grad():
             layer.weight_mask.copy_((layer.weight_orig != 0).float())
-            layer.weight_orig.add_(torch.where(layer.weight_orig == 0, torch.ones_like(layer.weight_orig), 0))  # masked entries non-zero
+            layer.weight_orig.add_(
+                torch.where(layer.weight_orig == 0, torch.ones_like(layer.weight_orig), 0)
+            )  # masked entries non-zero
     sd = masked.state_dict()
     assert any(k.endswith("weight_orig") for k in sd) and any(k.endswith("weight_mask") for k in sd)
     pruned_sd = lab["root"] / "global-90.masked.pt"
@@ -133,18 +164,47 @@ def test_state_dict_needs_a_factory(lab):
     path = lab["root"] / "plain.sd.pt"
     torch.save(lab["models"]["dense"].state_dict(), path)
     pruned = SAMPLES / "torchscript" / "l1-50.pt"
-    result = invoke(["audit", "--quiet", "--dense", str(path), "--pruned", str(pruned), "--data", str(lab["data"]), "--out", str(lab["root"] / "x")])
-    assert result.exit_code == 2 and "this is a state_dict, not a model; give 'factory: package.module:callable'" in result.output
+    result = invoke(
+        [
+            "audit",
+            "--quiet",
+            "--dense",
+            str(path),
+            "--pruned",
+            str(pruned),
+            "--data",
+            str(lab["data"]),
+            "--out",
+            str(lab["root"] / "x"),
+        ]
+    )
+    assert (
+        result.exit_code == 2
+        and "this is a state_dict, not a model; give 'factory: package.module:callable'" in result.output
+    )
 
 
 def test_pickled_module_needs_trust(lab):
     dense, pruned = lab["root"] / "dense.pickle.pt", lab["root"] / "global-90.pickle.pt"
     torch.save(lab["models"]["dense"], dense)
     torch.save(lab["models"]["global-90"], pruned)
-    args = ["audit", "--quiet", "--dense", str(dense), "--pruned", str(pruned), "--data", str(lab["data"]), "--out", str(lab["root"] / "pk")]
+    args = [
+        "audit",
+        "--quiet",
+        "--dense",
+        str(dense),
+        "--pruned",
+        str(pruned),
+        "--data",
+        str(lab["data"]),
+        "--out",
+        str(lab["root"] / "pk"),
+    ]
     refused = invoke(args)
     assert refused.exit_code == 2
-    assert "dense.pickle.pt: this file is a pickled Python object" in refused.output and "--trust-pickle" in refused.output
+    assert (
+        "dense.pickle.pt: this file is a pickled Python object" in refused.output and "--trust-pickle" in refused.output
+    )
     assert len(refused.output.strip().splitlines()) == 1
     trusted = invoke([*args, "--trust-pickle"])
     assert trusted.exit_code == 0, trusted.output
@@ -156,17 +216,53 @@ def test_probabilities_and_dict_outputs(lab):
     paths = {}
     for name, m in lab["models"].items():
         paths[("dict", name)] = lab["root"] / f"{name}.dict.pt"
-        torch.jit.save(torch.jit.trace(mod.DictOut(m), torch.zeros(1, 1, 28, 28), strict=False), str(paths[("dict", name)]))
+        torch.jit.save(
+            torch.jit.trace(mod.DictOut(m), torch.zeros(1, 1, 28, 28), strict=False), str(paths[("dict", name)])
+        )
         paths[("prob", name)] = lab["root"] / f"{name}.prob.pt"
         torch.jit.save(torch.jit.trace(mod.Softmaxed(m), torch.zeros(1, 1, 28, 28)), str(paths[("prob", name)]))
     base = ["audit", "--quiet", "--data", str(lab["data"])]
-    no_key = invoke([*base, "--dense", str(paths[("dict", "dense")]), "--pruned", str(paths[("dict", "global-90")]), "--out", str(lab["root"] / "d0")])
-    assert no_key.exit_code == 2 and "returns a dict with keys features, logits; choose one with --output KEY" in no_key.output
-    keyed = invoke([*base, "--dense", str(paths[("dict", "dense")]), "--pruned", str(paths[("dict", "global-90")]),
-                    "--output", "logits", "--out", str(lab["root"] / "d1")])
+    no_key = invoke(
+        [
+            *base,
+            "--dense",
+            str(paths[("dict", "dense")]),
+            "--pruned",
+            str(paths[("dict", "global-90")]),
+            "--out",
+            str(lab["root"] / "d0"),
+        ]
+    )
+    assert (
+        no_key.exit_code == 2
+        and "returns a dict with keys features, logits; choose one with --output KEY" in no_key.output
+    )
+    keyed = invoke(
+        [
+            *base,
+            "--dense",
+            str(paths[("dict", "dense")]),
+            "--pruned",
+            str(paths[("dict", "global-90")]),
+            "--output",
+            "logits",
+            "--out",
+            str(lab["root"] / "d1"),
+        ]
+    )
     assert keyed.exit_code == 0, keyed.output
     _same_as_reference(lab, lab["root"] / "d1")
-    probs = invoke([*base, "--dense", str(paths[("prob", "dense")]), "--pruned", str(paths[("prob", "global-90")]), "--out", str(lab["root"] / "p")])
+    probs = invoke(
+        [
+            *base,
+            "--dense",
+            str(paths[("prob", "dense")]),
+            "--pruned",
+            str(paths[("prob", "global-90")]),
+            "--out",
+            str(lab["root"] / "p"),
+        ]
+    )
     assert probs.exit_code == 0, probs.output
     got = _same_as_reference(lab, lab["root"] / "p")
     assert got["models"][0]["output_kind"] == "probabilities"
@@ -183,9 +279,11 @@ def test_class_order_mapping(lab):
         flipped.fc2.bias.copy_(flipped.fc2.bias.flip(0))
     path = lab["root"] / "flipped.pt"
     torch.jit.save(torch.jit.trace(flipped.eval(), torch.zeros(1, 1, 28, 28)), str(path))
-    cfg = {"data": {"path": str(lab["data"]), "class_names": names},
-           "dense": {"name": "dense", "path": str(SAMPLES / "torchscript" / "dense.pt")},
-           "pruned": [{"name": "global-90", "path": str(path), "class_order": names[::-1]}]}
+    cfg = {
+        "data": {"path": str(lab["data"]), "class_names": names},
+        "dense": {"name": "dense", "path": str(SAMPLES / "torchscript" / "dense.pt")},
+        "pruned": [{"name": "global-90", "path": str(path), "class_order": names[::-1]}],
+    }
     cfg_path = lab["root"] / "order.yaml"
     cfg_path.write_text(json.dumps(cfg))
     result = invoke(["audit", "--quiet", "--config", str(cfg_path), "--out", str(lab["root"] / "order")])
@@ -195,13 +293,24 @@ def test_class_order_mapping(lab):
     wrong["pruned"][0]["class_order"] = names[:-1] + ["ten"]
     cfg_path.write_text(json.dumps(wrong))
     bad = invoke(["audit", "--quiet", "--config", str(cfg_path), "--out", str(lab["root"] / "order2")])
-    assert bad.exit_code == 2 and "class_order must list the data's classes once each; unknown ['ten'], missing ['9']" in bad.output
+    assert (
+        bad.exit_code == 2
+        and "class_order must list the data's classes once each; unknown ['ten'], missing ['9']" in bad.output
+    )
 
 
 def _onnx_export(model, path, *, dynamic: bool):
     kwargs = {"dynamic_axes": {"input": {0: "batch"}, "logits": {0: "batch"}}} if dynamic else {}
-    torch.onnx.export(model, (torch.zeros(1, 1, 28, 28),), str(path), dynamo=False, opset_version=17,
-                      input_names=["input"], output_names=["logits"], **kwargs)
+    torch.onnx.export(
+        model,
+        (torch.zeros(1, 1, 28, 28),),
+        str(path),
+        dynamo=False,
+        opset_version=17,
+        input_names=["input"],
+        output_names=["logits"],
+        **kwargs,
+    )
 
 
 def test_onnx_static_batch_of_one_and_external_data(lab, caplog):
@@ -209,8 +318,21 @@ def test_onnx_static_batch_of_one_and_external_data(lab, caplog):
     for n, m in lab["models"].items():
         _onnx_export(m, static[n], dynamic=False)
     assert onnx.load(str(static["dense"])).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 1
-    result = invoke(["-v", "audit", "--quiet", "--dense", str(static["dense"]), "--pruned", str(static["global-90"]),
-                     "--data", str(lab["data"]), "--out", str(lab["root"] / "static")])
+    result = invoke(
+        [
+            "-v",
+            "audit",
+            "--quiet",
+            "--dense",
+            str(static["dense"]),
+            "--pruned",
+            str(static["global-90"]),
+            "--data",
+            str(lab["data"]),
+            "--out",
+            str(lab["root"] / "static"),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "fixed batch size 1; inference runs one image at a time" in caplog.text
     _same_as_reference(lab, lab["root"] / "static")
@@ -219,20 +341,43 @@ def test_onnx_static_batch_of_one_and_external_data(lab, caplog):
         model = onnx.load(str(static[n]))
         external[n] = lab["root"] / "ext" / f"{n}.onnx"
         external[n].parent.mkdir(exist_ok=True)
-        onnx.save_model(model, str(external[n]), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=f"{n}.onnx.data", size_threshold=0)
+        onnx.save_model(
+            model,
+            str(external[n]),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=f"{n}.onnx.data",
+            size_threshold=0,
+        )
     assert (lab["root"] / "ext" / "dense.onnx.data").exists()
-    result = invoke(["audit", "--quiet", "--dense", str(external["dense"]), "--pruned", str(external["global-90"]),
-                     "--data", str(lab["data"]), "--out", str(lab["root"] / "external")])
+    result = invoke(
+        [
+            "audit",
+            "--quiet",
+            "--dense",
+            str(external["dense"]),
+            "--pruned",
+            str(external["global-90"]),
+            "--data",
+            str(lab["data"]),
+            "--out",
+            str(lab["root"] / "external"),
+        ]
+    )
     assert result.exit_code == 0, result.output
     got = _same_as_reference(lab, lab["root"] / "external")
     assert got["models"][1]["facts"]["weight_count"] == lab["ref"]["models"][1]["facts"]["weight_count"]
 
 
 def test_declared_amount_mismatch_is_flagged(lab):
-    cfg = {"data": {"path": str(lab["data"])}, "dense": {"path": str(SAMPLES / "onnx" / "dense.onnx")},
-           "pruned": [{"path": str(SAMPLES / "onnx" / "global-90.onnx"), "technique": "global_l1", "amount": 0.5},
-                      {"path": str(SAMPLES / "onnx" / "global-70.onnx"), "technique": "global_l1", "amount": 0.7}]}
+    cfg = {
+        "data": {"path": str(lab["data"])},
+        "dense": {"path": str(SAMPLES / "onnx" / "dense.onnx")},
+        "pruned": [
+            {"path": str(SAMPLES / "onnx" / "global-90.onnx"), "technique": "global_l1", "amount": 0.5},
+            {"path": str(SAMPLES / "onnx" / "global-70.onnx"), "technique": "global_l1", "amount": 0.7},
+        ],
+    }
     path = lab["root"] / "mismatch.yaml"
     path.write_text(json.dumps(cfg))
     result = invoke(["audit", "--quiet", "--config", str(path), "--out", str(lab["root"] / "mm"), "--timings"])
@@ -249,8 +394,20 @@ def test_input_shape_rejected(lab, tmp_path):
     big = tmp_path / "big.npz"
     np.savez(big, images=np.zeros((8, 32, 32), np.uint8), labels=np.arange(8) % 10)
     for fmt, ext in (("onnx", "onnx"), ("torchscript", "pt")):
-        result = invoke(["audit", "--quiet", "--dense", str(SAMPLES / fmt / f"dense.{ext}"), "--pruned",
-                         str(SAMPLES / fmt / f"l1-50.{ext}"), "--data", str(big), "--out", str(tmp_path / fmt)])
+        result = invoke(
+            [
+                "audit",
+                "--quiet",
+                "--dense",
+                str(SAMPLES / fmt / f"dense.{ext}"),
+                "--pruned",
+                str(SAMPLES / fmt / f"l1-50.{ext}"),
+                "--data",
+                str(big),
+                "--out",
+                str(tmp_path / fmt),
+            ]
+        )
         assert result.exit_code == 2, result.output
         line = result.output.strip()
         assert f"dense.{ext}:" in line and "(8, 1, 32, 32)" in line
@@ -266,15 +423,33 @@ def test_nan_outputs(lab, tmp_path):
 
     path = tmp_path / "nan.pt"
     torch.jit.save(torch.jit.script(Nan()), str(path))
-    result = invoke(["audit", "--quiet", "--dense", str(SAMPLES / "torchscript" / "dense.pt"), "--pruned", str(path),
-                     "--data", str(lab["data"]), "--out", str(tmp_path / "o")])
+    result = invoke(
+        [
+            "audit",
+            "--quiet",
+            "--dense",
+            str(SAMPLES / "torchscript" / "dense.pt"),
+            "--pruned",
+            str(path),
+            "--data",
+            str(lab["data"]),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert result.exit_code == 2 and "nan.pt: the model produced NaN or infinite outputs" in result.output
 
 
 def test_output_width_differs_from_class_names(lab, tmp_path):
-    cfg = {"data": {"path": str(lab["data"]), "class_names": [str(i) for i in range(9)]},
-           "dense": {"path": str(SAMPLES / "torchscript" / "dense.pt")}, "pruned": [{"path": str(SAMPLES / "torchscript" / "l1-50.pt")}]}
+    cfg = {
+        "data": {"path": str(lab["data"]), "class_names": [str(i) for i in range(9)]},
+        "dense": {"path": str(SAMPLES / "torchscript" / "dense.pt")},
+        "pruned": [{"path": str(SAMPLES / "torchscript" / "l1-50.pt")}],
+    }
     path = tmp_path / "c.yaml"
     path.write_text(json.dumps(cfg))
     result = invoke(["audit", "--quiet", "--config", str(path), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 2 and "dense.pt: the model outputs 10 classes but the data has 9 class names" in result.output
+    assert (
+        result.exit_code == 2
+        and "dense.pt: the model outputs 10 classes but the data has 9 class names" in result.output
+    )

@@ -14,7 +14,8 @@ import pytest
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
 )
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:", "chrome:", "devtools:")
 
@@ -27,8 +28,14 @@ def browser(tmp_path_factory):
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
         "--host-resolver-rules=MAP * ~NOTFOUND",  # networking disabled: every host name fails to resolve
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
     ):
@@ -41,11 +48,21 @@ def browser(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def card_dir(tmp_path_factory):
-    from tests.conftest import SAMPLES, run_cli
+    from tests.conftest import SAMPLES
 
     out = tmp_path_factory.mktemp("browser-card")
-    args = ["audit", "--quiet", "--config", str(SAMPLES / "audit-onnx.yaml"), "--card", str(SAMPLES / "card.yaml"),
-            "--policy", str(SAMPLES.parent / "examples" / "policy.yaml"), "--out", str(out)]
+    args = [
+        "audit",
+        "--quiet",
+        "--config",
+        str(SAMPLES / "audit-onnx.yaml"),
+        "--card",
+        str(SAMPLES / "card.yaml"),
+        "--policy",
+        str(SAMPLES.parent / "examples" / "policy.yaml"),
+        "--out",
+        str(out),
+    ]
     from click.testing import CliRunner
 
     from pruneaudit.cli import cli
@@ -99,8 +116,12 @@ def test_card_renders_offline_without_errors(browser, card_dir, tmp_path):
 
 def test_card_is_readable_at_narrow_width(browser, card_dir):
     _load(browser, card_dir / "index.html", 420)
-    overflow = browser.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 1, f"page scrolls sideways by {overflow}px at 420px; wide tables and charts must scroll inside their box"
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1, (
+        f"page scrolls sideways by {overflow}px at 420px; wide tables and charts must scroll inside their box"
+    )
     assert browser.save_screenshot(str(card_dir / "narrow.png"))
 
 
@@ -108,12 +129,18 @@ def test_tables_sort_and_filter(browser, card_dir):
     _load(browser, card_dir / "index.html", 1280)
     header = browser.find_element("css selector", "#class-table thead th:nth-child(2)")  # Images
     header.click()
-    first = browser.execute_script("return [...document.querySelectorAll('#class-table tbody tr')].map(r => +r.cells[1].textContent)")
+    first = browser.execute_script(
+        "return [...document.querySelectorAll('#class-table tbody tr')].map(r => +r.cells[1].textContent)"
+    )
     assert first == sorted(first)
     header.click()
-    again = browser.execute_script("return [...document.querySelectorAll('#class-table tbody tr')].map(r => +r.cells[1].textContent)")
+    again = browser.execute_script(
+        "return [...document.querySelectorAll('#class-table tbody tr')].map(r => +r.cells[1].textContent)"
+    )
     assert again == sorted(first, reverse=True)
     box = browser.find_element("css selector", "input.filter")
     box.send_keys("7")
-    visible = browser.execute_script("return [...document.querySelectorAll('#class-table tbody tr')].filter(r => !r.hidden).map(r => r.cells[0].textContent)")
+    visible = browser.execute_script(
+        "return [...document.querySelectorAll('#class-table tbody tr')].filter(r => !r.hidden).map(r => r.cells[0].textContent)"
+    )
     assert visible == ["7"]

@@ -82,7 +82,9 @@ def test_render_reproduces_the_audit_outputs(sample_audit, tmp_path):
 
 def test_render_with_card_and_timestamp(sample_audit, tmp_path):
     src = sample_audit["onnx"] / "results.json"
-    result = CliRunner().invoke(cli, ["render", str(src), "--out", str(tmp_path / "r"), "--card", str(SAMPLES / "card.yaml"), "--timestamp"])
+    result = CliRunner().invoke(
+        cli, ["render", str(src), "--out", str(tmp_path / "r"), "--card", str(SAMPLES / "card.yaml"), "--timestamp"]
+    )
     assert result.exit_code == 0, result.output
     html = (tmp_path / "r" / "index.html").read_text()
     assert "MNIST digit classifier (sample, pruned variants)" in html and "Generated 20" in html

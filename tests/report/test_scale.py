@@ -87,11 +87,15 @@ def test_big_card_renders_in_a_browser(big_audit):
     try:
         driver.get((big_audit / "index.html").as_uri())
         WebDriverWait(driver, 60).until(
-            lambda d: d.execute_script("return [...document.querySelectorAll('div.vega')].every(e => e.querySelector('svg'))")
+            lambda d: d.execute_script(
+                "return [...document.querySelectorAll('div.vega')].every(e => e.querySelector('svg'))"
+            )
         )
         assert not [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         # the heatmap draws 40 classes x 50 models, not 50,000 cells
-        cells = driver.execute_script("return document.querySelector('#recall-change svg').querySelectorAll('.mark-rect path').length")
+        cells = driver.execute_script(
+            "return document.querySelector('#recall-change svg').querySelectorAll('.mark-rect path').length"
+        )
         assert 40 * 50 <= cells <= 40 * 50 + 4  # plus the legend gradient
     finally:
         driver.quit()

@@ -38,7 +38,18 @@ def _check(name: str, text: str) -> None:
 @pytest.fixture(scope="module")
 def carded(tmp_path_factory):
     out = tmp_path_factory.mktemp("snapshot")
-    result = run_cli(["audit", "--quiet", "--config", str(SAMPLES / "audit.yaml"), "--card", str(SAMPLES / "card.yaml"), "--out", str(out)])
+    result = run_cli(
+        [
+            "audit",
+            "--quiet",
+            "--config",
+            str(SAMPLES / "audit.yaml"),
+            "--card",
+            str(SAMPLES / "card.yaml"),
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     return out
 

@@ -23,7 +23,7 @@ def audit(config: AuditConfig, *, show_progress: bool = False) -> dict[str, Any]
     """Run the audit and return results.json as a dict, operating-point selection included."""
     dataset = load_dataset(config.data)
     if show_progress:
-        total = len(dataset) * (1 + len(config.pruned))
+        total = len(dataset) * (1 + len(config.pruned) + len(config.dense_seeds))
         with click.progressbar(length=total, label="Inference", file=sys.stderr) as bar:
             results = to_results(run_audit(config, dataset=dataset, progress=bar.update))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class Configuration:
     models: tuple[str, ...]
     pie_count: int
     top_pies: tuple[Exemplar, ...]
-    population: TTest | None  # per-class test when the configuration has ≥ 2 models
+    population: TTest | None  # per-class test when the configuration has ≥ 2 models (Welch with dense seeds)
     population_recall_change: np.ndarray | None  # mean over seeds of Δ_c
     population_significant: int | None  # classes with p < alpha
     population_significant_holm: int | None  # the same after Holm correction
@@ -90,6 +91,15 @@ class GroupComparison:
 
 
 @dataclass(frozen=True)
+class DenseSeed:
+    """A dense model of another training seed: part of the dense population, not compared on its own."""
+
+    name: str
+    path: Path
+    accuracy: float
+
+
+@dataclass(frozen=True)
 class AuditResult:
     config: AuditConfig
     dataset: Dataset
@@ -97,6 +107,7 @@ class AuditResult:
     models: tuple[ModelResult, ...]  # dense first
     configurations: tuple[Configuration, ...]
     subgroups: tuple[GroupComparison, ...]
+    dense_seeds: tuple[DenseSeed, ...]
     environment: dict[str, str]
 
 
@@ -130,10 +141,11 @@ def _class_order(spec: ModelSpec, names: tuple[str, ...] | None) -> np.ndarray |
 
 
 def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None) -> list[ModelRun]:
+    """Runs of the dense model, then the pruned models, then the extra dense seeds."""
     device = resolve_device(config.device)
     names = dataset.class_names
     runs: list[ModelRun] = []
-    for spec in (config.dense, *config.pruned):
+    for spec in (config.dense, *config.pruned, *config.dense_seeds):
         predictor = load_predictor(
             spec,
             device=device,
@@ -179,9 +191,17 @@ def _configuration_key(spec: ModelSpec) -> tuple:
 
 
 def _configurations(
-    config: AuditConfig, dataset: Dataset, runs: list[ModelRun], metrics: list[ClassMetrics]
+    config: AuditConfig,
+    dataset: Dataset,
+    runs: list[ModelRun],
+    metrics: list[ClassMetrics],
+    seed_runs: list[ModelRun],
+    seed_metrics: list[ClassMetrics],
 ) -> tuple[Configuration, ...]:
     dense_pred = runs[0].predictions
+    dense_population = np.stack([dense_pred, *(r.predictions for r in seed_runs)])
+    dense_modal = modal_prediction(dense_population)
+    dense_recalls = np.stack([metrics[0].recall, *(m.recall for m in seed_metrics)])
     fragility = disagreement(dense_pred, np.stack([r.predictions for r in runs[1:]]))
     members: dict[tuple, list[int]] = {}
     for i, spec in enumerate(config.pruned, start=1):
@@ -189,15 +209,15 @@ def _configurations(
     out = []
     for key, idx in members.items():
         preds = np.stack([runs[i].predictions for i in idx])
-        mask = pie_mask(dense_pred[None, :], preds)
+        mask = pie_mask(dense_population, preds)
         modal = modal_prediction(preds)
         top = rank_pies(mask, fragility, limit=TOP_PIES)
         population = mean_change = None
         significant = significant_holm = None
         if len(idx) >= 2:
             pruned_recall = np.stack([metrics[i].recall for i in idx])
-            population = population_ttest(metrics[0].recall[None, :], pruned_recall)
-            mean_change = pruned_recall.mean(axis=0) - metrics[0].recall
+            population = population_ttest(dense_recalls, pruned_recall)
+            mean_change = pruned_recall.mean(axis=0) - dense_recalls.mean(axis=0)
             significant = int(np.sum(population.pvalue < config.alpha))
             significant_holm = int(np.sum(holm(population.pvalue) < config.alpha))
         out.append(
@@ -210,7 +230,7 @@ def _configurations(
                     Exemplar(
                         index=int(j),
                         label=int(dataset.labels[j]),
-                        dense_pred=int(dense_pred[j]),
+                        dense_pred=int(dense_modal[j]),
                         pruned_pred=int(modal[j]),
                         fragility=int(fragility[j]),
                         thumbnail=png_data_uri(dataset.raw_image(int(j))),
@@ -274,11 +294,13 @@ def _compare_groups(
 def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: Progress | None = None) -> AuditResult:
     """``dataset``: the already loaded ``config.data``, if the caller has it."""
     dataset = dataset or load_dataset(config.data)
-    runs = _infer_all(config, dataset, progress)
+    all_runs = _infer_all(config, dataset, progress)
+    runs, seed_runs = all_runs[: 1 + len(config.pruned)], all_runs[1 + len(config.pruned) :]
     n_classes = runs[0].n_classes
     y = dataset.labels
     confusions = [confusion_counts(y, r.predictions, n_classes=n_classes) for r in runs]
     metrics = [class_metrics(cm) for cm in confusions]
+    seed_metrics = [class_metrics(confusion_counts(y, r.predictions, n_classes=n_classes)) for r in seed_runs]
     results = []
     for i, (spec, run, m, cm) in enumerate(zip((config.dense, *config.pruned), runs, metrics, confusions)):
         vs = None
@@ -298,7 +320,11 @@ def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: 
         dataset=dataset,
         class_names=dataset.class_names or tuple(str(i) for i in range(n_classes)),
         models=tuple(results),
-        configurations=_configurations(config, dataset, runs, metrics),
+        configurations=_configurations(config, dataset, runs, metrics, seed_runs, seed_metrics),
+        dense_seeds=tuple(
+            DenseSeed(name=spec.name, path=spec.path, accuracy=m.accuracy)
+            for spec, m in zip(config.dense_seeds, seed_metrics)
+        ),
         subgroups=_subgroups(config, dataset, runs, n_classes),
         environment=environment(resolve_device(config.device)),
     )

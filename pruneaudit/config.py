@@ -53,6 +53,7 @@ TOP_KEYS = (
     "tolerance",
     "alpha",
     "selection",
+    "dense_seeds",
     "trust_pickle",
     "timings",
 )
@@ -106,6 +107,7 @@ class AuditConfig:
     data: DataSpec
     dense: ModelSpec
     pruned: tuple[ModelSpec, ...]
+    dense_seeds: tuple[ModelSpec, ...] = ()  # more dense models (other seeds): the dense population
     device: str = "auto"
     batch_size: int = 256
     tolerance: float = 0.01  # |Δ recall| beyond this counts a class as harmed or helped
@@ -299,7 +301,12 @@ def build_config(
     if not pruned_specs:
         raise ConfigError(f"{where}: no pruned model; pass --pruned PATH or list 'pruned' in the config")
 
-    names = [dense_spec.name, *(p.name for p in pruned_specs)]
+    seeds_raw = raw.get("dense_seeds") or []
+    if not isinstance(seeds_raw, list):
+        raise ConfigError(f"{where}: 'dense_seeds' must be a list of models")
+    seed_specs = tuple(_model_from_mapping(f"{where}: dense_seeds[{i}]", m, base) for i, m in enumerate(seeds_raw))
+
+    names = [dense_spec.name, *(p.name for p in pruned_specs), *(p.name for p in seed_specs)]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"{where}: model names must be unique; repeated: {', '.join(dupes)}")
@@ -324,6 +331,7 @@ def build_config(
     return AuditConfig(
         data=data_spec,
         dense=dense_spec,
+        dense_seeds=seed_specs,
         pruned=pruned_specs,
         device=device,
         batch_size=batch_size,

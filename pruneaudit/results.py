@@ -240,6 +240,10 @@ def to_results(audit: AuditResult) -> dict[str, Any]:
         },
         "models": [_model(m, audit.class_names, timings=audit.config.timings) for m in audit.models],
         "configurations": [_configuration(c, n) for c in audit.configurations],
+        "dense_seeds": [
+            {"accuracy": _num(d.accuracy), "file": d.path.name, "name": d.name, "sha256": _sha256(d.path)}
+            for d in audit.dense_seeds
+        ],
         "subgroups": [_group(g, audit.class_names) for g in audit.subgroups],
     }
 

@@ -52,6 +52,9 @@ _TABLE = [
     Scalar("parameter_count", False, "parameters (all floating tensors)", _get("facts", "parameter_count")),
     Scalar("weight_nonzero", False, "non-zero weights", _get("facts", "weight_nonzero")),
     Scalar("file_size_bytes", False, "model file size", _get("facts", "file_size_bytes")),
+    Scalar(
+        "median_batch_seconds", False, "median batch latency (audit --timings)", _get("timing", "median_batch_seconds")
+    ),
     Scalar("accuracy_change", True, "top-1 change vs dense", _get("vs_dense", "accuracy_change"), True),
     Scalar("accuracy_drop", False, "top-1 loss vs dense (−change)", _neg(_get("vs_dense", "accuracy_change")), True),
     Scalar(

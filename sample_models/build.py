@@ -39,6 +39,7 @@ UNSTRUCTURED = (0.5, 0.7, 0.8, 0.9, 0.95)
 STRUCTURED = (0.25, 0.5, 0.75, 0.9)
 ONE_SHOT = (0.5, 0.7, 0.9)
 RANDOM_SEEDS = (0, 1)
+DENSE_SEEDS = (1,)  # more dense models of other seeds: the dense population for Welch's t-tests
 
 
 class SmallCNN(nn.Module):
@@ -174,7 +175,7 @@ def variants() -> list[tuple[str, str, float, int | None, int]]:
     return out
 
 
-def write_configs(entries: list[Entry]) -> None:
+def write_configs(entries: list[Entry], seeds: list[Entry]) -> None:
     """The demo's audit configs: plain YAML written by hand so the build needs no yaml package."""
     for fmt, ext, filename in (("torchscript", "pt", "audit.yaml"), ("onnx", "onnx", "audit-onnx.yaml")):
         lines = [
@@ -197,6 +198,9 @@ def write_configs(entries: list[Entry]) -> None:
             if e.seed is not None:
                 lines.append(f"    seed: {e.seed}")
             lines.append(f"    finetune_epochs: {e.finetune_epochs}")
+        lines.append("dense_seeds:")
+        for e in seeds:
+            lines += [f"  - name: {e.name}", f"    path: {fmt}/{e.name}.{ext}", f"    seed: {e.seed}"]
         (HERE / filename).write_text("\n".join(lines) + "\n")
 
 
@@ -225,10 +229,20 @@ def main() -> None:
         save(model, name)
         print(f"{name}: sparsity {e.sparsity:.3f} test accuracy {e.test_accuracy:.4f}")
 
-    manifest = {"models": [asdict(e) for e in entries], "seed": SEED, "torch": torch.__version__}
+    seeds = []
+    for s in DENSE_SEEDS:  # trained last, so the models above do not depend on how many there are
+        torch.manual_seed(SEED + s)
+        extra = SmallCNN()
+        train(extra, x_train, y_train, epochs=DENSE_EPOCHS, lr=3e-3, seed=SEED + s)
+        e = Entry(f"dense-s{s}", "none", 0.0, s, 0, weight_sparsity(extra), accuracy(extra, x_test, y_test))
+        seeds.append(e)
+        save(extra, e.name)
+        print(f"{e.name}: test accuracy {e.test_accuracy:.4f}")
+
+    manifest = {"models": [asdict(e) for e in [*entries, *seeds]], "seed": SEED, "torch": torch.__version__}
     (HERE / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    write_configs(entries)
-    print(f"built {len(entries)} models in {time.perf_counter() - t0:.0f} s")
+    write_configs(entries, seeds)
+    print(f"built {len(entries) + len(seeds)} models in {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -147,3 +147,31 @@ def test_significance_and_intervals_on_real_predictions(attributed):
     assert m["vs_dense"]["harmed_significant_holm"] == holm_harmed
     for c in range(10):
         assert pc["recall_change_ci"]["low"][c] <= pc["recall_change"][c] <= pc["recall_change_ci"]["high"][c]
+
+
+def test_population_welch_test_with_a_dense_seed(sample_results):
+    """audit.yaml lists a second dense seed: the seed populations get Welch's t-test (Hooker et al.)."""
+    from scipy import stats
+    from sklearn.metrics import recall_score
+
+    d = np.load(DATA)
+    keep = d["split"] == 1
+    x = torch.from_numpy(d["images"][keep].astype(np.float32) / 255).unsqueeze(1)
+    y = d["labels"][keep]
+
+    def recall(name):
+        with torch.inference_mode():
+            pred = torch.jit.load(str(SAMPLES / "torchscript" / f"{name}.pt"))(x).argmax(1).numpy()
+        return recall_score(y, pred, labels=list(range(10)), average=None)
+
+    dense = np.stack([recall("dense"), recall("dense-s1")])
+    pruned = np.stack([recall("random-90-s0"), recall("random-90-s1")])
+    want = stats.ttest_ind(pruned, dense, equal_var=False, axis=0)
+    config = next(c for c in sample_results["configurations"] if c["models"] == ["random-90-s0", "random-90-s1"])
+    test = config["population_test"]
+    assert test["method"] == "welch"
+    np.testing.assert_allclose(test["statistic"], want.statistic, rtol=1e-9)
+    np.testing.assert_allclose(test["pvalue"], want.pvalue, rtol=1e-9)
+    np.testing.assert_allclose(test["mean_recall_change"], pruned.mean(0) - dense.mean(0), atol=1e-12)
+    assert test["significant"] == int((want.pvalue < 0.05).sum())
+    assert sample_results["dense_seeds"][0]["name"] == "dense-s1"

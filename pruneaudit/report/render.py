@@ -64,31 +64,22 @@ def vega_javascript() -> Markup:
     return Markup(js)
 
 
-def render_html(
-    results: dict[str, Any],
-    *,
-    card: dict[str, Any] | None = None,
-    timestamp: str | None = None,
-    env: Environment | None = None,
-) -> str:
-    env = env or make_env()
-    context = build_context(results, card=card, timestamp=timestamp)
+def _html(env: Environment, context: dict[str, Any]) -> str:
     return env.get_template("card.html.j2").render(**context, vega_js=vega_javascript())
 
 
-def render_markdown(
-    results: dict[str, Any],
-    *,
-    card: dict[str, Any] | None = None,
-    timestamp: str | None = None,
-    env: Environment | None = None,
-) -> str:
+def _markdown(env: Environment, results: dict[str, Any], context: dict[str, Any]) -> str:
     from pruneaudit.report.tables import front_matter
 
-    env = env or make_env()
-    context = build_context(results, card=card, timestamp=timestamp)
-    body = env.get_template("card.md.j2").render(**context)
-    return front_matter(results, context["card"]["owner"]) + body
+    return front_matter(results, context["card"]["owner"]) + env.get_template("card.md.j2").render(**context)
+
+
+def render_html(results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None) -> str:
+    return _html(make_env(), build_context(results, card=card, timestamp=timestamp))
+
+
+def render_markdown(results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None) -> str:
+    return _markdown(make_env(), results, build_context(results, card=card, timestamp=timestamp))
 
 
 def render_outputs(
@@ -105,9 +96,10 @@ def render_outputs(
     text = dumps(results)
     results = json.loads(text)
     env = make_env()
+    context = build_context(results, timestamp=timestamp)  # charts and tables, computed once for both cards
     return {
         "results.json": text,
-        "index.html": render_html(results, timestamp=timestamp, env=env),
-        "card.md": render_markdown(results, timestamp=timestamp, env=env),
+        "index.html": _html(env, context),
+        "card.md": _markdown(env, results, context),
         "per_class.csv": per_class_csv(results),
     }

@@ -52,6 +52,25 @@ def invoke(args):
     return CliRunner().invoke(cli, args)
 
 
+def audit_pair(dense, pruned, data, out, *extra):
+    """`pruneaudit audit` of one dense and one pruned model given on the command line."""
+    return invoke(
+        [
+            "audit",
+            "--quiet",
+            "--dense",
+            str(dense),
+            "--pruned",
+            str(pruned),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, test_npz):
     """A folder with the factory module, eager copies of two sample models, and the reference audit."""
@@ -70,19 +89,11 @@ def lab(tmp_path_factory, test_npz):
         m.load_state_dict(torch.jit.load(str(SAMPLES / "torchscript" / f"{name}.pt")).state_dict())
         models[name] = m.eval()
     ref = root / "ref"
-    result = invoke(
-        [
-            "audit",
-            "--quiet",
-            "--dense",
-            str(SAMPLES / "torchscript" / "dense.pt"),
-            "--pruned",
-            str(SAMPLES / "torchscript" / "global-90.pt"),
-            "--data",
-            str(test_npz),
-            "--out",
-            str(ref),
-        ]
+    result = audit_pair(
+        str(SAMPLES / "torchscript" / "dense.pt"),
+        str(SAMPLES / "torchscript" / "global-90.pt"),
+        str(test_npz),
+        str(ref),
     )
     assert result.exit_code == 0, result.output
     yield {
@@ -164,20 +175,7 @@ def test_state_dict_needs_a_factory(lab):
     path = lab["root"] / "plain.sd.pt"
     torch.save(lab["models"]["dense"].state_dict(), path)
     pruned = SAMPLES / "torchscript" / "l1-50.pt"
-    result = invoke(
-        [
-            "audit",
-            "--quiet",
-            "--dense",
-            str(path),
-            "--pruned",
-            str(pruned),
-            "--data",
-            str(lab["data"]),
-            "--out",
-            str(lab["root"] / "x"),
-        ]
-    )
+    result = audit_pair(str(path), str(pruned), str(lab["data"]), str(lab["root"] / "x"))
     assert (
         result.exit_code == 2
         and "this is a state_dict, not a model; give 'factory: package.module:callable'" in result.output
@@ -221,47 +219,25 @@ def test_probabilities_and_dict_outputs(lab):
         )
         paths[("prob", name)] = lab["root"] / f"{name}.prob.pt"
         torch.jit.save(torch.jit.trace(mod.Softmaxed(m), torch.zeros(1, 1, 28, 28)), str(paths[("prob", name)]))
-    base = ["audit", "--quiet", "--data", str(lab["data"])]
-    no_key = invoke(
-        [
-            *base,
-            "--dense",
-            str(paths[("dict", "dense")]),
-            "--pruned",
-            str(paths[("dict", "global-90")]),
-            "--out",
-            str(lab["root"] / "d0"),
-        ]
+    no_key = audit_pair(
+        str(paths[("dict", "dense")]), str(paths[("dict", "global-90")]), lab["data"], str(lab["root"] / "d0")
     )
     assert (
         no_key.exit_code == 2
         and "returns a dict with keys features, logits; choose one with --output KEY" in no_key.output
     )
-    keyed = invoke(
-        [
-            *base,
-            "--dense",
-            str(paths[("dict", "dense")]),
-            "--pruned",
-            str(paths[("dict", "global-90")]),
-            "--output",
-            "logits",
-            "--out",
-            str(lab["root"] / "d1"),
-        ]
+    keyed = audit_pair(
+        str(paths[("dict", "dense")]),
+        str(paths[("dict", "global-90")]),
+        lab["data"],
+        str(lab["root"] / "d1"),
+        "--output",
+        "logits",
     )
     assert keyed.exit_code == 0, keyed.output
     _same_as_reference(lab, lab["root"] / "d1")
-    probs = invoke(
-        [
-            *base,
-            "--dense",
-            str(paths[("prob", "dense")]),
-            "--pruned",
-            str(paths[("prob", "global-90")]),
-            "--out",
-            str(lab["root"] / "p"),
-        ]
+    probs = audit_pair(
+        str(paths[("prob", "dense")]), str(paths[("prob", "global-90")]), lab["data"], str(lab["root"] / "p")
     )
     assert probs.exit_code == 0, probs.output
     got = _same_as_reference(lab, lab["root"] / "p")
@@ -318,21 +294,7 @@ def test_onnx_static_batch_of_one_and_external_data(lab, caplog):
     for n, m in lab["models"].items():
         _onnx_export(m, static[n], dynamic=False)
     assert onnx.load(str(static["dense"])).graph.input[0].type.tensor_type.shape.dim[0].dim_value == 1
-    result = invoke(
-        [
-            "-v",
-            "audit",
-            "--quiet",
-            "--dense",
-            str(static["dense"]),
-            "--pruned",
-            str(static["global-90"]),
-            "--data",
-            str(lab["data"]),
-            "--out",
-            str(lab["root"] / "static"),
-        ]
-    )
+    result = audit_pair(static["dense"], static["global-90"], lab["data"], lab["root"] / "static")
     assert result.exit_code == 0, result.output
     assert "fixed batch size 1; inference runs one image at a time" in caplog.text
     _same_as_reference(lab, lab["root"] / "static")
@@ -350,20 +312,7 @@ def test_onnx_static_batch_of_one_and_external_data(lab, caplog):
             size_threshold=0,
         )
     assert (lab["root"] / "ext" / "dense.onnx.data").exists()
-    result = invoke(
-        [
-            "audit",
-            "--quiet",
-            "--dense",
-            str(external["dense"]),
-            "--pruned",
-            str(external["global-90"]),
-            "--data",
-            str(lab["data"]),
-            "--out",
-            str(lab["root"] / "external"),
-        ]
-    )
+    result = audit_pair(external["dense"], external["global-90"], lab["data"], lab["root"] / "external")
     assert result.exit_code == 0, result.output
     got = _same_as_reference(lab, lab["root"] / "external")
     assert got["models"][1]["facts"]["weight_count"] == lab["ref"]["models"][1]["facts"]["weight_count"]
@@ -394,19 +343,8 @@ def test_input_shape_rejected(lab, tmp_path):
     big = tmp_path / "big.npz"
     np.savez(big, images=np.zeros((8, 32, 32), np.uint8), labels=np.arange(8) % 10)
     for fmt, ext in (("onnx", "onnx"), ("torchscript", "pt")):
-        result = invoke(
-            [
-                "audit",
-                "--quiet",
-                "--dense",
-                str(SAMPLES / fmt / f"dense.{ext}"),
-                "--pruned",
-                str(SAMPLES / fmt / f"l1-50.{ext}"),
-                "--data",
-                str(big),
-                "--out",
-                str(tmp_path / fmt),
-            ]
+        result = audit_pair(
+            str(SAMPLES / fmt / f"dense.{ext}"), str(SAMPLES / fmt / f"l1-50.{ext}"), str(big), str(tmp_path / fmt)
         )
         assert result.exit_code == 2, result.output
         line = result.output.strip()
@@ -423,20 +361,7 @@ def test_nan_outputs(lab, tmp_path):
 
     path = tmp_path / "nan.pt"
     torch.jit.save(torch.jit.script(Nan()), str(path))
-    result = invoke(
-        [
-            "audit",
-            "--quiet",
-            "--dense",
-            str(SAMPLES / "torchscript" / "dense.pt"),
-            "--pruned",
-            str(path),
-            "--data",
-            str(lab["data"]),
-            "--out",
-            str(tmp_path / "o"),
-        ]
-    )
+    result = audit_pair(str(SAMPLES / "torchscript" / "dense.pt"), str(path), str(lab["data"]), str(tmp_path / "o"))
     assert result.exit_code == 2 and "nan.pt: the model produced NaN or infinite outputs" in result.output
 
 

@@ -89,3 +89,13 @@ def test_bad_batch_size(tmp_path):
             pruned=(SAMPLES / "torchscript" / "l1-50.pt",),
             data=SAMPLES / "data" / "mnist10k.npz",
         )
+
+
+def test_public_api():
+    import pruneaudit
+
+    assert set(pruneaudit.__all__) >= {"audit", "build_config", "render_outputs", "load_results", "select", "gate"}
+    for name in pruneaudit.__all__:
+        assert getattr(pruneaudit, name) is not None
+    with pytest.raises(AttributeError):
+        pruneaudit.nothing_here  # noqa: B018

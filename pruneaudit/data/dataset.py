@@ -101,16 +101,12 @@ def _crop(img, size: tuple[int, int]):
 
 @dataclass(frozen=True)
 class Dataset:
-    source_path: Path
+    source: Path
     images: ImageSource
     labels: np.ndarray  # (N,) int64 class index
     class_names: tuple[str, ...] | None
     spec: DataSpec
     attributes: dict[str, np.ndarray] = field(default_factory=dict)  # name → (N,) value per image
-
-    @property
-    def source(self) -> Path:
-        return self.source_path
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -281,4 +277,4 @@ def load_dataset(spec: DataSpec) -> Dataset:
             raise DataError(
                 f"{path}: attribute {name!r} must have one value per image, shape {labels.shape}; received {values.shape}"
             )
-    return Dataset(source_path=path, images=images, labels=labels, class_names=names, spec=spec, attributes=attributes)
+    return Dataset(source=path, images=images, labels=labels, class_names=names, spec=spec, attributes=attributes)

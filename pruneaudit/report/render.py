@@ -78,7 +78,9 @@ def render_html(results: dict[str, Any], *, card: dict[str, Any] | None = None, 
     return _html(make_env(), build_context(results, card=card, timestamp=timestamp))
 
 
-def render_markdown(results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None) -> str:
+def render_markdown(
+    results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None
+) -> str:
     return _markdown(make_env(), results, build_context(results, card=card, timestamp=timestamp))
 
 

@@ -34,6 +34,7 @@ sample-models: install
 bench: install
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_pareto.py
+	$(BIN)/python benchmarks/bench_audit.py
 
 wheel: install
 	rm -rf dist && $(BIN)/python -m build --wheel --no-isolation --outdir dist .

@@ -24,3 +24,21 @@ def test_pareto_benchmark_runs():
         text=True,
     ).stdout
     assert "candidates x 3 objectives" in out
+
+
+def test_audit_overhead_benchmark_runs(tmp_path, test_npz):
+    from tests.conftest import SAMPLES
+
+    cfg = tmp_path / "audit.yaml"
+    cfg.write_text(
+        f"data: {{path: {test_npz}}}\n"
+        f"dense: {{path: {SAMPLES / 'torchscript' / 'dense.pt'}}}\n"
+        f"pruned:\n  - {{path: {SAMPLES / 'torchscript' / 'global-90.pt'}}}\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_audit.py"), "--config", str(cfg)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "x baseline" in out

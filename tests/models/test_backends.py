@@ -94,3 +94,38 @@ def test_cuda_paths_run_on_a_gpu(batch):
     ox = load_predictor(model_spec(SAMPLES / "onnx" / "dense.onnx"), device="cuda", strict=True)
     assert ts.device == "cuda" and ox.device == "CUDAExecutionProvider"
     np.testing.assert_allclose(ts.predict(batch, slice(0, 64)), ox.predict(batch, slice(0, 64)), rtol=1e-3, atol=1e-3)
+
+
+def test_select_output_kinds(tmp_path):
+    import torch
+
+    from pruneaudit.models.torch_common import select_output
+
+    t = torch.zeros(2, 3)
+    where = tmp_path / "m.pt"
+    assert select_output(t, None, where) is t
+    assert select_output((t, t + 1), 1, where).sum() == 6
+    with pytest.raises(ModelError, match="returns 2 outputs; choose one with --output INDEX"):
+        select_output((t, t), None, where)
+    with pytest.raises(ModelError, match="output index 5 out of range; the model returns 2 outputs"):
+        select_output([t, t], 5, where)
+    with pytest.raises(ModelError, match="output key 'x' not found; the model returns a, b"):
+        select_output({"a": t, "b": t}, "x", where)
+    with pytest.raises(ModelError, match="--output 'a' given but the model returns a single tensor"):
+        select_output(t, "a", where)
+
+
+def test_onnx_with_two_outputs(tmp_path, batch):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, 28, 28])
+    flat = helper.make_tensor_value_info("flat", TensorProto.FLOAT, ["n", 784])
+    neg = helper.make_tensor_value_info("neg", TensorProto.FLOAT, ["n", 784])
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 784])
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["flat"]), helper.make_node("Neg", ["flat"], ["neg"])]
+    graph = helper.make_graph(nodes, "two", [x], [flat, neg], initializer=[shape])
+    path = tmp_path / "two.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+    with pytest.raises(ModelError, match="two.onnx: the model has outputs flat, neg; choose one with --output NAME"):
+        load_predictor(model_spec(path), device="cpu")
+    by_name = load_predictor(model_spec(path, output="neg"), device="cpu")
+    by_index = load_predictor(model_spec(path, output=0), device="cpu")
+    np.testing.assert_allclose(by_name.predict(batch, slice(0, 64)), -by_index.predict(batch, slice(0, 64)))

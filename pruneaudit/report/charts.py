@@ -19,6 +19,17 @@ WORST_K = 15
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442"]
 
 
+def change_scale(values_pp: pd.Series) -> alt.Scale:
+    """Diverging blue–orange scale for changes in pp, symmetric around 0.
+
+    The range is clamped (at most ±HEATMAP_CLAMP_PP, at least ±5 pp) so that a few collapsed
+    models do not wash out the small changes that matter at moderate sparsity; tooltips and
+    tables keep the exact values."""
+    largest = float(values_pp.abs().max()) if values_pp.notna().any() else 0.0
+    limit = min(max(largest, 5.0), HEATMAP_CLAMP_PP)
+    return alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True, clamp=True)
+
+
 def technique(model: dict[str, Any]) -> str:
     if model["role"] == "dense":
         return "dense"
@@ -125,10 +136,6 @@ def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
             )
     df = pd.DataFrame(rows)
     order = [m["name"] for m in results["models"] if m["vs_dense"] is not None]
-    # Clamp the colour range so that a few collapsed models do not wash out the small changes
-    # that matter at moderate sparsity; the tooltip and the table keep the exact values.
-    largest = float(df["change_pp"].abs().max()) if df["change_pp"].notna().any() else 0.0
-    limit = min(max(largest, 5.0), HEATMAP_CLAMP_PP)
     return (
         alt.Chart(df)
         .mark_rect()
@@ -138,7 +145,7 @@ def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
             color=alt.Color(
                 "change_pp:Q",
                 title="Recall change (pp)",
-                scale=alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True, clamp=True),
+                scale=change_scale(df["change_pp"]),
             ),
             tooltip=[
                 alt.Tooltip("model:N", title="Model"),
@@ -333,7 +340,7 @@ def operating_points(results: dict[str, Any]) -> dict[str, Any]:
     label_df = pick_df.groupby(["model", "sparsity", "accuracy"], as_index=False).agg(
         {"policy": lambda s: " + ".join(s)}
     )
-    limit = min(max(float(df["worst_change_pp"].abs().max() or 0.0), 5.0), HEATMAP_CLAMP_PP)
+    scale = change_scale(df["worst_change_pp"])
     best = float(df["accuracy"].max())
     df = df[df["accuracy"] >= best - OPERATING_WINDOW]  # collapsed models stay in the tables, not here
     x = alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%"))
@@ -347,7 +354,7 @@ def operating_points(results: dict[str, Any]) -> dict[str, Any]:
             color=alt.Color(
                 "worst_change_pp:Q",
                 title="Worst-class change (pp)",
-                scale=alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True, clamp=True),
+                scale=scale,
             ),
             tooltip=[
                 alt.Tooltip("model:N", title="Model"),

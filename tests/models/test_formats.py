@@ -186,25 +186,13 @@ def test_pickled_module_needs_trust(lab):
     dense, pruned = lab["root"] / "dense.pickle.pt", lab["root"] / "global-90.pickle.pt"
     torch.save(lab["models"]["dense"], dense)
     torch.save(lab["models"]["global-90"], pruned)
-    args = [
-        "audit",
-        "--quiet",
-        "--dense",
-        str(dense),
-        "--pruned",
-        str(pruned),
-        "--data",
-        str(lab["data"]),
-        "--out",
-        str(lab["root"] / "pk"),
-    ]
-    refused = invoke(args)
+    refused = audit_pair(dense, pruned, lab["data"], lab["root"] / "pk")
     assert refused.exit_code == 2
     assert (
         "dense.pickle.pt: this file is a pickled Python object" in refused.output and "--trust-pickle" in refused.output
     )
     assert len(refused.output.strip().splitlines()) == 1
-    trusted = invoke([*args, "--trust-pickle"])
+    trusted = audit_pair(dense, pruned, lab["data"], lab["root"] / "pk", "--trust-pickle")
     assert trusted.exit_code == 0, trusted.output
     _same_as_reference(lab, lab["root"] / "pk")
 

@@ -67,7 +67,7 @@ def audit_command(
     timestamp: bool,
     quiet: bool,
 ) -> None:
-    """Run every model over the data; write index.html, card.md, results.json and per_class.csv to OUT."""
+    """Run every model over the data; write index.html, card.md, results.json and per_class.csv/.parquet to OUT."""
     from pruneaudit.api import audit_to_directory
     from pruneaudit.card import load_card
     from pruneaudit.config import build_config

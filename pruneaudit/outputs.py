@@ -21,7 +21,7 @@ def check_writable(out_dir: Path) -> None:
         raise OutputError(f"{out_dir}: cannot write the output directory ({probe} is not writable)")
 
 
-def write_outputs(out_dir: Path, files: dict[str, str]) -> None:
+def write_outputs(out_dir: Path, files: dict[str, str | bytes]) -> None:
     """Write every file to a staging directory beside ``out_dir``, then move each into place.
 
     A failure while writing leaves ``out_dir`` as it was: no half-written report.
@@ -33,8 +33,9 @@ def write_outputs(out_dir: Path, files: dict[str, str]) -> None:
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot create the output directory ({exc.strerror})") from None
     try:
-        for name, text in files.items():
-            (staging / name).write_text(text, encoding="utf-8")
+        for name, content in files.items():
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            (staging / name).write_bytes(data)
         for name in files:
             os.replace(staging / name, out_dir / name)
     except OSError as exc:

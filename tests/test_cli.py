@@ -14,7 +14,13 @@ from tests.conftest import DATA, SAMPLES, TinyNet, audit_args, run_cli, save_tor
 
 def test_sample_audit_writes_both_outputs(sample_audit, sample_results):
     out = sample_audit["torchscript"]
-    assert sorted(p.name for p in out.iterdir()) == ["card.md", "index.html", "per_class.csv", "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "card.md",
+        "index.html",
+        "per_class.csv",
+        "per_class.parquet",
+        "results.json",
+    ]
     assert sample_results["schema_version"] == "1.0"
     assert len(sample_results["models"]) == 28
     assert sample_results["data"]["n_samples"] == 2000
@@ -48,8 +54,8 @@ def test_summary_table_on_stdout(tmp_path, test_npz):
 def test_identical_inputs_give_byte_identical_outputs(tmp_path, test_npz):
     for name in ("a", "b"):
         assert run_cli(audit_args("torchscript", test_npz, tmp_path / name)).exit_code == 0
-    for f in ("results.json", "index.html"):
-        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+    for f in ("results.json", "index.html", "card.md", "per_class.csv", "per_class.parquet"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
 
 
 def test_html_is_self_contained(sample_audit):

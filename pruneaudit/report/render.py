@@ -86,9 +86,9 @@ def render_markdown(
 
 def render_outputs(
     results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None
-) -> dict[str, str]:
+) -> dict[str, str | bytes]:
     """Every report file, rendered in memory so that they can be written together."""
-    from pruneaudit.report.tables import per_class_csv
+    from pruneaudit.report.tables import per_class_csv, per_class_parquet
     from pruneaudit.results import dumps
 
     if card is not None:
@@ -104,4 +104,5 @@ def render_outputs(
         "index.html": _html(env, context),
         "card.md": _markdown(env, results, context),
         "per_class.csv": per_class_csv(results),
+        "per_class.parquet": per_class_parquet(results),
     }

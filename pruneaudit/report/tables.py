@@ -79,6 +79,21 @@ def per_class_csv(results: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+def per_class_parquet(results: dict[str, Any]) -> bytes:
+    """The same table as per_class.csv, typed, as Parquet (deterministic for a given pyarrow)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = pd.read_csv(
+        io.StringIO(per_class_csv(results)), dtype={"model": str, "class": str}, keep_default_na=False, na_values=[""]
+    )
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)  # no pandas JSON blob
+    out = io.BytesIO()
+    pq.write_table(table, out, compression="zstd")
+    return out.getvalue()
+
+
 def front_matter(results: dict[str, Any], card: dict[str, Any]) -> str:
     """YAML front matter for a GitHub release or a Hugging Face model repository (model-index)."""
     data = results["data"]

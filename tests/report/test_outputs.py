@@ -29,6 +29,16 @@ def test_per_class_csv_matches_results(sample_results):
     assert dense["recall_change"] == "" and dense["mcnemar_p"] == ""
 
 
+def test_per_class_parquet_matches_the_csv(sample_results):
+    import pandas as pd
+
+    out = render_outputs(sample_results)
+    parquet = pd.read_parquet(io.BytesIO(out["per_class.parquet"]))
+    csv_df = pd.read_csv(io.StringIO(out["per_class.csv"]), dtype={"model": str, "class": str})
+    pd.testing.assert_frame_equal(parquet, csv_df, check_dtype=False)
+    assert parquet["recall_change"].isna().sum() == 10  # the dense model's rows
+
+
 def test_card_md_front_matter_is_valid_yaml(sample_results):
     md = render_markdown(sample_results, card=parse_card({"licence": "mit", "name": "n"}, where="c"))
     assert md.startswith("---\n")
@@ -76,7 +86,7 @@ def test_render_reproduces_the_audit_outputs(sample_audit, tmp_path):
     src = sample_audit["torchscript"]
     result = CliRunner().invoke(cli, ["render", str(src / "results.json"), "--out", str(tmp_path / "again")])
     assert result.exit_code == 0, result.output
-    for name in ("index.html", "card.md", "per_class.csv", "results.json"):
+    for name in ("index.html", "card.md", "per_class.csv", "per_class.parquet", "results.json"):
         assert (tmp_path / "again" / name).read_bytes() == (src / name).read_bytes(), name
 
 

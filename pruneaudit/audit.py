@@ -85,6 +85,7 @@ class GroupComparison:
     group: str
     model: str
     n_samples: int
+    support: np.ndarray  # images per class within the group
     dense_accuracy: float
     pruned_accuracy: float
     disparity: Disparity
@@ -283,6 +284,7 @@ def _compare_groups(
                     group=label,
                     model=spec.name,
                     n_samples=dense_metrics[k].n_samples,
+                    support=dense_metrics[k].support,
                     dense_accuracy=dense_metrics[k].accuracy,
                     pruned_accuracy=pm.accuracy,
                     disparity=d,

@@ -212,6 +212,12 @@ def _group(g: GroupComparison, class_names: tuple[str, ...]) -> dict[str, Any]:
         "model": g.model,
         "n_samples": g.n_samples,
         "pruned_accuracy": _num(g.pruned_accuracy),
+        "per_class": {
+            "mcnemar_p_holm": _array(g.disparity.mcnemar_p_holm),
+            "recall_change": _array(g.disparity.recall_change),
+            "recall_change_ci": _interval(g.disparity.recall_change_interval),
+            "support": _array(g.support),
+        },
         **_disparity_scalars(g.disparity, class_names),
     }
 

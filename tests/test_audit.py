@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 from fairlearn.metrics import MetricFrame
-from sklearn.metrics import accuracy_score, top_k_accuracy_score
+from sklearn.metrics import accuracy_score, recall_score, top_k_accuracy_score
 
 from tests.conftest import DATA, SAMPLES, run_cli
 
@@ -84,6 +84,17 @@ def test_subgroups_match_fairlearn(attributed):
                 assert row["accuracy_change"] == pytest.approx(pruned[group] - dense[group])
                 sel = feature == group
                 assert row["n_samples"] == int(sel.sum())
+                labels_list = list(range(10))
+                want = recall_score(
+                    labels[sel], preds[name][sel], labels=labels_list, average=None, zero_division=np.nan
+                )
+                want -= recall_score(
+                    labels[sel], preds["dense"][sel], labels=labels_list, average=None, zero_division=np.nan
+                )
+                np.testing.assert_allclose(
+                    np.array(row["per_class"]["recall_change"], dtype=float), want, equal_nan=True, atol=1e-12
+                )
+                assert row["per_class"]["support"] == np.bincount(labels[sel], minlength=10).tolist()
                 assert row["changed_predictions"] == int((preds[name][sel] != preds["dense"][sel]).sum())
 
 
@@ -175,3 +186,13 @@ def test_population_welch_test_with_a_dense_seed(sample_results):
     np.testing.assert_allclose(test["mean_recall_change"], pruned.mean(0) - dense.mean(0), atol=1e-12)
     assert test["significant"] == int((want.pvalue < 0.05).sum())
     assert sample_results["dense_seeds"][0]["name"] == "dense-s1"
+
+
+def test_subgroup_results_validate_against_the_schema(attributed):
+    import jsonschema
+
+    from tests.test_schema import SCHEMA
+
+    results = attributed[0]
+    assert results["subgroups"]
+    jsonschema.validate(results, SCHEMA, cls=jsonschema.Draft202012Validator)

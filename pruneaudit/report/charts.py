@@ -58,6 +58,18 @@ def model_rows(results: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# One tooltip for every chart whose marks are models (rows of model_rows).
+MODEL_TOOLTIP = [
+    alt.Tooltip("model:N", title="Model"),
+    alt.Tooltip("technique:N", title="Technique"),
+    alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"),
+    alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
+    alt.Tooltip("accuracy_change_pp:Q", format="+.2f", title="Top-1 change (pp)"),
+    alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
+    alt.Tooltip("worst_class:N", title="Worst class"),
+]
+
+
 def _technique_colour(domain: list[str]) -> alt.Color:
     return alt.Color("technique:N", title="Technique", scale=alt.Scale(domain=domain, range=OKABE_ITO[: len(domain)]))
 
@@ -66,19 +78,11 @@ def accuracy_vs_sparsity(results: dict[str, Any]) -> dict[str, Any]:
     """Left: top-1 accuracy; right: worst-class and overall recall change, both against sparsity."""
     df = model_rows(results)
     domain = list(dict.fromkeys(df["technique"]))
-    tooltip = [
-        alt.Tooltip("model:N", title="Model"),
-        alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"),
-        alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
-        alt.Tooltip("accuracy_change_pp:Q", format="+.2f", title="Top-1 change (pp)"),
-        alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
-        alt.Tooltip("worst_class:N", title="Worst class"),
-    ]
     base = alt.Chart(df).encode(
         x=alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%")),
         color=_technique_colour(domain),
         detail="series:N",
-        tooltip=tooltip,
+        tooltip=MODEL_TOOLTIP,
     )
     acc = (
         (base.mark_line(point=True, opacity=0.8))
@@ -356,14 +360,7 @@ def operating_points(results: dict[str, Any]) -> dict[str, Any]:
                 title="Worst-class change (pp)",
                 scale=scale,
             ),
-            tooltip=[
-                alt.Tooltip("model:N", title="Model"),
-                alt.Tooltip("technique:N", title="Technique"),
-                alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"),
-                alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
-                alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
-                alt.Tooltip("worst_class:N", title="Worst class"),
-            ],
+            tooltip=MODEL_TOOLTIP,
         )
     )
     front = (
@@ -393,22 +390,15 @@ def operating_points(results: dict[str, Any]) -> dict[str, Any]:
 
 def accuracy_vs_disparity(results: dict[str, Any]) -> dict[str, Any]:
     """Accuracy against worst-class change; each technique's path as sparsity grows, front members filled."""
-    df = model_rows(results)
-    df = df[df["technique"] != "dense"].sort_values(["series", "sparsity"])
+    rows = model_rows(results)
+    domain = list(dict.fromkeys(rows["technique"]))[1:]  # the dense model comes first
+    df = rows[rows["technique"] != "dense"].sort_values(["series", "sparsity"])
     front = set(results["selection"]["front"])
     df = df.assign(on_front=df["model"].map(lambda m: "on the Pareto front" if m in front else "dominated"))
-    domain = list(dict.fromkeys(model_rows(results)["technique"]))[1:]
     colour = _technique_colour(domain)
     x = alt.X("worst_change_pp:Q", title="Worst-class recall change (pp)")
     y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
-    tooltip = [
-        alt.Tooltip("model:N", title="Model"),
-        alt.Tooltip("technique:N", title="Technique"),
-        alt.Tooltip("sparsity:Q", format=".1%", title="Sparsity"),
-        alt.Tooltip("accuracy:Q", format=".2%", title="Top-1"),
-        alt.Tooltip("worst_change_pp:Q", format="+.2f", title="Worst-class change (pp)"),
-        alt.Tooltip("on_front:N", title="Pareto"),
-    ]
+    tooltip = [*MODEL_TOOLTIP, alt.Tooltip("on_front:N", title="Pareto")]
     paths = alt.Chart(df).mark_line(opacity=0.6).encode(x=x, y=y, color=colour, detail="series:N", order="sparsity:Q")
     on = df["on_front"] == "on the Pareto front"
     filled = (

@@ -37,6 +37,13 @@ def _defined(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in _pruned(results) if m["vs_dense"]["worst_class_change"]["value"] is not None]
 
 
+def _most_harmed(pruned: list[dict[str, Any]]) -> dict[str, Any]:
+    """Most significantly harmed classes; ties: the larger accuracy drop, then the name."""
+    return max(
+        pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"])
+    )
+
+
 def headlines(results: dict[str, Any]) -> list[str]:
     """Sentences written from the numbers: where aggregate accuracy hides a class's loss."""
     alpha = results["settings"]["alpha"]
@@ -52,10 +59,7 @@ def headlines(results: dict[str, Any]) -> list[str]:
         out.append(f"Largest single-class drop within {pp(NEAR_DENSE)[1:]} of dense accuracy — {_finding(m, alpha)}")
     else:
         out.append(f"No pruned model stays within {pp(NEAR_DENSE)[1:]} of dense accuracy.")
-    m = max(
-        pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"])
-    )
-    out.append(f"Most classes significantly harmed — {_finding(m, alpha)}")
+    out.append(f"Most classes significantly harmed — {_finding(_most_harmed(pruned), alpha)}")
     sel = results.get("selection")
     if sel:
         primary = sel["picks"][sel["primary"]]
@@ -170,10 +174,7 @@ def _spotlight(results: dict[str, Any]) -> tuple[dict[str, Any], str] | None:
     pick = sel["picks"]["accuracy_only"]["model"] if sel else None
     if pick is not None:
         return next(m for m in pruned if m["name"] == pick), "the accuracy-only pick"
-    m = max(
-        pruned, key=lambda m: (m["vs_dense"]["harmed_significant_holm"], -m["vs_dense"]["accuracy_change"], m["name"])
-    )
-    return m, "the pruned model with the most significantly harmed classes"
+    return _most_harmed(pruned), "the pruned model with the most significantly harmed classes"
 
 
 def configurations(results: dict[str, Any]) -> list[dict[str, Any]]:

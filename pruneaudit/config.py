@@ -6,25 +6,16 @@ travel with the models it lists. Command-line options override the file.
 
 from __future__ import annotations
 
-import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pruneaudit.defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_TOLERANCE, DEVICES
 from pruneaudit.errors import MISSING_FILE, ConfigError
-from pruneaudit.policy import Selection, parse_selection
+from pruneaudit.models.formats import EXTENSIONS, FORMATS, TORCH_SAVE_EXTENSIONS, infer_format
+from pruneaudit.policy import parse_selection
+from pruneaudit.specs import AuditConfig, DataSpec, ModelSpec
 from pruneaudit.yamlfile import check_keys, read_yaml
 
-DEVICES = ("auto", "cpu", "cuda")
-FORMATS = ("torchscript", "torch_export", "state_dict", "pickle", "onnx", "predictions")
-EXTENSIONS = {
-    ".ts": "torchscript",
-    ".pt2": "torch_export",
-    ".onnx": "onnx",
-    ".npz": "predictions",
-    ".parquet": "predictions",
-}
-TORCH_SAVE_EXTENSIONS = (".pt", ".pth", ".bin")  # TorchScript archive or torch.save file: sniffed
 METADATA_KEYS = ("technique", "amount", "seed", "finetune_epochs", "notes")
 MODEL_KEYS = ("name", "path", "format", "factory", "factory_kwargs", "output", "class_order", *METADATA_KEYS)
 DATA_KEYS = (
@@ -60,78 +51,10 @@ TOP_KEYS = (
 COLORS = ("grayscale", "rgb")
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model to audit: where it is, how to read it, and what the user declares about it."""
-
-    name: str
-    path: Path
-    format: str  # one of FORMATS
-    metadata: dict[str, Any] = field(default_factory=dict)
-    factory: str | None = None  # "package.module:callable" building the nn.Module for a state_dict
-    factory_kwargs: dict[str, Any] = field(default_factory=dict)
-    output: str | int | None = None  # which entry of a dict/tuple output holds the class scores
-    class_order: tuple[str, ...] | None = None  # class name of each model output, when it differs from the data
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Where the labelled data is and how to turn its arrays into model input."""
-
-    path: Path  # .npz, .npy (with labels), an image folder, or a .csv/.parquet manifest
-    labels: Path | None = None  # labels .npy next to an images .npy
-    split: int | None = None
-    images_key: str = "images"
-    labels_key: str = "labels"
-    class_names: tuple[str, ...] | None = None
-    attributes: tuple[str, ...] = ()  # extra per-image arrays or manifest columns for subgroups
-    scale: float | None = None  # None: 1/255 for integer images, 1 for float images
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    resize: tuple[int, ...] | None = None  # image files: shorter side (one int) or (height, width)
-    center_crop: tuple[int, int] | None = None  # image files: (height, width)
-    color: str | None = None  # image files: "grayscale" or "rgb" (default: rgb)
-    channels_first: bool = True
-
-    @property
-    def kind(self) -> str:
-        if self.path.is_dir():
-            return "folder"
-        return {".npz": "npz", ".npy": "npy", ".csv": "manifest", ".parquet": "manifest"}.get(
-            self.path.suffix.lower(), "unknown"
-        )
-
-
-@dataclass(frozen=True)
-class AuditConfig:
-    data: DataSpec
-    dense: ModelSpec
-    pruned: tuple[ModelSpec, ...]
-    dense_seeds: tuple[ModelSpec, ...] = ()  # more dense models (other seeds): the dense population
-    device: str = "auto"
-    batch_size: int = 256
-    tolerance: float = 0.01  # |Δ recall| beyond this counts a class as harmed or helped
-    alpha: float = 0.05  # significance level after multiple-comparison correction
-    selection: Selection = field(default_factory=Selection)  # operating-point policies
-    trust_pickle: bool = False  # allow unpickling whole nn.Module files (runs their code)
-    timings: bool = False  # measure median batch latency (results then differ run to run)
-    base_dir: Path = Path(".")  # the config file's folder: relative paths and factory modules
-
-
 def _existing(path: Path) -> Path:
     if not path.exists():
         raise ConfigError(MISSING_FILE.format(path=path))
     return path
-
-
-def sniff_torch_file(path: Path) -> str:
-    """A .pt/.pth file is a TorchScript archive (it holds code/) or a torch.save file."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = z.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return "torch_save"  # legacy (non-zip) torch.save files; the loader reports corrupt ones
-    return "torchscript" if any("/code/" in n or n.endswith("constants.pkl") for n in names) else "torch_save"
 
 
 def model_spec(
@@ -148,14 +71,8 @@ def model_spec(
     """Build a ModelSpec, inferring the format from the extension (and contents of .pt files)."""
     _existing(path)
     if fmt is None:
-        suffix = path.suffix.lower()
-        if suffix in TORCH_SAVE_EXTENSIONS:
-            fmt = sniff_torch_file(path)
-            if fmt == "torch_save":
-                fmt = "state_dict" if factory else "pickle"
-        else:
-            fmt = EXTENSIONS.get(suffix)
-    if fmt not in FORMATS:
+        fmt = infer_format(path, factory=factory)
+    if not isinstance(fmt, str) or fmt not in FORMATS:  # a YAML list or mapping is no format either
         raise ConfigError(
             f"{path}: cannot tell the model format; expected an extension among "
             f"{', '.join([*EXTENSIONS, *TORCH_SAVE_EXTENSIONS])} or format one of {', '.join(FORMATS)}; "
@@ -283,34 +200,58 @@ def build_config(
     raw = read_config_file(config_path) if config_path else {}
     base = config_path.parent if config_path else Path(".")
     where = str(config_path) if config_path else "command line"
+    dense_spec, pruned_specs, seed_specs = _models_from(where, raw, base, dense=dense, pruned=pruned, output=cli_output)
+    return AuditConfig(
+        data=_data_from(where, raw, base, data=data, split=split),
+        dense=dense_spec,
+        dense_seeds=seed_specs,
+        pruned=pruned_specs,
+        **_settings_from(where, raw, device=device, batch_size=batch_size, trust_pickle=trust_pickle, timings=timings),
+        base_dir=base,
+    )
 
+
+def _models_from(
+    where: str,
+    raw: dict[str, Any],
+    base: Path,
+    *,
+    dense: Path | None,
+    pruned: tuple[Path, ...],
+    output: str | int | None,
+) -> tuple[ModelSpec, tuple[ModelSpec, ...], tuple[ModelSpec, ...]]:
+    """(dense, pruned, dense seeds): models given on the command line replace those in the file."""
     if dense is not None:
-        dense_spec = model_spec(dense, output=cli_output)
+        dense_spec = model_spec(dense, output=output)
     elif "dense" in raw:
         dense_spec = _model_from_mapping(f"{where}: dense", raw["dense"], base)
     else:
         raise ConfigError(f"{where}: no dense model; pass --dense PATH or set 'dense' in the config")
 
     if pruned:
-        pruned_specs = tuple(model_spec(p, output=cli_output) for p in pruned)
+        pruned_specs = tuple(model_spec(p, output=output) for p in pruned)
     else:
-        items = raw.get("pruned") or []
-        if not isinstance(items, list):
-            raise ConfigError(f"{where}: 'pruned' must be a list of models")
-        pruned_specs = tuple(_model_from_mapping(f"{where}: pruned[{i}]", m, base) for i, m in enumerate(items))
+        pruned_specs = _model_list(where, raw, base, "pruned")
     if not pruned_specs:
         raise ConfigError(f"{where}: no pruned model; pass --pruned PATH or list 'pruned' in the config")
-
-    seeds_raw = raw.get("dense_seeds") or []
-    if not isinstance(seeds_raw, list):
-        raise ConfigError(f"{where}: 'dense_seeds' must be a list of models")
-    seed_specs = tuple(_model_from_mapping(f"{where}: dense_seeds[{i}]", m, base) for i, m in enumerate(seeds_raw))
+    seed_specs = _model_list(where, raw, base, "dense_seeds")
 
     names = [dense_spec.name, *(p.name for p in pruned_specs), *(p.name for p in seed_specs)]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"{where}: model names must be unique; repeated: {', '.join(dupes)}")
+    return dense_spec, pruned_specs, seed_specs
 
+
+def _model_list(where: str, raw: dict[str, Any], base: Path, key: str) -> tuple[ModelSpec, ...]:
+    items = raw.get(key) or []
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}: '{key}' must be a list of models")
+    return tuple(_model_from_mapping(f"{where}: {key}[{i}]", m, base) for i, m in enumerate(items))
+
+
+def _data_from(where: str, raw: dict[str, Any], base: Path, *, data: Path | None, split: int | None) -> DataSpec:
+    """--data replaces the file's whole data mapping; --split overrides only the split."""
     if data is not None:
         data_spec = DataSpec(path=_existing(data))
     elif "data" in raw:
@@ -319,29 +260,34 @@ def build_config(
         raise ConfigError(f"{where}: no data; pass --data PATH or set 'data' in the config")
     if split is not None:
         data_spec = DataSpec(**{**data_spec.__dict__, "split": split})
+    return data_spec
 
-    device = device or str(raw.get("device", "auto"))
+
+def _settings_from(
+    where: str,
+    raw: dict[str, Any],
+    *,
+    device: str | None,
+    batch_size: int | None,
+    trust_pickle: bool | None,
+    timings: bool | None,
+) -> dict[str, Any]:
+    """The AuditConfig fields besides data and models, as keyword arguments."""
+    device = device or str(raw.get("device", DEFAULT_DEVICE))
     if device not in DEVICES:
         raise ConfigError(f"{where}: device must be one of {', '.join(DEVICES)}; received {device!r}")
-    batch_size = batch_size if batch_size is not None else raw.get("batch_size", 256)
+    batch_size = batch_size if batch_size is not None else raw.get("batch_size", DEFAULT_BATCH_SIZE)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise ConfigError(f"{where}: batch_size must be a positive integer; received {batch_size!r}")
-    tolerance = _fraction(where, "tolerance", raw.get("tolerance", 0.01))
-    alpha = _fraction(where, "alpha", raw.get("alpha", 0.05))
-    return AuditConfig(
-        data=data_spec,
-        dense=dense_spec,
-        dense_seeds=seed_specs,
-        pruned=pruned_specs,
-        device=device,
-        batch_size=batch_size,
-        tolerance=tolerance,
-        alpha=alpha,
-        selection=parse_selection(f"{where}: selection", raw.get("selection")),
-        trust_pickle=bool(trust_pickle if trust_pickle is not None else raw.get("trust_pickle", False)),
-        timings=bool(timings if timings is not None else raw.get("timings", False)),
-        base_dir=base,
-    )
+    return {
+        "device": device,
+        "batch_size": batch_size,
+        "tolerance": _fraction(where, "tolerance", raw.get("tolerance", DEFAULT_TOLERANCE)),
+        "alpha": _fraction(where, "alpha", raw.get("alpha", DEFAULT_ALPHA)),
+        "selection": parse_selection(f"{where}: selection", raw["selection"]) if "selection" in raw else None,
+        "trust_pickle": bool(trust_pickle if trust_pickle is not None else raw.get("trust_pickle", False)),
+        "timings": bool(timings if timings is not None else raw.get("timings", False)),
+    }
 
 
 def _fraction(where: str, key: str, value: Any) -> float:

@@ -22,8 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
-from pruneaudit.config import DataSpec
 from pruneaudit.errors import DataError
+from pruneaudit.specs import DataSpec
 
 log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")

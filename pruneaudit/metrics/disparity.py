@@ -19,12 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pruneaudit.defaults import DEFAULT_ALPHA, DEFAULT_TOLERANCE
 from pruneaudit.metrics.classification import ClassMetrics, ratio
 from pruneaudit.metrics.intervals import Interval, newcombe_paired_interval
 from pruneaudit.metrics.significance import benjamini_hochberg, holm, mcnemar_exact
-
-DEFAULT_TOLERANCE = 0.01  # a class is harmed/helped when |Δ_c| exceeds 1 pp
-DEFAULT_ALPHA = 0.05
 
 
 @dataclass(frozen=True)

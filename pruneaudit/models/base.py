@@ -41,10 +41,15 @@ class ModelFacts:
 
 class Predictor(Protocol):
     name: str
-    backend: str  # "torchscript", "torch_export", "state_dict", "pickle", "onnx", "predictions"
+    backend: str  # the format it was loaded as: a name in pruneaudit.models.formats.FORMATS
     device: str  # what actually ran: "cpu", "cuda", or the onnxruntime provider
     dtype: str  # input dtype the model was fed
     has_scores: bool  # False when only predicted labels are known (no top-5)
+    needs_images: bool  # False for precomputed outputs: the data's images are never decoded for it
+
+    def check_rows(self, n: int) -> None:
+        """Raise ModelError when the model cannot cover a dataset of ``n`` rows (before any batch runs)."""
+        ...
 
     def predict(self, batch: np.ndarray, rows: slice) -> np.ndarray:
         """Scores (len(batch), n_classes) for a float32 batch; ``rows`` locates it in the dataset."""

@@ -12,6 +12,8 @@ from onnx import numpy_helper
 
 from pruneaudit.errors import ModelError
 from pruneaudit.models.base import ModelFacts, count_weights, first_line
+from pruneaudit.models.formats import LoadOptions
+from pruneaudit.specs import ModelSpec
 
 log = logging.getLogger(__name__)
 _ORT_QUIET = 3  # errors only: keeps onnxruntime's own provider chatter off stderr
@@ -34,6 +36,7 @@ def _check(path: Path) -> onnx.ModelProto:
 class OnnxPredictor:
     backend = "onnx"
     has_scores = True
+    needs_images = True
 
     def __init__(self, *, name: str, path: Path, device: str, strict: bool, output: str | int | None) -> None:
         """``strict``: the user asked for CUDA explicitly, so a CPU fallback is an error."""
@@ -98,6 +101,9 @@ class OnnxPredictor:
             shown = "(" + ", ".join(str(d) if isinstance(d, int) else (d or "?") for d in expected) + ")"
             raise ModelError(f"{self.path}: the model expects input of shape {shown}, received {tuple(batch.shape)}")
 
+    def check_rows(self, n: int) -> None:
+        """A model runs on any number of images."""
+
     def predict(self, batch: np.ndarray, rows: slice) -> np.ndarray:
         self._check_shape(batch)
         x = batch.astype(self._dtype, copy=False)
@@ -120,3 +126,9 @@ class OnnxPredictor:
         named = [(t.name, numpy_helper.to_array(t)) for t in self._proto.graph.initializer]
         named = [(n, a) for n, a in named if np.issubdtype(a.dtype, np.floating)]
         return count_weights(named, file_size=self.path.stat().st_size)
+
+
+def load(spec: ModelSpec, *, options: LoadOptions) -> OnnxPredictor:
+    return OnnxPredictor(
+        name=spec.name, path=spec.path, device=options.device, strict=options.strict, output=spec.output
+    )

@@ -13,6 +13,8 @@ import numpy as np
 
 from pruneaudit.errors import ModelError
 from pruneaudit.models.base import ModelFacts, first_line
+from pruneaudit.models.formats import LoadOptions
+from pruneaudit.specs import ModelSpec
 
 
 def _read(path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -46,6 +48,7 @@ def _read(path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 class PrecomputedPredictor:
     backend = "predictions"
+    needs_images = False
     device = "precomputed"
     dtype = "n/a"
 
@@ -75,3 +78,8 @@ class PrecomputedPredictor:
 
     def facts(self) -> ModelFacts:
         return ModelFacts(parameter_count=0, weight_count=0, weight_nonzero=0, file_size_bytes=self.path.stat().st_size)
+
+
+def load(spec: ModelSpec, *, options: LoadOptions) -> PrecomputedPredictor:
+    """Nothing to place on a device: the options do not apply to saved outputs."""
+    return PrecomputedPredictor(name=spec.name, path=spec.path)

@@ -40,6 +40,7 @@ class TorchPredictor:
     """Runs any callable torch module; the backend name says how it was loaded."""
 
     has_scores = True
+    needs_images = True
     dtype = "float32"
 
     def __init__(
@@ -47,6 +48,9 @@ class TorchPredictor:
     ) -> None:
         self.name, self.path, self.backend, self.device, self._output = name, path, backend, device, output
         self._module = module
+
+    def check_rows(self, n: int) -> None:
+        """A model runs on any number of images."""
 
     def predict(self, batch: np.ndarray, rows: slice) -> np.ndarray:
         x = torch.from_numpy(batch).to(self.device)

@@ -13,7 +13,9 @@ import torch
 
 from pruneaudit.errors import ModelError
 from pruneaudit.models.base import first_line
+from pruneaudit.models.formats import LoadOptions
 from pruneaudit.models.torch_common import TorchPredictor
+from pruneaudit.specs import ModelSpec
 
 PICKLE_REFUSED = (
     "{path}: this file is a pickled Python object (a whole nn.Module); loading it runs code from the file. "
@@ -22,13 +24,15 @@ PICKLE_REFUSED = (
 )
 
 
-def load_torch_export(*, name: str, path: Path, device: str, output: str | int | None) -> TorchPredictor:
+def load_export(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
     try:
-        program = torch.export.load(str(path))
-        module = program.module().to(device)
+        program = torch.export.load(str(spec.path))
+        module = program.module().to(options.device)
     except Exception as exc:  # deserialisation raises many types
-        raise ModelError(f"{path}: cannot load as a torch.export program ({first_line(exc)})") from None
-    return TorchPredictor(name=name, path=path, module=module, backend="torch_export", device=device, output=output)
+        raise ModelError(f"{spec.path}: cannot load as a torch.export program ({first_line(exc)})") from None
+    return TorchPredictor(
+        name=spec.name, path=spec.path, module=module, backend="torch_export", device=options.device, output=spec.output
+    )
 
 
 def resolve_factory(spec: str, *, search: Path) -> Any:
@@ -79,9 +83,8 @@ def _torch_load(path: Path, *, weights_only: bool) -> Any:
         raise ModelError(f"{path}: cannot read as a torch.save file ({first_line(exc)})") from None
 
 
-def load_state_dict_model(
-    *, name: str, path: Path, device: str, output: str | int | None, factory: str, factory_kwargs: dict, search: Path
-) -> TorchPredictor:
+def load_state_dict(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
+    path, factory = spec.path, spec.factory or ""
     state = _torch_load(path, weights_only=True)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # common checkpoint layout
@@ -89,9 +92,9 @@ def load_state_dict_model(
         raise ModelError(
             f"{path}: expected a state_dict (a mapping of names to tensors); received {type(state).__name__}"
         )
-    build = resolve_factory(factory, search=search)
+    build = resolve_factory(factory, search=options.search)
     try:
-        module = build(**factory_kwargs)
+        module = build(**spec.factory_kwargs)
     except Exception as exc:  # user code
         raise ModelError(f"factory {factory!r}: failed to build the model ({first_line(exc)})") from None
     if not isinstance(module, torch.nn.Module):
@@ -106,13 +109,19 @@ def load_state_dict_model(
             parts.append(f"unexpected {', '.join(result.unexpected_keys[:5])}")
         raise ModelError(f"{path}: the state_dict does not fit the factory's model ({'; '.join(parts)})")
     return TorchPredictor(
-        name=name, path=path, module=module.to(device).eval(), backend="state_dict", device=device, output=output
+        name=spec.name,
+        path=path,
+        module=module.to(options.device).eval(),
+        backend="state_dict",
+        device=options.device,
+        output=spec.output,
     )
 
 
-def load_pickled_module(*, name: str, path: Path, device: str, output: str | int | None, trust: bool) -> TorchPredictor:
-    obj = _torch_load(path, weights_only=not trust)
-    if not trust:
+def load_pickle(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
+    path = spec.path
+    obj = _torch_load(path, weights_only=not options.trust_pickle)
+    if not options.trust_pickle:
         # weights_only succeeded: a plain tensor mapping, not a module
         raise ModelError(
             f"{path}: this is a state_dict, not a model; give 'factory: package.module:callable' to build it"
@@ -120,5 +129,10 @@ def load_pickled_module(*, name: str, path: Path, device: str, output: str | int
     if not isinstance(obj, torch.nn.Module):
         raise ModelError(f"{path}: expected a pickled nn.Module; received {type(obj).__name__}")
     return TorchPredictor(
-        name=name, path=path, module=obj.to(device).eval(), backend="pickle", device=device, output=output
+        name=spec.name,
+        path=path,
+        module=obj.to(options.device).eval(),
+        backend="pickle",
+        device=options.device,
+        output=spec.output,
     )

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from pruneaudit.config import DataSpec
 from pruneaudit.data import load_dataset
 from pruneaudit.errors import DataError
+from pruneaudit.specs import DataSpec
 from tests.conftest import DATA
 
 
@@ -52,7 +52,7 @@ def test_bad_arrays(tmp_path, arrays, message):
     np.savez(path, **arrays)
     with pytest.raises(DataError, match=message) as err:
         load_dataset(DataSpec(path=path))
-    assert str(err.value.message).startswith(str(path))
+    assert str(err.value).startswith(str(path))
 
 
 def test_not_an_npz(tmp_path):

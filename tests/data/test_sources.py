@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from pruneaudit.cli import cli
-from pruneaudit.config import DataSpec
 from pruneaudit.data import load_dataset
 from pruneaudit.errors import DataError
+from pruneaudit.specs import DataSpec
 from tests.conftest import SAMPLES
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]

@@ -7,10 +7,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from pruneaudit.config import DataSpec, model_spec
+from pruneaudit.config import model_spec
 from pruneaudit.data import load_dataset
 from pruneaudit.errors import ModelError
 from pruneaudit.models import load_predictor, resolve_device
+from pruneaudit.specs import DataSpec
 from tests.conftest import DATA, SAMPLES
 
 MANIFEST = {m["name"]: m for m in json.loads((SAMPLES / "manifest.json").read_text())["models"]}

@@ -1,0 +1,74 @@
+"""What an audit is about, as plain frozen data: the models, the labelled data and the settings.
+
+Backends and data readers depend on these shapes only, never on how a config file is parsed,
+so this module imports nothing beyond the standard library and the defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pruneaudit.defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_TOLERANCE
+
+if TYPE_CHECKING:
+    from pruneaudit.policy import Selection
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model to audit: where it is, how to read it, and what the user declares about it."""
+
+    name: str
+    path: Path
+    format: str  # a name in pruneaudit.models.formats.FORMATS
+    metadata: dict[str, Any] = field(default_factory=dict)
+    factory: str | None = None  # "package.module:callable" building the nn.Module for a state_dict
+    factory_kwargs: dict[str, Any] = field(default_factory=dict)
+    output: str | int | None = None  # which entry of a dict/tuple output holds the class scores
+    class_order: tuple[str, ...] | None = None  # class name of each model output, when it differs from the data
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the labelled data is and how to turn its arrays into model input."""
+
+    path: Path  # .npz, .npy (with labels), an image folder, or a .csv/.parquet manifest
+    labels: Path | None = None  # labels .npy next to an images .npy
+    split: int | None = None
+    images_key: str = "images"
+    labels_key: str = "labels"
+    class_names: tuple[str, ...] | None = None
+    attributes: tuple[str, ...] = ()  # extra per-image arrays or manifest columns for subgroups
+    scale: float | None = None  # None: 1/255 for integer images, 1 for float images
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    resize: tuple[int, ...] | None = None  # image files: shorter side (one int) or (height, width)
+    center_crop: tuple[int, int] | None = None  # image files: (height, width)
+    color: str | None = None  # image files: "grayscale" or "rgb" (default: rgb)
+    channels_first: bool = True
+
+    @property
+    def kind(self) -> str:
+        if self.path.is_dir():
+            return "folder"
+        return {".npz": "npz", ".npy": "npy", ".csv": "manifest", ".parquet": "manifest"}.get(
+            self.path.suffix.lower(), "unknown"
+        )
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    data: DataSpec
+    dense: ModelSpec
+    pruned: tuple[ModelSpec, ...]
+    dense_seeds: tuple[ModelSpec, ...] = ()  # more dense models (other seeds): the dense population
+    device: str = DEFAULT_DEVICE
+    batch_size: int = DEFAULT_BATCH_SIZE
+    tolerance: float = DEFAULT_TOLERANCE  # |Δ recall| beyond this counts a class as harmed or helped
+    alpha: float = DEFAULT_ALPHA  # significance level after multiple-comparison correction
+    selection: Selection | None = None  # operating-point policies; None: the config file had no `selection:`
+    trust_pickle: bool = False  # allow unpickling whole nn.Module files (runs their code)
+    timings: bool = False  # measure median batch latency (results then differ run to run)
+    base_dir: Path = Path(".")  # the config file's folder: relative paths and factory modules

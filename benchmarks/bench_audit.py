@@ -37,8 +37,8 @@ def bare_inference(config, device: str) -> float:
 
 def main() -> None:
     from pruneaudit.api import audit_to_directory
-    from pruneaudit.audit import run_audit
     from pruneaudit.config import build_config
+    from pruneaudit.pipeline import run_audit
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", type=Path, default=ROOT / "sample_models" / "audit.yaml")

@@ -1,37 +1,22 @@
-"""results.json: the versioned, deterministic, machine-readable form of an audit.
+"""Encode an audit as the results.json mapping: the pipeline's dataclasses to JSON-ready values.
 
-Everything the report shows is read from this dict, so a saved results.json can be
-re-rendered without the models. NaN (undefined, e.g. zero support) and ±inf (a degenerate test statistic) become null.
+The producer side of the results contract (`pruneaudit.results` is the reader): NaN
+(undefined, e.g. zero support) and ±inf (a degenerate test statistic) become null,
+integers stay integers, and keys are written sorted by `results.dumps`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pruneaudit import __version__
-from pruneaudit.audit import (
-    TOP_PIES,
-    AuditResult,
-    Configuration,
-    GroupComparison,
-    ModelResult,
-)
-from pruneaudit.metrics import (
-    Disparity,
-    Interval,
-    WorstClass,
-    normalised_bias,
-    spread,
-    worst_class,
-)
-
-SCHEMA_VERSION = "1.0"
+from pruneaudit._version import __version__
+from pruneaudit.defaults import TOP_PIES
+from pruneaudit.metrics import Disparity, Interval, WorstClass
+from pruneaudit.pipeline import AuditResult, Configuration, GroupComparison, ModelResult
+from pruneaudit.results import SCHEMA_VERSION
 
 
 def _num(x: float | None) -> float | None:
@@ -46,19 +31,6 @@ def _array(a: np.ndarray) -> list:
 
 def _interval(i: Interval) -> dict[str, list]:
     return {"high": _array(i.high), "low": _array(i.low)}
-
-
-def _sha256(path: Path) -> str:
-    """Hash of a file, or of a folder tree (every file's relative path and hash, in sorted order)."""
-    h = hashlib.sha256()
-    if path.is_dir():
-        for f in sorted(p for p in path.rglob("*") if p.is_file()):
-            h.update(f.relative_to(path).as_posix().encode() + b"\0" + bytes.fromhex(_sha256(f)))
-        return h.hexdigest()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _worst(w: WorstClass, class_names: tuple[str, ...]) -> dict[str, Any]:
@@ -109,24 +81,13 @@ def _confusion_cells(cm: np.ndarray) -> list[list[int]]:
     return [[int(a), int(b), int(cm[a, b])] for a, b in zip(t, p)]
 
 
-SPARSITY_MISMATCH = 0.02  # |declared amount − measured sparsity| beyond this is flagged
-
-
-def _declared_mismatch(m: ModelResult) -> bool | None:
-    """Whether the declared pruning amount disagrees with the measured weight sparsity (None: not declared)."""
-    amount = m.spec.metadata.get("amount")
-    if amount is None or m.run.facts.weight_count == 0:
-        return None
-    return abs(float(amount) - m.run.facts.sparsity) > SPARSITY_MISMATCH
-
-
 def _model(m: ModelResult, class_names: tuple[str, ...], *, timings: bool) -> dict[str, Any]:
     cm, f = m.metrics, m.run.facts
     return {
         "name": m.spec.name,
         "role": "pruned" if m.vs_dense else "dense",
         "file": m.spec.path.name,
-        "sha256": _sha256(m.spec.path),
+        "sha256": m.sha256,
         "backend": m.run.backend,
         "device": m.run.device,
         "dtype": m.run.dtype,
@@ -134,7 +95,7 @@ def _model(m: ModelResult, class_names: tuple[str, ...], *, timings: bool) -> di
         "timing": {"median_batch_seconds": m.run.median_batch_seconds} if timings else None,
         "metadata": dict(sorted(m.spec.metadata.items())),
         "facts": {
-            "declared_amount_mismatch": _declared_mismatch(m),
+            "declared_amount_mismatch": m.declared_amount_mismatch,
             "layers": [
                 {"count": x.count, "name": x.name, "nonzero": x.nonzero, "sparsity": x.sparsity} for x in f.layers
             ],
@@ -148,9 +109,9 @@ def _model(m: ModelResult, class_names: tuple[str, ...], *, timings: bool) -> di
             "accuracy": _num(cm.accuracy),
             "balanced_accuracy": _num(cm.balanced_accuracy),
             "macro_f1": _num(cm.macro_f1),
-            "recall_spread": _num(spread(cm.recall)),
+            "recall_spread": _num(m.recall_spread),
             "top5_accuracy": _num(m.top5_accuracy),
-            "worst_class_recall": _worst(worst_class(cm.recall), class_names),
+            "worst_class_recall": _worst(m.worst_recall, class_names),
         },
         "per_class": {
             "correct": _array(cm.correct),
@@ -159,7 +120,7 @@ def _model(m: ModelResult, class_names: tuple[str, ...], *, timings: bool) -> di
             "fnr_ci": _interval(cm.fnr_interval),
             "fpr": _array(cm.fpr),
             "fpr_ci": _interval(cm.fpr_interval),
-            "normalised_bias": _array(normalised_bias(cm)),
+            "normalised_bias": _array(m.normalised_bias),
             "precision": _array(cm.precision),
             "precision_ci": _interval(cm.precision_interval),
             "predicted": _array(cm.predicted),
@@ -176,12 +137,12 @@ def _configuration(c: Configuration, n_samples: int) -> dict[str, Any]:
     population = None
     if c.population is not None:
         population = {
-            "mean_recall_change": _array(c.population_recall_change),
-            "method": c.population.method,
-            "pvalue": _array(c.population.pvalue),
-            "significant": c.population_significant,
-            "significant_holm": c.population_significant_holm,
-            "statistic": _array(c.population.statistic),
+            "mean_recall_change": _array(c.population.mean_recall_change),
+            "method": c.population.test.method,
+            "pvalue": _array(c.population.test.pvalue),
+            "significant": c.population.significant,
+            "significant_holm": c.population.significant_holm,
+            "statistic": _array(c.population.test.statistic),
         }
     return {
         "amount": c.amount,
@@ -222,7 +183,8 @@ def _group(g: GroupComparison, class_names: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def to_results(audit: AuditResult) -> dict[str, Any]:
+def encode_results(audit: AuditResult) -> dict[str, Any]:
+    """The results.json mapping of an audit (selection, gate and card are added by the caller)."""
     spec = audit.config.data
     n = len(audit.dataset)
     return {
@@ -241,42 +203,14 @@ def to_results(audit: AuditResult) -> dict[str, Any]:
             "file": spec.path.name,
             "n_classes": len(audit.class_names),
             "n_samples": n,
-            "sha256": _sha256(spec.path),
+            "sha256": audit.data_sha256,
             "split": spec.split,
         },
         "models": [_model(m, audit.class_names, timings=audit.config.timings) for m in audit.models],
         "configurations": [_configuration(c, n) for c in audit.configurations],
         "dense_seeds": [
-            {"accuracy": _num(d.accuracy), "file": d.path.name, "name": d.name, "sha256": _sha256(d.path)}
+            {"accuracy": _num(d.accuracy), "file": d.path.name, "name": d.name, "sha256": d.sha256}
             for d in audit.dense_seeds
         ],
         "subgroups": [_group(g, audit.class_names) for g in audit.subgroups],
     }
-
-
-REQUIRED_KEYS = ("schema_version", "data", "models")
-
-
-def load_results(path: Path) -> dict[str, Any]:
-    """Read a saved results.json, checking it is one this version can use."""
-    from pruneaudit.errors import MISSING_FILE, DataError
-
-    if not path.exists():
-        raise DataError(MISSING_FILE.format(path=path))
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a pruneaudit results file: invalid JSON ({exc})") from None
-    if not isinstance(results, dict) or any(k not in results for k in REQUIRED_KEYS):
-        raise DataError(f"{path}: not a pruneaudit results file: expected keys {', '.join(REQUIRED_KEYS)}")
-    major = str(results["schema_version"]).split(".")[0]
-    if major != SCHEMA_VERSION.split(".")[0]:
-        raise DataError(
-            f"{path}: results schema {results['schema_version']} is not supported; expected {SCHEMA_VERSION}"
-        )
-    return results
-
-
-def dumps(results: dict[str, Any]) -> str:
-    """Canonical JSON: sorted keys, fixed indentation, no NaN tokens."""
-    return json.dumps(results, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pruneaudit.config import AuditConfig, ModelSpec
 from pruneaudit.data import Dataset, load_dataset
+from pruneaudit.defaults import SPARSITY_MISMATCH, TOP_PIES
+from pruneaudit.environment import environment
 from pruneaudit.errors import (
     CLASS_COUNT_MISMATCH,
     LABEL_OUT_OF_RANGE,
-    ConfigError,
     DataError,
     ModelError,
 )
-from pruneaudit.inference import ModelRun, Progress, run_model
+from pruneaudit.fingerprint import sha256
+from pruneaudit.inference import ModelRun, Progress, class_order, run_model
 from pruneaudit.metrics import (
     ClassMetrics,
     Disparity,
     Grouping,
     TTest,
+    WorstClass,
     changed_counts,
     class_metrics,
     compare,
@@ -33,15 +34,17 @@ from pruneaudit.metrics import (
     groupings,
     holm,
     modal_prediction,
+    normalised_bias,
     paired_counts,
     pie_mask,
     population_ttest,
     rank_pies,
+    spread,
+    worst_class,
 )
 from pruneaudit.models import load_predictor, resolve_device
+from pruneaudit.specs import AuditConfig, ModelSpec
 from pruneaudit.thumbnails import png_data_uri
-
-TOP_PIES = 24  # exemplars per configuration shown in the card (all are counted)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,11 @@ class ModelResult:
     metrics: ClassMetrics
     confusion: np.ndarray
     top5_accuracy: float | None
+    worst_recall: WorstClass
+    recall_spread: float
+    normalised_bias: np.ndarray
+    declared_amount_mismatch: bool | None  # None: no amount declared, or no weights to measure
+    sha256: str
     vs_dense: Disparity | None  # None for the dense model itself
 
 
@@ -65,6 +73,16 @@ class Exemplar:
 
 
 @dataclass(frozen=True)
+class Population:
+    """A configuration's seeds against the dense population (Welch with dense seeds, else one-sample)."""
+
+    test: TTest
+    mean_recall_change: np.ndarray  # mean over seeds of Δ_c
+    significant: int  # classes with p < alpha
+    significant_holm: int  # the same after Holm correction
+
+
+@dataclass(frozen=True)
 class Configuration:
     """Pruned models that share technique and amount: seeds of one configuration."""
 
@@ -73,10 +91,7 @@ class Configuration:
     models: tuple[str, ...]
     pie_count: int
     top_pies: tuple[Exemplar, ...]
-    population: TTest | None  # per-class test when the configuration has ≥ 2 models (Welch with dense seeds)
-    population_recall_change: np.ndarray | None  # mean over seeds of Δ_c
-    population_significant: int | None  # classes with p < alpha
-    population_significant_holm: int | None  # the same after Holm correction
+    population: Population | None  # per-class test when the configuration has ≥ 2 models
 
 
 @dataclass(frozen=True)
@@ -98,47 +113,20 @@ class DenseSeed:
     name: str
     path: Path
     accuracy: float
+    sha256: str
 
 
 @dataclass(frozen=True)
 class AuditResult:
     config: AuditConfig
     dataset: Dataset
+    data_sha256: str
     class_names: tuple[str, ...]
     models: tuple[ModelResult, ...]  # dense first
     configurations: tuple[Configuration, ...]
     subgroups: tuple[GroupComparison, ...]
     dense_seeds: tuple[DenseSeed, ...]
     environment: dict[str, str]
-
-
-def environment(device: str) -> dict[str, str]:
-    import onnxruntime
-    import torch
-
-    return {
-        "device": device,
-        "numpy": np.__version__,
-        "onnxruntime": onnxruntime.__version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-    }
-
-
-def _class_order(spec: ModelSpec, names: tuple[str, ...] | None) -> np.ndarray | None:
-    """order[j] = the model output that holds data class j, from the model's declared class_order."""
-    if spec.class_order is None:
-        return None
-    if names is None:
-        raise ConfigError(f"{spec.path}: class_order needs class names for the data (class_names or class_names_file)")
-    if sorted(spec.class_order) != sorted(names):
-        extra = sorted(set(spec.class_order) - set(names))[:5]
-        missing = sorted(set(names) - set(spec.class_order))[:5]
-        raise ConfigError(
-            f"{spec.path}: class_order must list the data's classes once each; unknown {extra or 'none'}, missing {missing or 'none'}"
-        )
-    position = {n: i for i, n in enumerate(spec.class_order)}
-    return np.array([position[n] for n in names], dtype=np.int64)
 
 
 def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None) -> list[ModelRun]:
@@ -160,7 +148,7 @@ def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None)
             dataset,
             batch_size=config.batch_size,
             where=str(spec.path),
-            order=_class_order(spec, names),
+            order=class_order(spec, names),
             n_classes=known,
             progress=progress,
         )
@@ -191,6 +179,33 @@ def _configuration_key(spec: ModelSpec) -> tuple:
     return ("declared", str(md["technique"]), float(md["amount"]))
 
 
+def _population(dense_recalls: np.ndarray, pruned_recalls: np.ndarray, alpha: float) -> Population:
+    """Per-class test of a configuration's seeds against the dense population."""
+    test = population_ttest(dense_recalls, pruned_recalls)
+    return Population(
+        test=test,
+        mean_recall_change=pruned_recalls.mean(axis=0) - dense_recalls.mean(axis=0),
+        significant=int(np.sum(test.pvalue < alpha)),
+        significant_holm=int(np.sum(holm(test.pvalue) < alpha)),
+    )
+
+
+def _exemplars(
+    dataset: Dataset, top: np.ndarray, dense_modal: np.ndarray, modal: np.ndarray, fragility: np.ndarray
+) -> tuple[Exemplar, ...]:
+    return tuple(
+        Exemplar(
+            index=int(j),
+            label=int(dataset.labels[j]),
+            dense_pred=int(dense_modal[j]),
+            pruned_pred=int(modal[j]),
+            fragility=int(fragility[j]),
+            thumbnail=png_data_uri(dataset.raw_image(int(j))),
+        )
+        for j in top
+    )
+
+
 def _configurations(
     config: AuditConfig,
     dataset: Dataset,
@@ -211,37 +226,18 @@ def _configurations(
     for key, idx in members.items():
         preds = np.stack([runs[i].predictions for i in idx])
         mask = pie_mask(dense_population, preds)
-        modal = modal_prediction(preds)
         top = rank_pies(mask, fragility, limit=TOP_PIES)
-        population = mean_change = None
-        significant = significant_holm = None
-        if len(idx) >= 2:
-            pruned_recall = np.stack([metrics[i].recall for i in idx])
-            population = population_ttest(dense_recalls, pruned_recall)
-            mean_change = pruned_recall.mean(axis=0) - dense_recalls.mean(axis=0)
-            significant = int(np.sum(population.pvalue < config.alpha))
-            significant_holm = int(np.sum(holm(population.pvalue) < config.alpha))
+        declared = key[0] == "declared"
         out.append(
             Configuration(
-                technique=key[1] if key[0] == "declared" else None,
-                amount=key[2] if key[0] == "declared" else None,
+                technique=key[1] if declared else None,
+                amount=key[2] if declared else None,
                 models=tuple(config.pruned[i - 1].name for i in idx),
                 pie_count=int(mask.sum()),
-                top_pies=tuple(
-                    Exemplar(
-                        index=int(j),
-                        label=int(dataset.labels[j]),
-                        dense_pred=int(dense_modal[j]),
-                        pruned_pred=int(modal[j]),
-                        fragility=int(fragility[j]),
-                        thumbnail=png_data_uri(dataset.raw_image(int(j))),
-                    )
-                    for j in top
-                ),
-                population=population,
-                population_recall_change=mean_change,
-                population_significant=significant,
-                population_significant_holm=significant_holm,
+                top_pies=_exemplars(dataset, top, dense_modal, modal_prediction(preds), fragility),
+                population=None
+                if len(idx) < 2
+                else _population(dense_recalls, np.stack([metrics[i].recall for i in idx]), config.alpha),
             )
         )
     return tuple(out)
@@ -293,6 +289,45 @@ def _compare_groups(
     return out
 
 
+def _declared_mismatch(spec: ModelSpec, run: ModelRun) -> bool | None:
+    """Whether the declared pruning amount disagrees with the measured weight sparsity (None: not declared)."""
+    amount = spec.metadata.get("amount")
+    if amount is None or run.facts.weight_count == 0:
+        return None
+    return abs(float(amount) - run.facts.sparsity) > SPARSITY_MISMATCH
+
+
+def _model_result(
+    config: AuditConfig, spec: ModelSpec, run: ModelRun, cm: np.ndarray, y: np.ndarray, dense: tuple | None
+) -> ModelResult:
+    """Metrics of one model; ``dense`` is (its ClassMetrics, its run) for a pruned model, None for the dense one."""
+    m = class_metrics(cm)
+    vs = None
+    if dense is not None:
+        dense_metrics, dense_run = dense
+        vs = compare(
+            dense=dense_metrics,
+            pruned=m,
+            paired=paired_counts(y, dense_run.predictions, run.predictions, n_classes=run.n_classes),
+            changed=int(np.count_nonzero(dense_run.predictions != run.predictions)),
+            tolerance=config.tolerance,
+            alpha=config.alpha,
+        )
+    return ModelResult(
+        spec=spec,
+        run=run,
+        metrics=m,
+        confusion=cm,
+        top5_accuracy=None if run.top5_hits is None else float(run.top5_hits.mean()),
+        worst_recall=worst_class(m.recall),
+        recall_spread=spread(m.recall),
+        normalised_bias=normalised_bias(m),
+        declared_amount_mismatch=_declared_mismatch(spec, run),
+        sha256=sha256(spec.path),
+        vs_dense=vs,
+    )
+
+
 def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: Progress | None = None) -> AuditResult:
     """``dataset``: the already loaded ``config.data``, if the caller has it."""
     dataset = dataset or load_dataset(config.data)
@@ -300,31 +335,26 @@ def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: 
     runs, seed_runs = all_runs[: 1 + len(config.pruned)], all_runs[1 + len(config.pruned) :]
     n_classes = runs[0].n_classes
     y = dataset.labels
-    confusions = [confusion_counts(y, r.predictions, n_classes=n_classes) for r in runs]
-    metrics = [class_metrics(cm) for cm in confusions]
+    dense = _model_result(
+        config, config.dense, runs[0], confusion_counts(y, runs[0].predictions, n_classes=n_classes), y, None
+    )
+    results = [dense] + [
+        _model_result(
+            config, spec, run, confusion_counts(y, run.predictions, n_classes=n_classes), y, (dense.metrics, runs[0])
+        )
+        for spec, run in zip(config.pruned, runs[1:])
+    ]
+    metrics = [r.metrics for r in results]
     seed_metrics = [class_metrics(confusion_counts(y, r.predictions, n_classes=n_classes)) for r in seed_runs]
-    results = []
-    for i, (spec, run, m, cm) in enumerate(zip((config.dense, *config.pruned), runs, metrics, confusions)):
-        vs = None
-        if i:
-            vs = compare(
-                dense=metrics[0],
-                pruned=m,
-                paired=paired_counts(y, runs[0].predictions, run.predictions, n_classes=n_classes),
-                changed=int(np.count_nonzero(runs[0].predictions != run.predictions)),
-                tolerance=config.tolerance,
-                alpha=config.alpha,
-            )
-        top5 = None if run.top5_hits is None else float(run.top5_hits.mean())
-        results.append(ModelResult(spec=spec, run=run, metrics=m, confusion=cm, top5_accuracy=top5, vs_dense=vs))
     return AuditResult(
         config=config,
         dataset=dataset,
+        data_sha256=sha256(config.data.path),
         class_names=dataset.class_names or tuple(str(i) for i in range(n_classes)),
         models=tuple(results),
         configurations=_configurations(config, dataset, runs, metrics, seed_runs, seed_metrics),
         dense_seeds=tuple(
-            DenseSeed(name=spec.name, path=spec.path, accuracy=m.accuracy)
+            DenseSeed(name=spec.name, path=spec.path, accuracy=m.accuracy, sha256=sha256(spec.path))
             for spec, m in zip(config.dense_seeds, seed_metrics)
         ),
         subgroups=_subgroups(config, dataset, runs, n_classes),

@@ -15,6 +15,7 @@ import numpy as np
 
 from pruneaudit.errors import ConfigError
 from pruneaudit.policy import Baseline, Bound
+from pruneaudit.results import Results
 from pruneaudit.scalars import model_value
 from pruneaudit.selection import selected_model
 
@@ -32,13 +33,12 @@ def _fmt(v: float | None) -> str:
     return "undefined" if v is None else f"{v:.4g}"
 
 
-def _scope(results: dict[str, Any], bound: Bound, where: str) -> list[str | None]:
-    pruned = [m["name"] for m in results["models"] if m["role"] == "pruned"]
+def _scope(results: Results, bound: Bound, where: str) -> list[str | None]:
     if bound.scope == "all":
-        return list(pruned)
+        return [m.name for m in results.pruned]
     if bound.scope == "selected":
         return [selected_model(results)]
-    known = [m["name"] for m in results["models"]]
+    known = [m.name for m in results.models]
     unknown = [n for n in bound.scope if n not in known]
     if unknown:
         raise ConfigError(
@@ -47,8 +47,7 @@ def _scope(results: dict[str, Any], bound: Bound, where: str) -> list[str | None
     return list(bound.scope)
 
 
-def evaluate_rules(results: dict[str, Any], rules: tuple[Bound, ...], *, where: str = "policy") -> list[Check]:
-    by_name = {m["name"]: m for m in results["models"]}
+def evaluate_rules(results: Results, rules: tuple[Bound, ...], *, where: str = "policy") -> list[Check]:
     checks = []
     for bound in rules:
         for name in _scope(results, bound, where):
@@ -57,7 +56,7 @@ def evaluate_rules(results: dict[str, Any], rules: tuple[Bound, ...], *, where: 
                     Check(bound.label, "(selected)", None, False, "no model satisfies the primary selection policy")
                 )
                 continue
-            value = model_value(by_name[name], bound.metric)
+            value = model_value(results.model(name), bound.metric)
             ok = bound.passes(value)
             sign = "<=" if bound.op == "max" else ">="
             tol = f" (tolerance {bound.tolerance:g})" if bound.tolerance else ""
@@ -73,23 +72,21 @@ def evaluate_rules(results: dict[str, Any], rules: tuple[Bound, ...], *, where: 
     return checks
 
 
-def compare_baseline(
-    candidate: dict[str, Any], baseline: dict[str, Any], thresholds: Baseline, *, where: str
-) -> list[Check]:
+def compare_baseline(candidate: Results, baseline: Results, thresholds: Baseline, *, where: str) -> list[Check]:
     """Per model present in the baseline: overall accuracy and per-class recall must not regress beyond the thresholds."""
-    if candidate["data"]["class_names"] != baseline["data"]["class_names"]:
+    if candidate.data.class_names != baseline.data.class_names:
         raise ConfigError(f"{where}: the baseline's class names differ from the candidate's; cannot compare per class")
-    new = {m["name"]: m for m in candidate["models"]}
-    names = candidate["data"]["class_names"]
+    new = {m.name: m for m in candidate.models}
+    names = candidate.data.class_names
     checks = []
-    for old in baseline["models"]:
-        name = old["name"]
+    for old in baseline.models:
+        name = old.name
         if name not in new:
             checks.append(
                 Check("baseline: model present", name, None, False, "in the baseline but not in the candidate results")
             )
             continue
-        a_old, a_new = old["metrics"]["accuracy"], new[name]["metrics"]["accuracy"]
+        a_old, a_new = old.metrics.accuracy, new[name].metrics.accuracy
         drop = None if a_old is None or a_new is None else a_old - a_new
         ok = drop is not None and drop <= thresholds.max_accuracy_regression
         checks.append(
@@ -101,8 +98,8 @@ def compare_baseline(
                 f"accuracy {_fmt(a_old)} -> {_fmt(a_new)}, allowed regression {thresholds.max_accuracy_regression:g}",
             )
         )
-        r_old = np.array([np.nan if v is None else v for v in old["per_class"]["recall"]], dtype=float)
-        r_new = np.array([np.nan if v is None else v for v in new[name]["per_class"]["recall"]], dtype=float)
+        r_old = np.array([np.nan if v is None else v for v in old.per_class.recall], dtype=float)
+        r_new = np.array([np.nan if v is None else v for v in new[name].per_class.recall], dtype=float)
         regress = r_old - r_new
         worst = float(np.nanmax(regress)) if np.any(~np.isnan(regress)) else None
         bad = [names[i] for i in np.flatnonzero(regress > thresholds.max_class_recall_regression)]

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+from pruneaudit.results import Model
+from pruneaudit.results.view import Comparison
+
+Reader = Callable[[Model], "float | int | None"]
 
 
 @dataclass(frozen=True)
@@ -17,24 +21,17 @@ class Scalar:
     name: str
     higher_is_better: bool
     description: str
-    read: Callable[[dict[str, Any]], float | None]
+    read: Reader
     pruned_only: bool = False  # defined only relative to the dense model
 
 
-def _get(*keys: str) -> Callable[[dict[str, Any]], float | None]:
-    def read(model: dict[str, Any]) -> float | None:
-        value: Any = model
-        for k in keys:
-            if value is None:
-                return None
-            value = value.get(k)
-        return None if value is None else float(value)
-
-    return read
+def _vs(read: Callable[[Comparison], float | int | None]) -> Reader:
+    """A value of the comparison with the dense model; None for the dense model itself."""
+    return lambda m: None if m.vs_dense is None else read(m.vs_dense)
 
 
-def _neg(read: Callable[[dict[str, Any]], float | None]) -> Callable[[dict[str, Any]], float | None]:
-    def negated(model: dict[str, Any]) -> float | None:
+def _neg(read: Reader) -> Reader:
+    def negated(model: Model) -> float | None:
         v = read(model)
         return None if v is None else -v
 
@@ -42,72 +39,74 @@ def _neg(read: Callable[[dict[str, Any]], float | None]) -> Callable[[dict[str, 
 
 
 _TABLE = [
-    Scalar("accuracy", True, "top-1 accuracy", _get("metrics", "accuracy")),
-    Scalar("balanced_accuracy", True, "mean per-class recall", _get("metrics", "balanced_accuracy")),
-    Scalar("macro_f1", True, "mean per-class F1", _get("metrics", "macro_f1")),
-    Scalar("top5_accuracy", True, "top-5 accuracy", _get("metrics", "top5_accuracy")),
-    Scalar("worst_class_recall", True, "lowest per-class recall", _get("metrics", "worst_class_recall", "value")),
-    Scalar("recall_spread", False, "max − min per-class recall", _get("metrics", "recall_spread")),
-    Scalar("sparsity", True, "measured weight sparsity", _get("facts", "sparsity")),
-    Scalar("parameter_count", False, "parameters (all floating tensors)", _get("facts", "parameter_count")),
-    Scalar("weight_nonzero", False, "non-zero weights", _get("facts", "weight_nonzero")),
-    Scalar("file_size_bytes", False, "model file size", _get("facts", "file_size_bytes")),
+    Scalar("accuracy", True, "top-1 accuracy", lambda m: m.metrics.accuracy),
+    Scalar("balanced_accuracy", True, "mean per-class recall", lambda m: m.metrics.balanced_accuracy),
+    Scalar("macro_f1", True, "mean per-class F1", lambda m: m.metrics.macro_f1),
+    Scalar("top5_accuracy", True, "top-5 accuracy", lambda m: m.metrics.top5_accuracy),
+    Scalar("worst_class_recall", True, "lowest per-class recall", lambda m: m.metrics.worst_class_recall.value),
+    Scalar("recall_spread", False, "max − min per-class recall", lambda m: m.metrics.recall_spread),
+    Scalar("sparsity", True, "measured weight sparsity", lambda m: m.facts.sparsity),
+    Scalar("parameter_count", False, "parameters (all floating tensors)", lambda m: m.facts.parameter_count),
+    Scalar("weight_nonzero", False, "non-zero weights", lambda m: m.facts.weight_nonzero),
+    Scalar("file_size_bytes", False, "model file size", lambda m: m.facts.file_size_bytes),
     Scalar(
-        "median_batch_seconds", False, "median batch latency (audit --timings)", _get("timing", "median_batch_seconds")
+        "median_batch_seconds",
+        False,
+        "median batch latency (audit --timings)",
+        lambda m: None if m.timing is None else m.timing.median_batch_seconds,
     ),
-    Scalar("accuracy_change", True, "top-1 change vs dense", _get("vs_dense", "accuracy_change"), True),
-    Scalar("accuracy_drop", False, "top-1 loss vs dense (−change)", _neg(_get("vs_dense", "accuracy_change")), True),
+    Scalar("accuracy_change", True, "top-1 change vs dense", _vs(lambda c: c.accuracy_change), True),
+    Scalar("accuracy_drop", False, "top-1 loss vs dense (−change)", _neg(_vs(lambda c: c.accuracy_change)), True),
     Scalar(
-        "balanced_accuracy_change", True, "balanced accuracy change", _get("vs_dense", "balanced_accuracy_change"), True
+        "balanced_accuracy_change", True, "balanced accuracy change", _vs(lambda c: c.balanced_accuracy_change), True
     ),
-    Scalar("macro_f1_change", True, "macro-F1 change", _get("vs_dense", "macro_f1_change"), True),
-    Scalar(
-        "worst_class_change", True, "worst-class recall change", _get("vs_dense", "worst_class_change", "value"), True
-    ),
+    Scalar("macro_f1_change", True, "macro-F1 change", _vs(lambda c: c.macro_f1_change), True),
+    Scalar("worst_class_change", True, "worst-class recall change", _vs(lambda c: c.worst_class_change.value), True),
     Scalar(
         "worst_class_drop",
         False,
         "worst-class recall loss (−worst-class change)",
-        _neg(_get("vs_dense", "worst_class_change", "value")),
+        _neg(_vs(lambda c: c.worst_class_change.value)),
         True,
     ),
     Scalar(
         "recall_change_spread",
         False,
         "max − min per-class recall change",
-        _get("vs_dense", "recall_change_spread"),
+        _vs(lambda c: c.recall_change_spread),
         True,
     ),
-    Scalar("recall_change_std", False, "std of per-class recall change", _get("vs_dense", "recall_change_std"), True),
-    Scalar("max_excess_gap", False, "largest excess accuracy gap ψ", _get("vs_dense", "max_excess_gap"), True),
-    Scalar("excess_gap_spread", False, "max ψ − min ψ", _get("vs_dense", "excess_gap_spread"), True),
-    Scalar("intensification", False, "bias intensification α", _get("vs_dense", "intensification"), True),
-    Scalar("harmed_classes", False, "classes losing more than the tolerance", _get("vs_dense", "harmed"), True),
+    Scalar("recall_change_std", False, "std of per-class recall change", _vs(lambda c: c.recall_change_std), True),
+    Scalar("max_excess_gap", False, "largest excess accuracy gap ψ", _vs(lambda c: c.max_excess_gap), True),
+    Scalar("excess_gap_spread", False, "max ψ − min ψ", _vs(lambda c: c.excess_gap_spread), True),
+    Scalar("intensification", False, "bias intensification α", _vs(lambda c: c.intensification), True),
+    Scalar("harmed_classes", False, "classes losing more than the tolerance", _vs(lambda c: c.harmed), True),
     Scalar(
         "harmed_significant_holm",
         False,
         "significantly harmed classes (McNemar, Holm)",
-        _get("vs_dense", "harmed_significant_holm"),
+        _vs(lambda c: c.harmed_significant_holm),
         True,
     ),
     Scalar(
         "harmed_significant_bh",
         False,
         "significantly harmed classes (McNemar, BH)",
-        _get("vs_dense", "harmed_significant_bh"),
+        _vs(lambda c: c.harmed_significant_bh),
         True,
     ),
     Scalar(
         "changed_fraction",
         False,
         "share of images whose prediction changed",
-        _get("vs_dense", "changed_fraction"),
+        _vs(lambda c: c.changed_fraction),
         True,
     ),
 ]
 SCALARS: dict[str, Scalar] = {s.name: s for s in _TABLE}
 
 
-def model_value(model: dict[str, Any], name: str) -> float | None:
-    """The named scalar of one model entry of results.json (None when undefined)."""
-    return SCALARS[name].read(model)
+def model_value(model: Model, name: str) -> float | None:
+    """The named scalar of one model (None when undefined), as a float whatever its JSON type."""
+    value = SCALARS[name].read(model)
+    return None if value is None else float(value)

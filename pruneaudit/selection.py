@@ -15,14 +15,11 @@ import numpy as np
 
 from pruneaudit.pareto import dominance_count, hypervolume, pareto_mask
 from pruneaudit.policy import Bound, Selection
+from pruneaudit.results import Model, Results
 from pruneaudit.scalars import SCALARS, model_value
 
 
-def _pruned(results: dict[str, Any]) -> list[dict[str, Any]]:
-    return [m for m in results["models"] if m["role"] == "pruned"]
-
-
-def _matrix(models: list[dict[str, Any]], names: list[str]) -> tuple[list[dict[str, Any]], np.ndarray]:
+def _matrix(models: list[Model], names: list[str]) -> tuple[list[Model], np.ndarray]:
     """Models with every named scalar defined, and their (n, k) values."""
     rows, kept = [], []
     for m in models:
@@ -41,11 +38,11 @@ def _normalise(values: np.ndarray, maximize: list[bool]) -> np.ndarray:
     return (v - lo) / span
 
 
-def _best(models: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
+def _best(models: list[Model], metric: str) -> Model | None:
     """The candidate best on ``metric`` (ties: better accuracy, then name)."""
     sign = 1.0 if SCALARS[metric].higher_is_better else -1.0
     scored = [
-        (sign * model_value(m, metric), model_value(m, "accuracy") or 0.0, m["name"], m)
+        (sign * model_value(m, metric), model_value(m, "accuracy") or 0.0, m.name, m)
         for m in models
         if model_value(m, metric) is not None
     ]
@@ -55,7 +52,7 @@ def _best(models: list[dict[str, Any]], metric: str) -> dict[str, Any] | None:
     return scored[0][3]
 
 
-def _violation(model: dict[str, Any], bounds: tuple[Bound, ...], spans: dict[str, float]) -> float:
+def _violation(model: Model, bounds: tuple[Bound, ...], spans: dict[str, float]) -> float:
     total = 0.0
     for b in bounds:
         v = model_value(model, b.metric)
@@ -67,16 +64,14 @@ def _violation(model: dict[str, Any], bounds: tuple[Bound, ...], spans: dict[str
     return total
 
 
-def _constrained_pick(
-    models: list[dict[str, Any]], bounds: tuple[Bound, ...], prefer: str, policy: str
-) -> dict[str, Any]:
+def _constrained_pick(models: list[Model], bounds: tuple[Bound, ...], prefer: str, policy: str) -> dict[str, Any]:
     feasible = [m for m in models if all(b.passes(model_value(m, b.metric)) for b in bounds)]
     rule = "; ".join(b.label for b in bounds)
     if feasible:
         m = _best(feasible, prefer)
         return {
             "policy": policy,
-            "model": m["name"],
+            "model": m.name,
             "feasible": True,
             "closest": None,
             "reason": f"best {prefer} among {len(feasible)} models with {rule}",
@@ -85,17 +80,17 @@ def _constrained_pick(
     for b in bounds:
         vals = [v for v in (model_value(m, b.metric) for m in models) if v is not None]
         spans[b.metric] = (max(vals) - min(vals)) if len(vals) > 1 and max(vals) > min(vals) else 1.0
-    closest = min(models, key=lambda m: (_violation(m, bounds, spans), m["name"])) if models else None
+    closest = min(models, key=lambda m: (_violation(m, bounds, spans), m.name)) if models else None
     return {
         "policy": policy,
         "model": None,
         "feasible": False,
-        "closest": closest["name"] if closest else None,
+        "closest": closest.name if closest else None,
         "reason": f"no model satisfies {rule}",
     }
 
 
-def _value_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any]:
+def _value_pick(models: list[Model], selection: Selection) -> dict[str, Any]:
     names = [n for n, w in selection.weights if w > 0]
     weights = np.array([w for _, w in selection.weights if w > 0])
     maximize = [SCALARS[n].higher_is_better for n in names]
@@ -110,19 +105,19 @@ def _value_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str,
         }
     front = pareto_mask(values, maximize=maximize)
     scores = _normalise(values, maximize) @ weights
-    order = sorted(np.flatnonzero(front), key=lambda i: (-scores[i], kept[i]["name"]))
+    order = sorted(np.flatnonzero(front), key=lambda i: (-scores[i], kept[i].name))
     i = order[0]
     terms = " + ".join(f"{w:g}·{n}" for n, w in zip(names, weights))
     return {
         "policy": "value_function",
-        "model": kept[i]["name"],
+        "model": kept[i].name,
         "feasible": True,
         "closest": None,
         "reason": f"highest {terms} (each scaled to [0, 1] over the candidates) on the front; score {scores[i]:.3f}",
     }
 
 
-def _knee_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any]:
+def _knee_pick(models: list[Model], selection: Selection) -> dict[str, Any]:
     x, y = selection.knee
     maximize = [SCALARS[x].higher_is_better, SCALARS[y].higher_is_better]
     kept, values = _matrix(models, [x, y])
@@ -140,23 +135,18 @@ def _knee_pick(models: list[dict[str, Any]], selection: Selection) -> dict[str, 
     direction = (b - a) / np.linalg.norm(b - a)
     rel = pts - a
     dist = np.abs(rel[:, 0] * direction[1] - rel[:, 1] * direction[0])
-    order = sorted(range(len(idx)), key=lambda j: (-dist[j], kept[idx[j]]["name"]))
+    order = sorted(range(len(idx)), key=lambda j: (-dist[j], kept[idx[j]].name))
     m = kept[idx[order[0]]]
     return {
         "policy": "knee",
-        "model": m["name"],
+        "model": m.name,
         "feasible": True,
         "closest": None,
         "reason": f"front point farthest from the line joining the ends of the {x}–{y} front",
     }
 
 
-def _technique(m: dict[str, Any]) -> str | None:
-    t = m["metadata"].get("technique")
-    return None if t is None else str(t)
-
-
-def _fronts(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any]:
+def _fronts(models: list[Model], selection: Selection) -> dict[str, Any]:
     names = [n for n, _ in selection.objectives]
     maximize = [mx for _, mx in selection.objectives]
     kept, values = _matrix(models, names)
@@ -164,24 +154,24 @@ def _fronts(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any
         return {"front": [], "techniques": [], "dominance": []}
     norm = _normalise(values, maximize)  # reference point: the worst candidate value of each objective (0)
     front = pareto_mask(values, maximize=maximize)
-    techniques = sorted({t for t in map(_technique, kept) if t is not None})
+    techniques = sorted({m.technique for m in kept if m.technique is not None})
     per = []
     for t in techniques:
-        sel = np.array([_technique(m) == t for m in kept])
+        sel = np.array([m.technique == t for m in kept])
         tf = pareto_mask(values[sel], maximize=maximize)
-        members = [m["name"] for m, keep in zip(np.array(kept, dtype=object)[sel], tf) if keep]
+        members = [m.name for m, keep in zip([m for m, s in zip(kept, sel) if s], tf) if keep]
         per.append(
             {
                 "technique": t,
-                "models": [m["name"] for m, s in zip(kept, sel) if s],
+                "models": [m.name for m, s in zip(kept, sel) if s],
                 "front": members,
                 "hypervolume": hypervolume(norm[sel], maximize=[True] * len(names), reference=[0.0] * len(names)),
             }
         )
     dominance = []
     for a, b in permutations(techniques, 2):
-        sa = np.array([_technique(m) == a for m in kept])
-        sb = np.array([_technique(m) == b for m in kept])
+        sa = np.array([m.technique == a for m in kept])
+        sb = np.array([m.technique == b for m in kept])
         dominance.append(
             {
                 "technique": a,
@@ -190,21 +180,20 @@ def _fronts(models: list[dict[str, Any]], selection: Selection) -> dict[str, Any
                 "of": int(sa.sum() * sb.sum()),
             }
         )
-    return {"front": [m["name"] for m, f in zip(kept, front) if f], "techniques": per, "dominance": dominance}
+    return {"front": [m.name for m, f in zip(kept, front) if f], "techniques": per, "dominance": dominance}
 
 
-def _seed_mean(models: list[dict[str, Any]], metric: str) -> float | None:
+def _seed_mean(models: list[Model], metric: str) -> float | None:
     vals = [v for v in (model_value(m, metric) for m in models) if v is not None]
     return float(np.mean(vals)) if vals else None
 
 
-def verdicts(models: list[dict[str, Any]], metrics: tuple[str, ...] = ("worst_class_change", "accuracy")) -> list[str]:
+def verdicts(models: list[Model], metrics: tuple[str, ...] = ("worst_class_change", "accuracy")) -> list[str]:
     """Plain-words technique comparisons at matched declared amounts (seed means)."""
-    table: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    table: dict[tuple[str, float], list[Model]] = {}
     for m in models:
-        t, amount = _technique(m), m["metadata"].get("amount")
-        if t is not None and amount is not None:
-            table.setdefault((t, float(amount)), []).append(m)
+        if m.technique is not None and m.amount is not None:
+            table.setdefault((m.technique, m.amount), []).append(m)
     techniques = sorted({t for t, _ in table})
     out = []
     for metric in metrics:
@@ -234,9 +223,15 @@ def verdicts(models: list[dict[str, Any]], metrics: tuple[str, ...] = ("worst_cl
     return out
 
 
-def select(results: dict[str, Any], selection: Selection) -> dict[str, Any]:
+def _accuracy_sparsity_front(models: list[Model]) -> list[str]:
+    """Pruned models on the (sparsity, accuracy) front, both maximised: the line the operating-point chart draws."""
+    kept, values = _matrix(models, ["sparsity", "accuracy"])
+    return [m.name for m, on in zip(kept, pareto_mask(values, maximize=[True, True])) if on] if kept else []
+
+
+def select(results: Results, selection: Selection) -> dict[str, Any]:
     """The selection block of results.json: fronts, picks, price of fairness, verdicts."""
-    models = _pruned(results)
+    models = list(results.pruned)
     eps = Bound("accuracy_drop", "max", selection.max_accuracy_drop)
     picks = {
         "accuracy_only": _constrained_pick(models, (eps,), selection.prefer, "accuracy_only"),
@@ -244,9 +239,9 @@ def select(results: dict[str, Any], selection: Selection) -> dict[str, Any]:
         "value_function": _value_pick(models, selection),
         "knee": _knee_pick(models, selection),
     }
-    by_name = {m["name"]: m for m in models}
+    by_name = {m.name: m for m in models}
 
-    def chosen(p: dict[str, Any]) -> dict[str, Any] | None:
+    def chosen(p: dict[str, Any]) -> Model | None:
         name = p["model"] or p["closest"]
         return by_name.get(name) if name else None
 
@@ -254,14 +249,14 @@ def select(results: dict[str, Any], selection: Selection) -> dict[str, Any]:
     price = None
     if acc is not None and fair is not None:
         price = {
-            "accuracy_pick": acc["name"],
-            "fairness_pick": fair["name"],
+            "accuracy_pick": acc.name,
+            "fairness_pick": fair.name,
             "exact": picks["accuracy_only"]["feasible"] and picks["fairness_aware"]["feasible"],
             "sparsity_given_up": model_value(acc, "sparsity") - model_value(fair, "sparsity"),
             "nonzero_weights_added": model_value(fair, "weight_nonzero") - model_value(acc, "weight_nonzero"),
             "file_size_added": model_value(fair, "file_size_bytes") - model_value(acc, "file_size_bytes"),
             "accuracy_pick_worst_class_drop": model_value(acc, "worst_class_drop"),
-            "accuracy_pick_worst_class": (acc["vs_dense"]["worst_class_change"] or {}).get("class"),
+            "accuracy_pick_worst_class": acc.vs_dense.worst_class_change.class_name,
             "accuracy_pick_harmed_significant_holm": model_value(acc, "harmed_significant_holm"),
             "fairness_pick_worst_class_drop": model_value(fair, "worst_class_drop"),
         }
@@ -271,13 +266,11 @@ def select(results: dict[str, Any], selection: Selection) -> dict[str, Any]:
         "picks": picks,
         "price_of_fairness": price,
         "verdicts": verdicts(models),
+        "accuracy_sparsity_front": _accuracy_sparsity_front(models),
         **_fronts(models, selection),
     }
 
 
-def selected_model(results: dict[str, Any]) -> str | None:
+def selected_model(results: Results) -> str | None:
     """The operating point a gate rule with scope "selected" checks: the primary policy's pick."""
-    sel = results.get("selection")
-    if not sel:
-        return None
-    return sel["picks"][sel["primary"]]["model"]
+    return None if results.selection is None else results.selection.primary_pick.model

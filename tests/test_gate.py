@@ -1,6 +1,5 @@
 """pruneaudit check: rules, scopes, baseline, exit codes and every output format."""
 
-import copy
 import json
 import xml.etree.ElementTree as ET
 
@@ -10,8 +9,10 @@ from click.testing import CliRunner
 from pruneaudit.cli import cli
 from pruneaudit.gate import Check, compare_baseline, evaluate_rules, junit_xml
 from pruneaudit.policy import Baseline, Bound
+from pruneaudit.results import parse_results, with_blocks
 from tests.conftest import ROOT
-from tests.test_selection import R, model, results
+from tests.results_factory import model, results, view
+from tests.test_selection import R
 
 POLICY = ROOT / "examples" / "policy.yaml"
 
@@ -56,10 +57,10 @@ def test_scope_selected_uses_the_primary_pick():
     from pruneaudit.policy import Selection
     from pruneaudit.selection import select
 
-    r = {**R, "selection": select(R, Selection())}
+    r = with_blocks(R, selection=select(R, Selection()))
     (c,) = evaluate_rules(r, (Bound("worst_class_drop", "max", 0.02, scope="selected"),))
     assert c.model == "a70" and c.passed
-    none = {**R, "selection": select(R, Selection(fairness=(Bound("worst_class_drop", "max", 0.0),)))}
+    none = with_blocks(R, selection=select(R, Selection(fairness=(Bound("worst_class_drop", "max", 0.0),))))
     (c,) = evaluate_rules(none, (Bound("worst_class_drop", "max", 0.02, scope="selected"),))
     assert not c.passed and "no model satisfies" in c.detail
 
@@ -67,35 +68,19 @@ def test_scope_selected_uses_the_primary_pick():
 def test_undefined_values_fail():
     r = results(model("x", acc=0.9, worst=0, sparsity=0.5))
     r["models"][1]["vs_dense"]["worst_class_change"]["value"] = None
-    (c,) = evaluate_rules(r, (Bound("worst_class_drop", "max", 1.0),))
+    (c,) = evaluate_rules(parse_results(r), (Bound("worst_class_drop", "max", 1.0),))
     assert not c.passed and c.value is None and "undefined" in c.detail
 
 
 # -- baseline ----------------------------------------------------------------------------
 
 
-def _with_recall(r, name, recalls, acc):
-    out = copy.deepcopy(r)
-    m = next(m for m in out["models"] if m["name"] == name)
-    m["per_class"] = {"recall": recalls}
-    m["metrics"]["accuracy"] = acc
-    return out
-
-
 def test_baseline_regressions():
-    base = {
-        "data": {"class_names": ["a", "b"]},
-        "models": [
-            {"name": "m", "metrics": {"accuracy": 0.90}, "per_class": {"recall": [0.9, 0.9]}},
-            {"name": "gone", "metrics": {"accuracy": 0.90}, "per_class": {"recall": [0.9, 0.9]}},
-        ],
-    }
-    new = {
-        "data": {"class_names": ["a", "b"]},
-        "models": [
-            {"name": "m", "metrics": {"accuracy": 0.897}, "per_class": {"recall": [0.95, 0.85]}},
-        ],
-    }
+    base = view(
+        model("m", acc=0.90, worst=0, sparsity=0.5, recall=[0.9, 0.9]),
+        model("gone", acc=0.90, worst=0, sparsity=0.5, recall=[0.9, 0.9]),
+    )
+    new = view(model("m", acc=0.897, worst=0, sparsity=0.5, recall=[0.95, 0.85]))
     checks = compare_baseline(new, base, Baseline(0.005, 0.02), where="b")
     got = {(c.rule, c.model): c for c in checks}
     assert got[("baseline: accuracy regression", "m")].passed  # 0.3 pp < 0.5 pp
@@ -109,8 +94,8 @@ def test_baseline_with_other_classes_is_an_input_error():
 
     with pytest.raises(ConfigError, match="class names differ"):
         compare_baseline(
-            {"data": {"class_names": ["a"]}, "models": []},
-            {"data": {"class_names": ["b"]}, "models": []},
+            view(classes=("a", "b")),
+            view(classes=("a", "c")),
             Baseline(),
             where="b",
         )

@@ -4,48 +4,11 @@ import pytest
 
 from pruneaudit.errors import ConfigError
 from pruneaudit.policy import Bound, Selection, parse_policy, parse_selection
+from pruneaudit.results import with_blocks
 from pruneaudit.selection import select, selected_model, verdicts
+from tests.results_factory import model, view
 
-
-def model(name, *, acc, worst, sparsity, harmed=0, technique="t", amount=None, role="pruned", dense_acc=0.95):
-    md = {"technique": technique} if technique else {}
-    if amount is not None:
-        md["amount"] = amount
-    return {
-        "name": name,
-        "role": role,
-        "metadata": md,
-        "facts": {
-            "sparsity": sparsity,
-            "weight_nonzero": round(1000 * (1 - sparsity)),
-            "file_size_bytes": 4000,
-            "parameter_count": 1000,
-        },
-        "metrics": {
-            "accuracy": acc,
-            "balanced_accuracy": acc,
-            "macro_f1": acc,
-            "top5_accuracy": None,
-            "worst_class_recall": {"value": acc + worst},
-            "recall_spread": 0.1,
-        },
-        "vs_dense": None
-        if role == "dense"
-        else {
-            "accuracy_change": acc - dense_acc,
-            "worst_class_change": {"value": worst, "class": "7", "index": 7},
-            "harmed_significant_holm": harmed,
-            "harmed_significant_bh": harmed,
-            "harmed": harmed,
-        },
-    }
-
-
-def results(*models):
-    return {"models": [model("dense", acc=0.95, worst=0, sparsity=0, role="dense", technique=None), *models]}
-
-
-R = results(
+R = view(
     model("a50", acc=0.95, worst=-0.01, sparsity=0.5),
     model("a70", acc=0.945, worst=-0.015, sparsity=0.7),
     model("a90", acc=0.943, worst=-0.08, sparsity=0.9, harmed=2),  # within 1 pp overall, one class loses 8 pp
@@ -65,7 +28,7 @@ def test_fairness_aware_gives_up_sparsity_and_says_what_it_costs():
     assert price["sparsity_given_up"] == pytest.approx(0.2)
     assert price["accuracy_pick_worst_class_drop"] == pytest.approx(0.08)
     assert price["accuracy_pick_harmed_significant_holm"] == 2
-    assert selected_model({**R, "selection": s}) == "a70"
+    assert selected_model(with_blocks(R, selection=s)) == "a70"
 
 
 def test_infeasible_policy_names_the_closest_model():
@@ -75,7 +38,7 @@ def test_infeasible_policy_names_the_closest_model():
     assert pick["model"] is None and not pick["feasible"]
     assert pick["closest"] == "a50" and "no model satisfies" in pick["reason"]
     assert s["price_of_fairness"]["exact"] is False
-    assert selected_model({**R, "selection": s}) is None
+    assert selected_model(with_blocks(R, selection=s)) is None
 
 
 def test_value_function_weights():
@@ -88,24 +51,24 @@ def test_value_function_weights():
 def test_knee_of_accuracy_sparsity_front():
     # front: (0.5, .95), (0.7, .945), (0.9, .943), (0.95, .90) -> the knee is a90 (flat, then a cliff)
     assert select(R, Selection())["picks"]["knee"]["model"] == "a90"
-    tiny = results(model("x", acc=0.9, worst=0, sparsity=0.5), model("y", acc=0.8, worst=0, sparsity=0.9))
+    tiny = view(model("x", acc=0.9, worst=0, sparsity=0.5), model("y", acc=0.8, worst=0, sparsity=0.9))
     pick = select(tiny, Selection())["picks"]["knee"]
     assert pick["model"] is None and "needs 3" in pick["reason"]
 
 
 def test_ties_are_broken_by_accuracy_then_name():
-    r = results(
+    r = view(
         model("b", acc=0.949, worst=0, sparsity=0.8),
         model("a", acc=0.949, worst=0, sparsity=0.8),
         model("c", acc=0.95, worst=0, sparsity=0.8),
     )
     assert select(r, Selection())["picks"]["accuracy_only"]["model"] == "c"
-    r = results(model("b", acc=0.949, worst=0, sparsity=0.8), model("a", acc=0.949, worst=0, sparsity=0.8))
+    r = view(model("b", acc=0.949, worst=0, sparsity=0.8), model("a", acc=0.949, worst=0, sparsity=0.8))
     assert select(r, Selection())["picks"]["accuracy_only"]["model"] == "a"
 
 
 def test_fronts_hypervolume_and_dominance_per_technique():
-    r = results(
+    r = view(
         model("g1", acc=0.95, worst=-0.01, sparsity=0.5, technique="global"),
         model("g2", acc=0.94, worst=-0.02, sparsity=0.9, technique="global"),
         model("r1", acc=0.93, worst=-0.05, sparsity=0.5, technique="random"),
@@ -120,7 +83,7 @@ def test_fronts_hypervolume_and_dominance_per_technique():
 
 
 def test_verdicts_in_plain_words():
-    r = results(
+    r = view(
         *(
             model(f"g{a}", acc=0.95, worst=-0.01 * a, sparsity=a / 10, technique="global", amount=a / 10)
             for a in (5, 7, 9)
@@ -137,7 +100,7 @@ def test_verdicts_in_plain_words():
             for a in (5, 7, 9)
         ),
     )
-    lines = verdicts(r["models"][1:], metrics=("worst_class_change",))
+    lines = verdicts(list(r.pruned), metrics=("worst_class_change",))
     assert lines == ["global beats random on worst-class recall change at every amount ≥ 70% (70%, 90%)."]
 
 

@@ -1,4 +1,4 @@
-"""The model card: context from results.json, Altair charts, Jinja rendering."""
+"""The model card and report files, from the typed view of results.json: context, Altair charts, Jinja rendering."""
 
 from pruneaudit.report.render import (
     make_env,

@@ -1,4 +1,4 @@
-"""Altair chart specs built from results.json, embedded as JSON (never as HTML).
+"""Altair chart specs built from the typed view, embedded as JSON (never as HTML), and the card's chart list.
 
 Colours: Okabe–Ito for techniques and a blue–orange diverging scheme for changes,
 both readable with the common colour-vision deficiencies. No interactive
@@ -8,14 +8,22 @@ HTML differ between runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
+import numpy as np
 import pandas as pd
+
+from pruneaudit.report.headlines import Spotlight
+from pruneaudit.results import Model, Results
+from pruneaudit.results.view import SelectionResult
 
 HEATMAP_CLAMP_PP = 20.0
 HEATMAP_CLASSES = 40  # beyond this many classes the heatmap shows the worst-hit ones
 WORST_K = 15
+MAX_MATRIX_CLASSES = 50  # confusion matrices drawn up to this many classes; top confusions beyond
+OPERATING_WINDOW = 0.15  # the operating-point chart shows models within 15 pp of the best top-1
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442"]
 
 
@@ -30,32 +38,26 @@ def change_scale(values_pp: pd.Series) -> alt.Scale:
     return alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True, clamp=True)
 
 
-def technique(model: dict[str, Any]) -> str:
-    if model["role"] == "dense":
-        return "dense"
-    return str(model["metadata"].get("technique", "unspecified"))
+def _model_row(m: Model) -> dict[str, Any]:
+    """The scalars the overview charts plot; changes are 0 for the dense model (and where undefined)."""
+    vs = m.vs_dense
+    worst = vs.worst_class_change if vs else None
+    seed = m.metadata.get("seed")
+    return {
+        "model": m.name,
+        "technique": m.technique_label,
+        "series": m.technique_label + ("" if seed is None else f" (seed {seed})"),
+        "sparsity": m.facts.sparsity,
+        "accuracy": m.metrics.accuracy,
+        "accuracy_change_pp": 100 * ((vs.accuracy_change if vs else None) or 0.0),
+        "worst_change_pp": 100 * ((worst.value if worst else None) or 0.0),
+        "worst_class": (worst.class_name if worst else None) or "",
+    }
 
 
-def model_rows(results: dict[str, Any]) -> pd.DataFrame:
-    """One row per model with the scalars the overview charts plot."""
-    rows = []
-    for m in results["models"]:
-        vs = m["vs_dense"] or {}
-        worst = vs.get("worst_class_change") or {}
-        seed = m["metadata"].get("seed")
-        rows.append(
-            {
-                "model": m["name"],
-                "technique": technique(m),
-                "series": technique(m) + ("" if seed is None else f" (seed {seed})"),
-                "sparsity": m["facts"]["sparsity"],
-                "accuracy": m["metrics"]["accuracy"],
-                "accuracy_change_pp": 100 * (vs.get("accuracy_change") or 0.0),
-                "worst_change_pp": 100 * (worst.get("value") or 0.0),
-                "worst_class": worst.get("class") or "",
-            }
-        )
-    return pd.DataFrame(rows)
+def model_rows(models: tuple[Model, ...]) -> pd.DataFrame:
+    """One row per model, in the order given."""
+    return pd.DataFrame([_model_row(m) for m in models])
 
 
 # One tooltip for every chart whose marks are models (rows of model_rows).
@@ -74,9 +76,9 @@ def _technique_colour(domain: list[str]) -> alt.Color:
     return alt.Color("technique:N", title="Technique", scale=alt.Scale(domain=domain, range=OKABE_ITO[: len(domain)]))
 
 
-def accuracy_vs_sparsity(results: dict[str, Any]) -> dict[str, Any]:
+def accuracy_vs_sparsity(results: Results) -> dict[str, Any]:
     """Left: top-1 accuracy; right: worst-class and overall recall change, both against sparsity."""
-    df = model_rows(results)
+    df = model_rows(results.models)
     domain = list(dict.fromkeys(df["technique"]))
     base = alt.Chart(df).encode(
         x=alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%")),
@@ -100,46 +102,43 @@ def accuracy_vs_sparsity(results: dict[str, Any]) -> dict[str, Any]:
     return alt.hconcat(acc, change).to_dict()
 
 
-def worst_classes(results: dict[str, Any], k: int) -> list[int]:
+def worst_classes(results: Results, k: int) -> list[int]:
     """Indices of the k classes with the most negative recall change in any pruned model, worst first.
 
     Views that cannot show every class at 1,000 classes show these (ties: class index)."""
-    n = results["data"]["n_classes"]
+    n = results.data.n_classes
     worst = [0.0] * n
-    for m in results["models"]:
-        if m["vs_dense"] is not None:
-            for i, d in enumerate(m["vs_dense"]["per_class"]["recall_change"]):
-                if d is not None and d < worst[i]:
-                    worst[i] = d
+    for m in results.pruned:
+        for i, d in enumerate(m.vs_dense.per_class.recall_change):
+            if d is not None and d < worst[i]:
+                worst[i] = d
     return sorted(range(n), key=lambda i: (worst[i], i))[:k]
 
 
-def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
+def recall_change_heatmap(results: Results) -> dict[str, Any]:
     """Classes × pruned models, coloured by per-class recall change (top-k classes beyond HEATMAP_CLASSES)."""
-    all_names = results["data"]["class_names"]
+    all_names = results.data.class_names
     shown = (
         sorted(worst_classes(results, HEATMAP_CLASSES)) if len(all_names) > HEATMAP_CLASSES else range(len(all_names))
     )
     names = [all_names[i] for i in shown]
-    dense = next(m for m in results["models"] if m["role"] == "dense")
+    dense_recall = results.dense.per_class.recall
     rows = []
-    for m in results["models"]:
-        if m["vs_dense"] is None:
-            continue
-        changes = m["vs_dense"]["per_class"]["recall_change"]
+    for m in results.pruned:
+        changes = m.vs_dense.per_class.recall_change
         for i in shown:
             delta = changes[i]
             rows.append(
                 {
-                    "model": m["name"],
+                    "model": m.name,
                     "class": all_names[i],
                     "change_pp": None if delta is None else 100 * delta,
-                    "dense_recall": dense["per_class"]["recall"][i],
-                    "pruned_recall": m["per_class"]["recall"][i],
+                    "dense_recall": dense_recall[i],
+                    "pruned_recall": m.per_class.recall[i],
                 }
             )
     df = pd.DataFrame(rows)
-    order = [m["name"] for m in results["models"] if m["vs_dense"] is not None]
+    order = [m.name for m in results.pruned]
     return (
         alt.Chart(df)
         .mark_rect()
@@ -166,20 +165,16 @@ def recall_change_heatmap(results: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def change_distribution(results: dict[str, Any]) -> dict[str, Any]:
+def change_distribution(results: Results) -> dict[str, Any]:
     """Per pruned model, the spread of per-class recall change: box (quartiles), whiskers (min–max), median tick.
 
     Quantiles are computed here so that the chart stays small at 1,000 classes."""
-    import numpy as np
-
     rows = []
-    for m in results["models"]:
-        if m["vs_dense"] is None:
-            continue
-        d = np.array([v for v in m["vs_dense"]["per_class"]["recall_change"] if v is not None], dtype=float) * 100
+    for m in results.pruned:
+        d = np.array([v for v in m.vs_dense.per_class.recall_change if v is not None], dtype=float) * 100
         if d.size:
             q = np.percentile(d, [0, 25, 50, 75, 100])
-            rows.append({"model": m["name"], "min": q[0], "q1": q[1], "median": q[2], "q3": q[3], "max": q[4]})
+            rows.append({"model": m.name, "min": q[0], "q1": q[1], "median": q[2], "q3": q[3], "max": q[4]})
     df = pd.DataFrame(rows)
     order = list(df["model"])
     y = alt.Y("model:N", sort=order, title="Pruned model")
@@ -201,20 +196,20 @@ def change_distribution(results: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def worst_k(results: dict[str, Any], model: dict[str, Any], k: int = WORST_K) -> dict[str, Any]:
+def worst_k(results: Results, model: Model, k: int = WORST_K) -> dict[str, Any]:
     """The k classes that lost most recall in one pruned model, with 95% Newcombe intervals."""
-    names = results["data"]["class_names"]
-    pc = model["vs_dense"]["per_class"]
-    idx = [i for i in range(len(names)) if pc["recall_change"][i] is not None]
-    idx = sorted(idx, key=lambda i: (pc["recall_change"][i], i))[:k]
+    names = results.data.class_names
+    pc = model.vs_dense.per_class
+    idx = [i for i in range(len(names)) if pc.recall_change[i] is not None]
+    idx = sorted(idx, key=lambda i: (pc.recall_change[i], i))[:k]
     df = pd.DataFrame(
         [
             {
                 "class": names[i],
-                "change": 100 * pc["recall_change"][i],
-                "low": 100 * pc["recall_change_ci"]["low"][i],
-                "high": 100 * pc["recall_change_ci"]["high"][i],
-                "holm_p": pc["mcnemar_p_holm"][i],
+                "change": 100 * pc.recall_change[i],
+                "low": 100 * pc.recall_change_ci.low[i],
+                "high": 100 * pc.recall_change_ci.high[i],
+                "holm_p": pc.mcnemar_p_holm[i],
             }
             for i in idx
         ]
@@ -236,7 +231,7 @@ def worst_k(results: dict[str, Any], model: dict[str, Any], k: int = WORST_K) ->
     return (
         (bars + err)
         .properties(
-            title=f"The {len(idx)} classes that lost most in {model['name']} (bars: change; lines: 95% interval)",
+            title=f"The {len(idx)} classes that lost most in {model.name} (bars: change; lines: 95% interval)",
             width=520,
             height=max(120, 18 * len(idx)),
         )
@@ -244,18 +239,18 @@ def worst_k(results: dict[str, Any], model: dict[str, Any], k: int = WORST_K) ->
     )
 
 
-def subgroup_changes(results: dict[str, Any], model: str) -> dict[str, Any]:
+def subgroup_changes(results: Results, model: str) -> dict[str, Any]:
     """Top-1 change of one pruned model within each subgroup, one panel row per grouping."""
     rows = [
         {
-            "grouping": g["grouping"],
-            "group": g["group"],
-            "change": None if g["accuracy_change"] is None else 100 * g["accuracy_change"],
-            "n": g["n_samples"],
-            "worst": None if g["worst_class_change"]["value"] is None else 100 * g["worst_class_change"]["value"],
+            "grouping": g.grouping,
+            "group": g.group,
+            "change": None if g.accuracy_change is None else 100 * g.accuracy_change,
+            "n": g.n_samples,
+            "worst": None if g.worst_class_change.value is None else 100 * g.worst_class_change.value,
         }
-        for g in results["subgroups"]
-        if g["model"] == model
+        for g in results.subgroups
+        if g.model == model
     ]
     df = pd.DataFrame(rows)
     tooltip = [
@@ -278,16 +273,14 @@ def subgroup_changes(results: dict[str, Any], model: str) -> dict[str, Any]:
     )
 
 
-def confusion_pair(results: dict[str, Any], dense: dict[str, Any], pruned: dict[str, Any]) -> dict[str, Any]:
-    """Row-normalised confusion matrices of two models side by side (≤ 50 classes)."""
-    names = results["data"]["class_names"]
+def confusion_pair(results: Results, dense: Model, pruned: Model) -> dict[str, Any]:
+    """Row-normalised confusion matrices of two models side by side (≤ MAX_MATRIX_CLASSES classes)."""
+    names = results.data.class_names
     rows = []
     for m in (dense, pruned):
-        support = m["per_class"]["support"]
-        for t, p, n in m["confusion"]:
-            rows.append(
-                {"model": m["name"], "true": names[t], "predicted": names[p], "count": n, "share": n / support[t]}
-            )
+        support = m.per_class.support
+        for t, p, n in m.confusion:
+            rows.append({"model": m.name, "true": names[t], "predicted": names[p], "count": n, "share": n / support[t]})
     df = pd.DataFrame(rows)
     panel = (
         alt.Chart(df)
@@ -308,45 +301,52 @@ def confusion_pair(results: dict[str, Any], dense: dict[str, Any], pruned: dict[
         )
         .properties(width=260, height=260)
     )
-    return panel.facet(column=alt.Column("model:N", sort=[dense["name"], pruned["name"]], title=None)).to_dict()
+    return panel.facet(column=alt.Column("model:N", sort=[dense.name, pruned.name], title=None)).to_dict()
 
 
-def _front_line(df: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
-    """Rows of ``df`` on the 2-D front (both axes maximised), sorted by x."""
-    from pruneaudit.pareto import pareto_mask
-
-    part = df.dropna(subset=[x, y])
-    if not len(part):
-        return part
-    return part[pareto_mask(part[[x, y]].to_numpy(), maximize=[True, True])].sort_values([x, y])
-
-
-OPERATING_WINDOW = 0.15  # the operating-point chart shows models within 15 pp of the best top-1
-
-
-def operating_points(results: dict[str, Any]) -> dict[str, Any]:
-    """Accuracy vs sparsity coloured by worst-class change, the accuracy–sparsity front drawn, picks marked."""
-    df = model_rows(results)
-    df = df[df["technique"] != "dense"]
-    picks = []
-    for policy, pick in results["selection"]["picks"].items():
-        if pick["model"]:
-            row = df[df["model"] == pick["model"]].iloc[0]
-            picks.append(
+def _pick_points(df: pd.DataFrame, selection: SelectionResult) -> pd.DataFrame:
+    """One row per policy that picked a model, at that model's point."""
+    rows = []
+    for policy, pick in selection.picks.items():
+        if pick.model:
+            row = df[df["model"] == pick.model].iloc[0]
+            rows.append(
                 {
                     "policy": policy.replace("_", " "),
-                    "model": pick["model"],
+                    "model": pick.model,
                     "sparsity": row["sparsity"],
                     "accuracy": row["accuracy"],
                 }
             )
-    pick_df = pd.DataFrame(picks, columns=["policy", "model", "sparsity", "accuracy"])
+    return pd.DataFrame(rows, columns=["policy", "model", "sparsity", "accuracy"])
+
+
+def _pick_labels(pick_df: pd.DataFrame, x: alt.X, y: alt.Y) -> list[alt.Chart]:
+    """One text layer per picked model naming its policies, stacked upwards so neighbouring labels do not overlap."""
     label_df = pick_df.groupby(["model", "sparsity", "accuracy"], as_index=False).agg(
         {"policy": lambda s: " + ".join(s)}
     )
+    label_df = label_df.sort_values(["sparsity", "model"]).reset_index(drop=True)
+    return [
+        alt.Chart(label_df.iloc[[i]])
+        .mark_text(align="left", dx=10, dy=-14 - 14 * i, fontSize=11)
+        .encode(x=x, y=y, text="policy:N")
+        for i in range(len(label_df))
+    ]
+
+
+def operating_points(results: Results) -> dict[str, Any]:
+    """Accuracy vs sparsity coloured by worst-class change, the accuracy–sparsity front drawn, picks marked.
+
+    The front is the selection's (over all pruned models); drawn through the windowed points it is the
+    front of the window too, since a point outside the window can never dominate one inside it."""
+    selection = results.selection
+    df = model_rows(results.pruned)
+    pick_df = _pick_points(df, selection)
     scale = change_scale(df["worst_change_pp"])
     best = float(df["accuracy"].max())
     df = df[df["accuracy"] >= best - OPERATING_WINDOW]  # collapsed models stay in the tables, not here
+    front_df = df[df["model"].isin(selection.accuracy_sparsity_front)].sort_values(["sparsity", "accuracy"])
     x = alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%"))
     y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
     points = (
@@ -355,32 +355,18 @@ def operating_points(results: dict[str, Any]) -> dict[str, Any]:
         .encode(
             x=x,
             y=y,
-            color=alt.Color(
-                "worst_change_pp:Q",
-                title="Worst-class change (pp)",
-                scale=scale,
-            ),
+            color=alt.Color("worst_change_pp:Q", title="Worst-class change (pp)", scale=scale),
             tooltip=MODEL_TOOLTIP,
         )
     )
-    front = (
-        alt.Chart(_front_line(df, "sparsity", "accuracy")).mark_line(color="#555", strokeDash=[5, 3]).encode(x=x, y=y)
-    )
+    front = alt.Chart(front_df).mark_line(color="#555", strokeDash=[5, 3]).encode(x=x, y=y)
     marks = (
         alt.Chart(pick_df)
         .mark_point(shape="square", size=260, filled=False, color="#000", strokeWidth=1.5)
         .encode(x=x, y=y, tooltip=[alt.Tooltip("policy:N", title="Policy"), alt.Tooltip("model:N", title="Model")])
     )
-    # One text layer per picked model, stacked upwards so neighbouring labels do not overlap.
-    label_df = label_df.sort_values(["sparsity", "model"]).reset_index(drop=True)
-    labels = [
-        alt.Chart(label_df.iloc[[i]])
-        .mark_text(align="left", dx=10, dy=-14 - 14 * i, fontSize=11)
-        .encode(x=x, y=y, text="policy:N")
-        for i in range(len(label_df))
-    ]
     return (
-        alt.layer(front, points, marks, *labels)
+        alt.layer(front, points, marks, *_pick_labels(pick_df, x, y))
         .properties(
             title="Operating points: accuracy-sparsity front (dashed) and policy picks (squares)", width=560, height=320
         )
@@ -388,12 +374,11 @@ def operating_points(results: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def accuracy_vs_disparity(results: dict[str, Any]) -> dict[str, Any]:
+def accuracy_vs_disparity(results: Results) -> dict[str, Any]:
     """Accuracy against worst-class change; each technique's path as sparsity grows, front members filled."""
-    rows = model_rows(results)
-    domain = list(dict.fromkeys(rows["technique"]))[1:]  # the dense model comes first
-    df = rows[rows["technique"] != "dense"].sort_values(["series", "sparsity"])
-    front = set(results["selection"]["front"])
+    domain = list(dict.fromkeys(m.technique_label for m in results.pruned))
+    df = model_rows(results.pruned).sort_values(["series", "sparsity"])
+    front = set(results.selection.front)
     df = df.assign(on_front=df["model"].map(lambda m: "on the Pareto front" if m in front else "dominated"))
     colour = _technique_colour(domain)
     x = alt.X("worst_change_pp:Q", title="Worst-class recall change (pp)")
@@ -418,3 +403,114 @@ def accuracy_vs_disparity(results: dict[str, Any]) -> dict[str, Any]:
         )
         .to_dict()
     )
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart of the card: its section id, heading, a summary in words (what a reader without the chart needs)
+    and the Vega-Lite spec."""
+
+    id: str
+    title: str
+    summary: str
+    spec: dict[str, Any]
+
+
+def _overview_charts(results: Results) -> list[Chart]:
+    clipped = (
+        f" Only the {HEATMAP_CLASSES} classes hit hardest by any model are drawn."
+        if results.data.n_classes > HEATMAP_CLASSES
+        else ""
+    )
+    return [
+        Chart(
+            "accuracy-sparsity",
+            "Accuracy and worst-class change against sparsity",
+            "Each point is a model; lines join models of one technique (and seed). "
+            "The table of models above holds the same numbers.",
+            accuracy_vs_sparsity(results),
+        ),
+        Chart(
+            "recall-change",
+            "Per-class recall change against the dense model",
+            "Orange cells lost recall, blue cells gained; colours saturate at "
+            f"±{HEATMAP_CLAMP_PP:.0f} pp. The per-class table below holds the exact numbers." + clipped,
+            recall_change_heatmap(results),
+        ),
+        Chart(
+            "change-distribution",
+            "Distribution of per-class change",
+            "For each pruned model: the box spans the middle half of the classes' recall changes, the line "
+            "runs from the worst to the best class, the tick is the median; the dashed line is no change.",
+            change_distribution(results),
+        ),
+    ]
+
+
+def _spotlight_charts(results: Results, focus: Spotlight) -> list[Chart]:
+    name = focus.model.name
+    charts = [
+        Chart(
+            "worst-classes",
+            f"Worst-hit classes in {name}",
+            f"The classes whose recall fell most (up to {WORST_K}) in {name}, {focus.why}, "
+            "with 95% Newcombe intervals; the per-class table has all classes.",
+            worst_k(results, focus.model),
+        )
+    ]
+    if results.subgroups:
+        charts.append(
+            Chart(
+                "subgroup-chart",
+                f"Subgroups: top-1 change of {name}",
+                "Top-1 accuracy change within each attribute value and each intersection; the subgroup tables "
+                "below give every model.",
+                subgroup_changes(results, name),
+            )
+        )
+    return charts
+
+
+def _selection_charts(results: Results) -> list[Chart]:
+    return [
+        Chart(
+            "operating-points",
+            "Operating points",
+            "Pruned models by sparsity and accuracy, coloured by worst-class change; the dashed line is the "
+            "accuracy–sparsity front and squares mark each policy's pick. Models more than "
+            f"{100 * OPERATING_WINDOW:.0f} pp below the best top-1 are left off (they are in the tables). "
+            "The selection section below states the same picks in words.",
+            operating_points(results),
+        ),
+        Chart(
+            "accuracy-disparity",
+            "Accuracy against disparity, per technique",
+            "Lines follow each technique (and seed) from low to high sparsity; filled points are on the "
+            "Pareto front over the selection objectives. Up and to the right is better on both axes. Hypervolumes "
+            "in the selection section summarise each technique's front.",
+            accuracy_vs_disparity(results),
+        ),
+    ]
+
+
+def _confusion_chart(results: Results, focus: Spotlight) -> Chart:
+    return Chart(
+        "confusion",
+        f"Confusion matrices: dense and {focus.model.name}",
+        "Rows are true classes, columns predicted classes; cells show the share of each true class "
+        "(square-root colour scale). The top-confusions tables below list the largest off-diagonal cells.",
+        confusion_pair(results, results.dense, focus.model),
+    )
+
+
+def chart_list(results: Results, focus: Spotlight | None) -> list[Chart]:
+    """The card's charts in reading order; a chart whose inputs are missing (no spotlight model, no
+    selection, no subgroups, too many classes for a matrix) is left out rather than drawn empty."""
+    charts = _overview_charts(results)
+    if focus is not None:
+        charts += _spotlight_charts(results, focus)
+    if results.selection:
+        charts += _selection_charts(results)
+    if focus is not None and results.data.n_classes <= MAX_MATRIX_CLASSES:
+        charts.append(_confusion_chart(results, focus))
+    return charts

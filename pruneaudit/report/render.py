@@ -1,4 +1,4 @@
-"""Render the HTML model card from results.json, self-contained and deterministic."""
+"""Render the model cards and report files from the typed view, self-contained and deterministic."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from jinja2 import (
 from markupsafe import Markup
 
 from pruneaudit.report.context import build_context
+from pruneaudit.report.tables import front_matter, per_class_csv, per_class_parquet
+from pruneaudit.results import Results, dumps, parse_results
 
 _SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -68,41 +70,31 @@ def _html(env: Environment, context: dict[str, Any]) -> str:
     return env.get_template("card.html.j2").render(**context, vega_js=vega_javascript())
 
 
-def _markdown(env: Environment, results: dict[str, Any], context: dict[str, Any]) -> str:
-    from pruneaudit.report.tables import front_matter
-
-    return front_matter(results, context["card"]["owner"]) + env.get_template("card.md.j2").render(**context)
+def _markdown(env: Environment, results: Results, context: dict[str, Any]) -> str:
+    return front_matter(results) + env.get_template("card.md.j2").render(**context)
 
 
-def render_html(results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None) -> str:
-    return _html(make_env(), build_context(results, card=card, timestamp=timestamp))
+def render_html(results: Results, *, timestamp: str | None = None) -> str:
+    return _html(make_env(), build_context(results, timestamp=timestamp))
 
 
-def render_markdown(
-    results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None
-) -> str:
-    return _markdown(make_env(), results, build_context(results, card=card, timestamp=timestamp))
+def render_markdown(results: Results, *, timestamp: str | None = None) -> str:
+    return _markdown(make_env(), results, build_context(results, timestamp=timestamp))
 
 
-def render_outputs(
-    results: dict[str, Any], *, card: dict[str, Any] | None = None, timestamp: str | None = None
-) -> dict[str, str | bytes]:
-    """Every report file, rendered in memory so that they can be written together."""
-    from pruneaudit.report.tables import per_class_csv, per_class_parquet
-    from pruneaudit.results import dumps
+def render_outputs(results: Results, *, timestamp: str | None = None) -> dict[str, str | bytes]:
+    """Every report file, rendered in memory so that they can be written together.
 
-    if card is not None:
-        results = {**results, "card": card}
-    # Render from the canonical JSON form (sorted keys, NaN as null) so that rendering fresh
-    # results and re-rendering the saved results.json give byte-identical files.
-    text = dumps(results)
-    results = json.loads(text)
+    Rendered from the canonical JSON form (sorted keys, NaN as null) so that rendering fresh
+    results and re-rendering the saved results.json give byte-identical files."""
+    text = dumps(results.raw)
+    view = parse_results(json.loads(text))
     env = make_env()
-    context = build_context(results, timestamp=timestamp)  # charts and tables, computed once for both cards
+    context = build_context(view, timestamp=timestamp)  # charts and tables, computed once for both cards
     return {
         "results.json": text,
         "index.html": _html(env, context),
-        "card.md": _markdown(env, results, context),
-        "per_class.csv": per_class_csv(results),
-        "per_class.parquet": per_class_parquet(results),
+        "card.md": _markdown(env, view, context),
+        "per_class.csv": per_class_csv(view),
+        "per_class.parquet": per_class_parquet(view),
     }

@@ -1,4 +1,4 @@
-"""Flat per-class table (CSV) and the Markdown card's front matter, from results.json."""
+"""The flat per-class table (CSV and Parquet) and the Markdown card's front matter, from the typed view."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import io
 from typing import Any
 
 import yaml
+
+from pruneaudit.results import Model, Results
+from pruneaudit.results.view import Card, ChangePerClass, Data
 
 COLUMNS = (
     "model",
@@ -37,49 +40,52 @@ def _cell(v: Any) -> str:
     return "" if v is None else repr(v) if isinstance(v, float) else str(v)
 
 
-def per_class_csv(results: dict[str, Any]) -> str:
+def _comparison_cells(pc: ChangePerClass | None, i: int) -> list[Any]:
+    """Class i's comparison columns; all empty for the dense model."""
+    if pc is None:
+        return [None] * 10
+    return [
+        pc.recall_change[i],
+        pc.recall_change_ci.low[i],
+        pc.recall_change_ci.high[i],
+        pc.normalised_change[i],
+        pc.excess_gap[i],
+        pc.dense_only[i],
+        pc.pruned_only[i],
+        pc.mcnemar_p[i],
+        pc.mcnemar_p_holm[i],
+        pc.mcnemar_p_bh[i],
+    ]
+
+
+def per_class_csv(results: Results) -> str:
     """One row per model × class; empty cells are undefined values (null in results.json)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)
-    names = results["data"]["class_names"]
-    for m in results["models"]:
-        pc = m["per_class"]
-        vs = (m["vs_dense"] or {}).get("per_class")
-        for i, name in enumerate(names):
+    for m in results.models:
+        pc = m.per_class
+        vs = m.vs_dense.per_class if m.vs_dense else None
+        for i, name in enumerate(results.data.class_names):
             row = [
-                m["name"],
+                m.name,
                 i,
                 name,
-                pc["support"][i],
-                pc["recall"][i],
-                pc["recall_ci"]["low"][i],
-                pc["recall_ci"]["high"][i],
-                pc["precision"][i],
-                pc["f1"][i],
-                pc["fpr"][i],
-                pc["fnr"][i],
+                pc.support[i],
+                pc.recall[i],
+                pc.recall_ci.low[i],
+                pc.recall_ci.high[i],
+                pc.precision[i],
+                pc.f1[i],
+                pc.fpr[i],
+                pc.fnr[i],
+                *_comparison_cells(vs, i),
             ]
-            if vs:
-                row += [
-                    vs["recall_change"][i],
-                    vs["recall_change_ci"]["low"][i],
-                    vs["recall_change_ci"]["high"][i],
-                    vs["normalised_change"][i],
-                    vs["excess_gap"][i],
-                    vs["dense_only"][i],
-                    vs["pruned_only"][i],
-                    vs["mcnemar_p"][i],
-                    vs["mcnemar_p_holm"][i],
-                    vs["mcnemar_p_bh"][i],
-                ]
-            else:
-                row += [None] * 10
             w.writerow([_cell(v) for v in row])
     return out.getvalue()
 
 
-def per_class_parquet(results: dict[str, Any]) -> bytes:
+def per_class_parquet(results: Results) -> bytes:
     """The same table as per_class.csv, typed, as Parquet (deterministic for a given pyarrow)."""
     import pandas as pd
     import pyarrow as pa
@@ -94,56 +100,48 @@ def per_class_parquet(results: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
-def front_matter(results: dict[str, Any], card: dict[str, Any]) -> str:
-    """YAML front matter for a GitHub release or a Hugging Face model repository (model-index)."""
-    data = results["data"]
-    entries = []
-    for m in results["models"]:
-        metrics = [
-            {"type": "accuracy", "name": "Top-1 accuracy", "value": m["metrics"]["accuracy"]},
-            {"type": "balanced_accuracy", "name": "Balanced accuracy", "value": m["metrics"]["balanced_accuracy"]},
+def _model_metrics(m: Model) -> list[dict[str, Any]]:
+    """A model's metrics for the model-index; undefined ones are left out."""
+    metrics = [
+        {"type": "accuracy", "name": "Top-1 accuracy", "value": m.metrics.accuracy},
+        {"type": "balanced_accuracy", "name": "Balanced accuracy", "value": m.metrics.balanced_accuracy},
+        {"type": "worst_class_recall", "name": "Worst-class recall", "value": m.metrics.worst_class_recall.value},
+    ]
+    if m.vs_dense:
+        metrics += [
             {
-                "type": "worst_class_recall",
-                "name": "Worst-class recall",
-                "value": m["metrics"]["worst_class_recall"]["value"],
+                "type": "worst_class_recall_change",
+                "name": "Worst-class recall change vs dense",
+                "value": m.vs_dense.worst_class_change.value,
+            },
+            {
+                "type": "significantly_harmed_classes",
+                "name": "Classes significantly harmed (McNemar, Holm)",
+                "value": m.vs_dense.harmed_significant_holm,
             },
         ]
-        if m["vs_dense"]:
-            metrics += [
-                {
-                    "type": "worst_class_recall_change",
-                    "name": "Worst-class recall change vs dense",
-                    "value": m["vs_dense"]["worst_class_change"]["value"],
-                },
-                {
-                    "type": "significantly_harmed_classes",
-                    "name": "Classes significantly harmed (McNemar, Holm)",
-                    "value": m["vs_dense"]["harmed_significant_holm"],
-                },
-            ]
-        entries.append(
-            {
-                "name": m["name"],
-                "results": [
-                    {
-                        "task": {"type": "image-classification", "name": "Image classification"},
-                        "dataset": {
-                            "name": data["file"],
-                            "type": data["file"],
-                            "split": "all" if data["split"] is None else str(data["split"]),
-                        },
-                        "metrics": [x for x in metrics if x["value"] is not None],
-                    }
-                ],
-            }
-        )
+    return [x for x in metrics if x["value"] is not None]
+
+
+def _model_result(data: Data, m: Model) -> dict[str, Any]:
+    """One model-index result; built afresh per model, as YAML would write shared objects as anchors."""
+    return {
+        "task": {"type": "image-classification", "name": "Image classification"},
+        "dataset": {"name": data.file, "type": data.file, "split": "all" if data.split is None else str(data.split)},
+        "metrics": _model_metrics(m),
+    }
+
+
+def front_matter(results: Results) -> str:
+    """YAML front matter for a GitHub release or a Hugging Face model repository (model-index)."""
+    entries = [{"name": m.name, "results": [_model_result(results.data, m)]} for m in results.models]
     meta: dict[str, Any] = {"tags": ["pruning", "pruneaudit", "model-card"], "model-index": entries}
-    licence = card.get("licence")
-    if licence:  # Hugging Face wants an identifier; free text goes to license_name
-        if " " in licence:
-            meta.update({"license": "other", "license_name": licence})
+    card = results.card or Card()
+    if card.licence:  # Hugging Face wants an identifier; free text goes to license_name
+        if " " in card.licence:
+            meta.update({"license": "other", "license_name": card.licence})
         else:
-            meta["license"] = licence.lower()
-    if card.get("name"):
-        meta["model_name"] = card["name"]
+            meta["license"] = card.licence.lower()
+    if card.name:
+        meta["model_name"] = card.name
     return "---\n" + yaml.safe_dump(meta, sort_keys=True, allow_unicode=True, width=100) + "---\n"

@@ -13,26 +13,27 @@ from pruneaudit.card import parse_card
 from pruneaudit.cli import cli
 from pruneaudit.errors import ConfigError
 from pruneaudit.report import render_markdown, render_outputs
+from pruneaudit.results import parse_results
 from tests.conftest import SAMPLES
 
 EVIL = "<script>alert('x')</script> | *bold* [link](http://x) \"q\" ünï ✓"
 
 
-def test_per_class_csv_matches_results(sample_results):
-    rows = list(csv.DictReader(io.StringIO(render_outputs(sample_results)["per_class.csv"])))
+def test_per_class_csv_matches_results(sample_view):
+    rows = list(csv.DictReader(io.StringIO(render_outputs(sample_view)["per_class.csv"])))
     assert len(rows) == 28 * 10
     g = next(r for r in rows if r["model"] == "global-95" and r["class"] == "3")
-    m = next(m for m in sample_results["models"] if m["name"] == "global-95")
-    assert float(g["recall_change"]) == m["vs_dense"]["per_class"]["recall_change"][3]
-    assert int(g["support"]) == m["per_class"]["support"][3]
+    m = sample_view.model("global-95")
+    assert float(g["recall_change"]) == m.vs_dense.per_class.recall_change[3]
+    assert int(g["support"]) == m.per_class.support[3]
     dense = next(r for r in rows if r["model"] == "dense")
     assert dense["recall_change"] == "" and dense["mcnemar_p"] == ""
 
 
-def test_per_class_parquet_matches_the_csv(sample_results):
+def test_per_class_parquet_matches_the_csv(sample_view):
     import pandas as pd
 
-    out = render_outputs(sample_results)
+    out = render_outputs(sample_view)
     parquet = pd.read_parquet(io.BytesIO(out["per_class.parquet"]))
     csv_df = pd.read_csv(io.StringIO(out["per_class.csv"]), dtype={"model": str, "class": str})
     pd.testing.assert_frame_equal(parquet, csv_df, check_dtype=False)
@@ -40,7 +41,8 @@ def test_per_class_parquet_matches_the_csv(sample_results):
 
 
 def test_card_md_front_matter_is_valid_yaml(sample_results):
-    md = render_markdown(sample_results, card=parse_card({"licence": "mit", "name": "n"}, where="c"))
+    card = parse_card({"licence": "mit", "name": "n"}, where="c")
+    md = render_markdown(parse_results({**sample_results, "card": card}))
     assert md.startswith("---\n")
     meta = yaml.safe_load(md.split("---\n")[1])
     assert meta["license"] == "mit" and meta["model_name"] == "n"
@@ -50,8 +52,8 @@ def test_card_md_front_matter_is_valid_yaml(sample_results):
     assert metrics["accuracy"] == sample_results["models"][0]["metrics"]["accuracy"]
 
 
-def test_missing_card_parts_are_said_not_hidden(sample_results):
-    out = render_outputs(sample_results)
+def test_missing_card_parts_are_said_not_hidden(sample_view):
+    out = render_outputs(sample_view)
     for key in ("intended_uses", "training_data", "ethical_considerations", "caveats"):
         assert f"Not provided by the model owner (<code>card.yaml</code>: <code>{key}</code>)" in out["index.html"]
         assert f"_Not provided by the model owner (`card.yaml`: `{key}`)._" in out["card.md"]
@@ -62,7 +64,7 @@ def test_hostile_text_is_escaped_in_html_and_markdown(sample_results):
     results["data"]["class_names"][3] = EVIL
     results["models"][1]["name"] = EVIL
     card = parse_card({"name": EVIL, "caveats": [EVIL], "training_data": EVIL, "licence": "x y"}, where="card.yaml")
-    out = render_outputs(results, card=card)
+    out = render_outputs(parse_results({**results, "card": card}))
     html, md = out["index.html"], out["card.md"]
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html

@@ -1,0 +1,231 @@
+"""The rows the templates show, formatted from the typed view: one function per table or section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+from pruneaudit.report.caveats import automatic_caveats, automatic_recommendations
+from pruneaudit.report.text import POLICY_TITLES, pct, pick_line, pp, price_sentence
+from pruneaudit.results import Model, Results
+from pruneaudit.results.view import Card, Comparison, Configuration, Exemplar
+
+CHANGE_BAD = -0.05  # a change cell at or below this (−5 pp) is shaded as a loss
+CHANGE_WARN = -0.02  # at or below this (−2 pp), lightly shaded
+TOP_CONFUSIONS = 10
+OPEN_GALLERIES = 1  # exemplar galleries open when the card loads
+MAX_GALLERIES = 8  # thumbnail galleries in the card; keeps 50-model cards within their size budget
+
+
+def _optional(value: Any, fmt: Callable[[Any], str]) -> str:
+    return "" if value is None else fmt(value)
+
+
+def _unsigned_pp(v: float) -> str:
+    return pp(v).replace("+", "")
+
+
+def _comparison_cells(vs: Comparison) -> dict[str, str]:
+    """The models table's columns that compare a pruned model with the dense one."""
+    worst = vs.worst_class_change
+    return {
+        "accuracy_change": _optional(vs.accuracy_change, pp),
+        "worst_change": _optional(worst.value, pp),
+        "worst_class": worst.class_name or "",
+        "max_excess_gap": _optional(vs.max_excess_gap, _unsigned_pp),
+        "spread": _optional(vs.recall_change_spread, _unsigned_pp),
+        "intensification": _optional(vs.intensification, lambda v: f"{v:.2f}"),
+        "harmed": str(vs.harmed),
+        "significant": str(vs.harmed_significant_holm),
+        "significant_bh": str(vs.harmed_significant_bh),
+        "changed": f"{vs.changed_predictions:,} ({pct(vs.changed_fraction)})",
+    }
+
+
+# The dense model's row: blank in every column of _comparison_cells.
+_NO_COMPARISON = dict.fromkeys(
+    (
+        "accuracy_change",
+        "worst_change",
+        "worst_class",
+        "max_excess_gap",
+        "spread",
+        "intensification",
+        "harmed",
+        "significant",
+        "significant_bh",
+        "changed",
+    ),
+    "",
+)
+
+
+def _model_row(m: Model) -> dict[str, Any]:
+    """One row of the models table; the comparison columns are empty for the dense model."""
+    return {
+        "name": m.name,
+        "technique": m.technique_label,
+        "amount": _optional(m.amount, pct),
+        "seed": _optional(m.metadata.get("seed"), str),
+        "finetune_epochs": _optional(m.metadata.get("finetune_epochs"), str),
+        "sparsity": pct(m.facts.sparsity),
+        "nonzero": f"{m.facts.weight_nonzero:,} / {m.facts.weight_count:,}",
+        "accuracy": pct(m.metrics.accuracy),
+        "top5": _optional(m.metrics.top5_accuracy, pct),
+        "balanced_accuracy": pct(m.metrics.balanced_accuracy),
+        **(_comparison_cells(m.vs_dense) if m.vs_dense else _NO_COMPARISON),
+        "backend": f"{m.backend} on {m.device}" + (f" ({m.dtype})" if m.dtype != "n/a" else ""),
+        "output_kind": m.output_kind,
+        "latency": "" if not m.timing else f"{1000 * m.timing.median_batch_seconds:.1f} ms",
+        "mismatch": bool(m.facts.declared_amount_mismatch),
+        "layers": [{"name": x.name, "count": f"{x.count:,}", "sparsity": pct(x.sparsity)} for x in m.facts.layers],
+    }
+
+
+def model_table(results: Results) -> list[dict[str, Any]]:
+    return [_model_row(m) for m in results.models]
+
+
+def _change_cell(m: Model, i: int, alpha: float) -> dict[str, Any]:
+    """Class i's recall change in one pruned model; * marks a Holm-significant loss."""
+    pc = m.vs_dense.per_class
+    change, p_holm = pc.recall_change[i], pc.mcnemar_p_holm[i]
+    significant = p_holm is not None and p_holm < alpha and pc.dense_only[i] > pc.pruned_only[i]
+    low, high = pc.recall_change_ci.low[i], pc.recall_change_ci.high[i]
+    return {
+        "text": pp(change).replace(" pp", "") + ("*" if significant else ""),
+        "value": change,
+        "significant": significant,
+        "title": "" if low is None else f"95% CI {pp(low)} to {pp(high)}; Holm p = {p_holm:.3g}",
+    }
+
+
+def class_table(results: Results) -> dict[str, Any]:
+    """Dense recall per class, then each pruned model's change in pp."""
+    dense, alpha = results.dense.per_class, results.settings.alpha
+    rows = [
+        {
+            "name": name,
+            "support": dense.support[i],
+            "dense_recall": pct(dense.recall[i]),
+            "changes": [_change_cell(m, i, alpha) for m in results.pruned],
+        }
+        for i, name in enumerate(results.data.class_names)
+    ]
+    return {"models": [m.name for m in results.pruned], "rows": rows}
+
+
+def top_confusions(results: Results, model: Model) -> list[dict[str, Any]]:
+    """The largest off-diagonal confusion cells (ties: true class, then predicted class)."""
+    names = results.data.class_names
+    support = model.per_class.support
+    cells = sorted((c for c in model.confusion if c[0] != c[1]), key=lambda c: (-c[2], c[0], c[1]))
+    return [
+        {"true": names[t], "predicted": names[p], "count": n, "share": pct(n / support[t]) if support[t] else "n/a"}
+        for t, p, n in cells[:TOP_CONFUSIONS]
+    ]
+
+
+def _exemplar(names: tuple[str, ...], p: Exemplar) -> dict[str, Any]:
+    return {
+        "src": p.thumbnail,
+        "index": p.index,
+        "label": names[p.label],
+        "dense": names[p.dense_pred],
+        "pruned": names[p.pruned_pred],
+        "fragility": p.fragility,
+    }
+
+
+def _configuration(names: tuple[str, ...], c: Configuration, *, open_: bool) -> dict[str, Any]:
+    pop = c.population_test
+    return {
+        "label": ", ".join(c.models),
+        "technique": c.technique or "",
+        "amount": "" if c.amount is None else pct(c.amount),
+        "n_models": len(c.models),
+        "pie_count": f"{c.pie_count:,}",
+        "pie_fraction": pct(c.pie_fraction),
+        "population": None
+        if pop is None
+        else f"{pop.significant} (Holm: {pop.significant_holm}) — {pop.method} t-test",
+        "open": open_,
+        "pies": [_exemplar(names, p) for p in c.top_pies],
+    }
+
+
+def configurations(results: Results) -> list[dict[str, Any]]:
+    """Configurations with the most exemplars first (ties: the models' names)."""
+    ordered = sorted(results.configurations, key=lambda c: (-c.pie_count, ",".join(c.models)))
+    names = results.data.class_names
+    return [_configuration(names, c, open_=i < OPEN_GALLERIES) for i, c in enumerate(ordered)]
+
+
+def subgroup_tables(results: Results) -> list[dict[str, Any]]:
+    """Per grouping: rows = groups, columns = pruned models, cells = accuracy change."""
+    models = [m.name for m in results.pruned]
+    tables: dict[str, dict[str, Any]] = {}
+    for g in results.subgroups:
+        t = tables.setdefault(g.grouping, {"name": g.grouping, "rows": {}})
+        row = t["rows"].setdefault(
+            g.group, {"group": g.group, "n": g.n_samples, "dense": pct(g.dense_accuracy), "cells": {}}
+        )
+        row["cells"][g.model] = {
+            "text": _optional(g.accuracy_change, lambda v: pp(v).replace(" pp", "")),
+            "value": g.accuracy_change,
+            "title": f"worst class {g.worst_class_change.class_name}: {_optional(g.worst_class_change.value, pp)}; "
+            f"{g.harmed_significant_holm} classes significantly harmed",
+        }
+    return [
+        {
+            "name": t["name"],
+            "models": models,
+            "rows": [{**r, "cells": [r["cells"][m] for m in models]} for r in t["rows"].values()],
+        }
+        for t in tables.values()
+    ]
+
+
+def selection_view(results: Results) -> dict[str, Any] | None:
+    """Picks, price of fairness, fronts and technique comparisons; None without a selection."""
+    sel = results.selection
+    if not sel:
+        return None
+    return {
+        "picks": [
+            {"policy": POLICY_TITLES[k], "primary": k == sel.primary, "text": pick_line(p), "feasible": p.feasible}
+            for k, p in sel.picks.items()
+        ],
+        "price": price_sentence(sel.price_of_fairness),
+        "objectives": ", ".join(f"{o.name} ({'max' if o.maximize else 'min'})" for o in sel.objectives),
+        "front": ", ".join(sel.front),
+        "techniques": [
+            {
+                "name": t.technique,
+                "hypervolume": f"{t.hypervolume:.3f}",
+                "front": ", ".join(t.front),
+                "n": len(t.models),
+            }
+            for t in sorted(sel.techniques, key=lambda t: -t.hypervolume)
+        ],
+        "dominance": [d for d in sel.dominance if d.pairs],
+        "verdicts": sel.verdicts,
+    }
+
+
+def card_view(results: Results) -> dict[str, Any]:
+    """Owner-written parts (None = not provided, shown as such) and facts the audit knows."""
+    card = results.card or Card()
+    owner = {f.name: getattr(card, f.name) for f in fields(Card)}
+    support = results.dense.per_class.support
+    data = results.data
+    return {
+        "owner": owner,
+        "title": card.name or f"Pruning audit — {data.file}",
+        "classes": len(data.class_names),
+        "attributes": data.attributes,
+        "support_range": f"{min(support):,}–{max(support):,}" if support else "n/a",
+        "caveats": automatic_caveats(results),
+        "recommendations": automatic_recommendations(results),
+    }

@@ -2,41 +2,39 @@
 
 The library behind the CLI, for use from Python:
 
-    from pruneaudit import audit, build_config, render_outputs
+    from pathlib import Path
+    import pruneaudit
 
-    results = audit(build_config(config_path=Path("audit.yaml")))
-    files = render_outputs(results)  # {"index.html": ..., "card.md": ..., ...}
+    config = pruneaudit.build_config(config_path=Path("audit.yaml"))
+    results = pruneaudit.audit(config)                      # typed view of results.json
+    pruneaudit.render(results, out_dir=Path("report"))      # index.html, card.md, results.json, ...
+    saved = pruneaudit.load_results(Path("report/results.json"))
+    checks = pruneaudit.check(saved, policy=pruneaudit.load_policy(Path("policy.yaml")))
+
+Errors are `pruneaudit.PruneAuditError` subclasses carrying the CLI's exit code.
 """
 
-__version__ = "0.1.0"
+from importlib import import_module
 
-__all__ = ["__version__", "audit", "build_config", "gate", "load_policy", "load_results", "render_outputs", "select"]
+from pruneaudit._version import __version__
+
+# name → module that defines it: imported on first use, so `import pruneaudit` loads no torch.
+_EXPORTS = {
+    "audit": "pruneaudit.api",
+    "audit_to_directory": "pruneaudit.api",
+    "check": "pruneaudit.api",
+    "render": "pruneaudit.api",
+    "select": "pruneaudit.api",
+    "build_config": "pruneaudit.config",
+    "load_policy": "pruneaudit.policy",
+    "load_results": "pruneaudit.results",
+    "PruneAuditError": "pruneaudit.errors",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str):
-    """Import on first use: `import pruneaudit` stays light (no torch) for `--version` and tools."""
-    if name in ("audit", "gate"):
-        from pruneaudit import api
-
-        return getattr(api, name)
-    if name == "build_config":
-        from pruneaudit.config import build_config
-
-        return build_config
-    if name == "load_policy":
-        from pruneaudit.policy import load_policy
-
-        return load_policy
-    if name == "load_results":
-        from pruneaudit.results import load_results
-
-        return load_results
-    if name == "render_outputs":
-        from pruneaudit.report import render_outputs
-
-        return render_outputs
-    if name == "select":
-        from pruneaudit.selection import select
-
-        return select
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'pruneaudit' has no attribute {name!r}")

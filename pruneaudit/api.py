@@ -1,43 +1,53 @@
-"""The library's entry points: audit to a results dict, select, gate, and write the report."""
+"""The library's entry points: audit, select, check and render, over the typed results.
+
+`render`, `select` and `check` work from saved results alone; only `audit` loads the
+pipeline (models, data, torch), imported when it is called.
+"""
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import click
-
-from pruneaudit.audit import run_audit
-from pruneaudit.config import AuditConfig
-from pruneaudit.data import load_dataset
+from pruneaudit.errors import ConfigError
 from pruneaudit.gate import Check, compare_baseline, evaluate_rules, verdict
 from pruneaudit.outputs import check_writable, write_outputs
 from pruneaudit.policy import Policy, Selection
 from pruneaudit.report import render_outputs
-from pruneaudit.results import to_results
-from pruneaudit.selection import select
+from pruneaudit.results import Results, parse_results, with_blocks
+from pruneaudit.selection import select as selection_block
+from pruneaudit.specs import AuditConfig
+
+Progress = Callable[[int, int], None]  # (images just processed, images to process in the whole audit)
+
+SELECTION_TWICE = (
+    "{policy}: the audit config also has a 'selection' section; give the operating-point selection in one place "
+    "(the policy file, which `pruneaudit select` and `check` read too)"
+)
 
 
-def audit(config: AuditConfig, *, show_progress: bool = False) -> dict[str, Any]:
-    """Run the audit and return results.json as a dict, operating-point selection included."""
+def audit(config: AuditConfig, *, progress: Progress | None = None) -> Results:
+    """Run every model over the data and return the results, with the config's operating-point selection."""
+    from pruneaudit.data import load_dataset
+    from pruneaudit.encode import encode_results
+    from pruneaudit.pipeline import run_audit
+
     dataset = load_dataset(config.data)
-    if show_progress:
-        total = len(dataset) * (1 + len(config.pruned) + len(config.dense_seeds))
-        with click.progressbar(length=total, label="Inference", file=sys.stderr) as bar:
-            results = to_results(run_audit(config, dataset=dataset, progress=bar.update))
-    else:
-        results = to_results(run_audit(config, dataset=dataset))
-    return with_selection(results, config.selection)
+    total = len(dataset) * (1 + len(config.pruned) + len(config.dense_seeds))
+    step = None if progress is None else (lambda n: progress(n, total))
+    results = parse_results(encode_results(run_audit(config, dataset=dataset, progress=step)))
+    return select(results, selection=config.selection)
 
 
-def with_selection(results: dict[str, Any], selection: Selection) -> dict[str, Any]:
-    return {**results, "selection": select(results, selection)}
+def select(results: Results, *, selection: Selection | None = None) -> Results:
+    """The results with their operating-point selection (re)computed; None means the default policies."""
+    return with_blocks(results, selection=selection_block(results, selection or Selection()))
 
 
-def gate(
-    results: dict[str, Any], policy: Policy, *, baseline: dict[str, Any] | None = None, where: str = "policy"
-) -> list[Check]:
+def check(results: Results, *, policy: Policy, baseline: Results | None = None, where: str = "policy") -> list[Check]:
+    """Every gate check of the policy's rules, and of the baseline comparison when a baseline is given."""
     checks = evaluate_rules(results, policy.rules, where=where)
     if baseline is not None:
         checks += compare_baseline(results, baseline, policy.baseline, where=where)
@@ -48,33 +58,40 @@ def audit_to_directory(
     config: AuditConfig,
     *,
     out_dir: Path,
-    show_progress: bool = False,
     policy: Policy | None = None,
     policy_name: str = "policy",
     card: dict[str, Any] | None = None,
     timestamp: str | None = None,
-) -> tuple[dict[str, Any], list[Check]]:
-    """Audit (and gate, with a policy), then write every report file together.
+    progress: Progress | None = None,
+) -> tuple[Results, list[Check]]:
+    """Audit (select and gate with a policy), then write every report file together.
 
     Nothing is written when the audit fails; a failed gate still writes the report, whose
-    card shows the verdict rule by rule.
+    card shows the verdict rule by rule. The selection comes from the policy or the config,
+    never both: a selection given twice is a ConfigError, not a silent choice.
     """
     check_writable(out_dir)
-    results = audit(config, show_progress=show_progress)
+    if policy is not None and policy.selection is not None:
+        if config.selection is not None:
+            raise ConfigError(SELECTION_TWICE.format(policy=policy_name))
+        config = replace(config, selection=policy.selection)
+    results = audit(config, progress=progress)
     checks: list[Check] = []
     if policy is not None:
-        results = with_selection(results, policy.selection)
-        checks = gate(results, policy, where=policy_name)
-        results = {**results, "gate": verdict(checks)}
-    if card is not None:
-        results = {**results, "card": card}
-    write_outputs(out_dir, render_outputs(results, timestamp=timestamp))
+        checks = check(results, policy=policy, where=policy_name)
+        results = with_blocks(results, gate=verdict(checks))
+    render(results, out_dir=out_dir, card=card, timestamp=timestamp)
     return results, checks
 
 
-def render_to_directory(
-    results: dict[str, Any], *, out_dir: Path, card: dict[str, Any] | None = None, timestamp: str | None = None
+def render(
+    results: Results, *, out_dir: Path, card: dict[str, Any] | None = None, timestamp: str | None = None
 ) -> None:
-    """Re-render every report file from saved results, without any model."""
+    """Write every report file (index.html, card.md, results.json, per_class.csv/.parquet) at once.
+
+    ``card``: owner-written card parts (card.yaml) replacing those saved in the results.
+    """
     check_writable(out_dir)
-    write_outputs(out_dir, render_outputs(results, card=card, timestamp=timestamp))
+    if card is not None:
+        results = with_blocks(results, card=card)
+    write_outputs(out_dir, render_outputs(results, timestamp=timestamp))

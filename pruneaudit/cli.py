@@ -1,20 +1,65 @@
-"""Command line: each command parses options and delegates to the library."""
+"""Command line: each command parses options and delegates to the library.
+
+The only module that knows Click: library errors (`PruneAuditError`, which carry an exit
+code) become one-line messages here, and the progress bar is drawn here from the
+library's progress callback.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from pruneaudit import __version__
+from pruneaudit._version import __version__
+from pruneaudit.defaults import DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEVICES
+from pruneaudit.errors import PruneAuditError
 
 PATH = click.Path(path_type=Path)
 
 
-@click.group()
+class UserError(click.ClickException):
+    """A library error shown as Click shows errors: "Error: <message>" on stderr, with the error's exit code."""
+
+    def __init__(self, error: PruneAuditError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+
+class Group(click.Group):
+    """Maps library errors of every command to `UserError`: no traceback for bad input."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PruneAuditError as exc:
+            raise UserError(exc) from None
+
+
+@contextmanager
+def progress_bar(*, quiet: bool) -> Iterator:
+    """A progress callback drawing one bar on stderr (None with --quiet); the bar starts at the first call."""
+    if quiet:
+        yield None
+        return
+    with ExitStack() as stack:
+        bars: list = []
+
+        def update(step: int, total: int) -> None:
+            if not bars:
+                bars.append(stack.enter_context(click.progressbar(length=total, label="Inference", file=sys.stderr)))
+            bars[0].update(step)
+
+        yield update
+
+
+@click.group(cls=Group)
 @click.version_option(__version__, prog_name="pruneaudit")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
 def cli(verbose: int) -> None:
@@ -33,8 +78,10 @@ def cli(verbose: int) -> None:
 @click.option("--data", type=PATH, help="Labelled data (.npz with 'images' and 'labels').")
 @click.option("--split", type=int, help="Keep only rows whose 'split' array equals this value.")
 @click.option("--out", type=PATH, default=Path("report"), show_default=True, help="Output directory.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run inference [default: auto].")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Images per inference batch [default: 256].")
+@click.option("--device", type=click.Choice(DEVICES), help=f"Where to run inference [default: {DEFAULT_DEVICE}].")
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), help=f"Images per inference batch [default: {DEFAULT_BATCH_SIZE}]."
+)
 @click.option(
     "--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails."
 )
@@ -90,15 +137,16 @@ def audit_command(
     )
     policy = load_policy(policy_path) if policy_path else None
     card = load_card(card_path) if card_path else None
-    results, checks = audit_to_directory(
-        config,
-        out_dir=out,
-        show_progress=not quiet,
-        policy=policy,
-        policy_name=str(policy_path),
-        card=card,
-        timestamp=_now() if timestamp else None,
-    )
+    with progress_bar(quiet=quiet) as progress:
+        results, checks = audit_to_directory(
+            config,
+            out_dir=out,
+            policy=policy,
+            policy_name=str(policy_path),
+            card=card,
+            timestamp=_now() if timestamp else None,
+            progress=progress,
+        )
     click.echo(summary_table(results))
     click.echo(f"\nModel card: {out / 'index.html'}")
     if policy is not None:
@@ -115,13 +163,13 @@ def audit_command(
 @click.option("--timestamp", is_flag=True, help="Stamp the card with the UTC time.")
 def render_command(results_path: Path, out: Path, card_path: Path | None, timestamp: bool) -> None:
     """Re-render the card from saved RESULTS without loading any model."""
-    from pruneaudit.api import render_to_directory
+    from pruneaudit.api import render
     from pruneaudit.card import load_card
     from pruneaudit.results import load_results
 
     results = load_results(results_path)
     card = load_card(card_path) if card_path else None
-    render_to_directory(results, out_dir=out, card=card, timestamp=_now() if timestamp else None)
+    render(results, out_dir=out, card=card, timestamp=_now() if timestamp else None)
     click.echo(f"Model card: {out / 'index.html'}")
 
 
@@ -137,14 +185,14 @@ def _now() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the selection as JSON.")
 def select_command(results_path: Path, policy_path: Path | None, as_json: bool) -> None:
     """Print the operating-point picks for saved RESULTS, without re-running inference."""
-    from pruneaudit.api import with_selection
-    from pruneaudit.policy import Policy, load_policy
+    from pruneaudit.api import select
+    from pruneaudit.policy import load_policy
     from pruneaudit.report.text import selection_text
     from pruneaudit.results import dumps, load_results
 
-    policy = load_policy(policy_path) if policy_path else Policy()
-    results = with_selection(load_results(results_path), policy.selection)
-    click.echo(dumps(results["selection"]) if as_json else selection_text(results), nl=not as_json)
+    selection = load_policy(policy_path).selection if policy_path else None
+    results = select(load_results(results_path), selection=selection)
+    click.echo(dumps(results.raw["selection"]) if as_json else selection_text(results), nl=not as_json)
 
 
 @cli.command("check")
@@ -174,7 +222,7 @@ def check_command(
 
     Appends a Markdown summary to $GITHUB_STEP_SUMMARY when that variable is set.
     """
-    from pruneaudit.api import gate, with_selection
+    from pruneaudit.api import check, select
     from pruneaudit.errors import ConfigError, GateFailed
     from pruneaudit.gate import dumps, junit_xml, markdown, table
     from pruneaudit.outputs import write_file
@@ -191,12 +239,12 @@ def check_command(
         )
         if value is not None
     ]
-    policy = Policy(selection=policy.selection, rules=policy.rules + tuple(flags), baseline=policy.baseline)
+    policy = replace(policy, rules=policy.rules + tuple(flags))
     if not policy.rules and baseline_path is None:
         raise ConfigError("nothing to check: give --policy with rules, --baseline, or a --max-* threshold")
-    results = with_selection(load_results(results_path), policy.selection)
+    results = select(load_results(results_path), selection=policy.selection)
     baseline = load_results(baseline_path) if baseline_path else None
-    checks = gate(results, policy, baseline=baseline, where=str(policy_path or "command line"))
+    checks = check(results, policy=policy, baseline=baseline, where=str(policy_path or "command line"))
     if junit_path:
         write_file(junit_path, junit_xml(checks))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -1,12 +1,14 @@
-"""Errors users see: one line, no traceback, exit code 2 (bad input, config or model)."""
+"""Library errors: plain exceptions that carry their exit code.
+
+Raised anywhere below the CLI; only `pruneaudit.cli` turns them into a one-line message
+and an exit status, so the library can be used from Python without Click.
+"""
 
 from __future__ import annotations
 
-import click
 
-
-class PruneAuditError(click.ClickException):
-    """Base for every error caused by what the user gave us."""
+class PruneAuditError(Exception):
+    """Base for every error caused by what the user gave us: bad input, config or model (exit code 2)."""
 
     exit_code = 2
 

@@ -69,7 +69,7 @@ class Baseline:
 
 @dataclass(frozen=True)
 class Policy:
-    selection: Selection = field(default_factory=Selection)
+    selection: Selection | None = None  # None: the file has no selection section (the defaults apply)
     rules: tuple[Bound, ...] = ()
     baseline: Baseline = field(default_factory=Baseline)
 
@@ -172,7 +172,7 @@ def parse_policy(raw: Any, *, where: str) -> Policy:
     )
     d = Baseline()
     return Policy(
-        selection=parse_selection(f"{where}: selection", raw.get("selection")),
+        selection=parse_selection(f"{where}: selection", raw["selection"]) if "selection" in raw else None,
         rules=tuple(parse_bound(f"{where}: rules[{i}]", r, allow_scope=True) for i, r in enumerate(rules_raw)),
         baseline=Baseline(
             max_accuracy_regression=_number("baseline", base.get("max_accuracy_regression", d.max_accuracy_regression)),

@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from pruneaudit.cli import cli
+from pruneaudit.results import Results, parse_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_models"
@@ -60,7 +61,14 @@ def sample_audit(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def sample_results(sample_audit) -> dict:
+    """results.json of the TorchScript sample audit, as the JSON mapping (for schema and file tests)."""
     return json.loads((sample_audit["torchscript"] / "results.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def sample_view(sample_results) -> Results:
+    """The same results through the typed read view, as the report, selection and gate read them."""
+    return parse_results(sample_results)
 
 
 class TinyNet(torch.nn.Module):

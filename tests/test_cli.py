@@ -21,7 +21,7 @@ def test_sample_audit_writes_both_outputs(sample_audit, sample_results):
         "per_class.parquet",
         "results.json",
     ]
-    assert sample_results["schema_version"] == "1.0"
+    assert sample_results["schema_version"] == "1.1"
     assert len(sample_results["models"]) == 28
     assert sample_results["data"]["n_samples"] == 2000
 

@@ -21,17 +21,17 @@ def test_sample_results_validate(sample_audit, fmt):
 
 
 def test_gate_card_and_subgroups_validate(tmp_path, sample_audit):
-    from pruneaudit.api import gate, with_selection
+    from pruneaudit.api import check, select
     from pruneaudit.card import load_card
     from pruneaudit.gate import verdict
     from pruneaudit.policy import load_policy
+    from pruneaudit.results import load_results, with_blocks
     from tests.conftest import ROOT, SAMPLES
 
-    results = json.loads((sample_audit["onnx"] / "results.json").read_text())
     policy = load_policy(ROOT / "examples" / "policy.yaml")
-    results = with_selection(results, policy.selection)
-    results = {**results, "gate": verdict(gate(results, policy)), "card": load_card(SAMPLES / "card.yaml")}
-    jsonschema.validate(results, SCHEMA, cls=jsonschema.Draft202012Validator)
+    results = select(load_results(sample_audit["onnx"] / "results.json"), selection=policy.selection)
+    results = with_blocks(results, gate=verdict(check(results, policy=policy)), card=load_card(SAMPLES / "card.yaml"))
+    jsonschema.validate(results.raw, SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,109 @@
+"""The public API of `import pruneaudit`: its names are the functions, and they work end to end."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import pytest
+
+import pruneaudit
+from pruneaudit.errors import ConfigError, PruneAuditError
+from pruneaudit.gate import Check
+from pruneaudit.policy import Selection
+from pruneaudit.results import Results
+from tests.conftest import ROOT, SAMPLES
+
+POLICY = ROOT / "examples" / "policy.yaml"
+PRUNED = ("global-90", "l1-90", "random-90-s0")
+
+
+@pytest.fixture(scope="module")
+def config(test_npz):
+    ts = SAMPLES / "torchscript"
+    return pruneaudit.build_config(dense=ts / "dense.pt", pruned=tuple(ts / f"{n}.pt" for n in PRUNED), data=test_npz)
+
+
+def test_public_names_are_the_functions():
+    expected = {"audit", "audit_to_directory", "render", "select", "check", "load_results"}
+    assert expected <= set(pruneaudit.__all__)
+    for name in expected:
+        assert inspect.isfunction(getattr(pruneaudit, name)), name  # not a submodule of the same name
+    from pruneaudit import audit, check
+
+    assert audit is pruneaudit.api.audit and check is pruneaudit.api.check
+    assert not inspect.ismodule(pruneaudit.PruneAuditError) and issubclass(pruneaudit.PruneAuditError, Exception)
+    import click
+
+    assert not issubclass(PruneAuditError, click.ClickException)  # library errors know nothing of Click
+
+
+def test_audit_render_load_select_check(config, tmp_path):
+    calls = []
+    results = pruneaudit.audit(config, progress=lambda step, total: calls.append((step, total)))
+    assert isinstance(results, Results) and [m.name for m in results.pruned] == list(PRUNED)
+    assert results.selection is not None and results.selection.primary == "fairness_aware"
+    totals = {t for _, t in calls}
+    assert totals == {512 * 4} and sum(s for s, _ in calls) == 512 * 4  # every image of every model, once
+
+    pruneaudit.render(results, out_dir=tmp_path)
+    saved = pruneaudit.load_results(tmp_path / "results.json")
+    assert saved.raw == json.loads((tmp_path / "results.json").read_text())
+    assert saved.model("global-90").vs_dense.accuracy_change == results.model("global-90").vs_dense.accuracy_change
+
+    knee = pruneaudit.select(saved, selection=Selection(primary="knee"))
+    assert knee.selection.primary == "knee" and saved.selection.primary == "fairness_aware"  # views are immutable
+
+    checks = pruneaudit.check(saved, policy=pruneaudit.load_policy(POLICY))
+    assert checks and all(isinstance(c, Check) for c in checks)
+
+
+def test_audit_to_directory_gates_and_writes_everything(config, tmp_path):
+    results, checks = pruneaudit.audit_to_directory(
+        config, out_dir=tmp_path, policy=pruneaudit.load_policy(POLICY), policy_name=str(POLICY)
+    )
+    assert results.gate is not None and results.gate.total == len(checks)
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["gate"]["total"] == len(checks) and "selection" in written
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "card.md",
+        "index.html",
+        "per_class.csv",
+        "per_class.parquet",
+        "results.json",
+    ]
+
+
+def _config_with_selection(tmp_path, test_npz, **selection):
+    ts = SAMPLES / "torchscript"
+    path = tmp_path / "audit.yaml"
+    path.write_text(
+        json.dumps(
+            {
+                "data": {"path": str(test_npz)},
+                "dense": {"path": str(ts / "dense.pt")},
+                "pruned": [{"path": str(ts / "global-90.pt")}, {"path": str(ts / "l1-90.pt")}],
+                "selection": selection,
+            }
+        )
+    )
+    return pruneaudit.build_config(config_path=path)
+
+
+def test_selection_in_config_and_in_policy_is_an_error(tmp_path, test_npz):
+    config = _config_with_selection(tmp_path, test_npz, primary="knee")
+    with pytest.raises(ConfigError, match="policy.yaml: the audit config also has a 'selection' section"):
+        pruneaudit.audit_to_directory(
+            config, out_dir=tmp_path / "out", policy=pruneaudit.load_policy(POLICY), policy_name=str(POLICY)
+        )
+    assert not (tmp_path / "out").exists()  # refused before any inference or write
+
+
+def test_config_selection_is_used_when_the_policy_has_none(tmp_path, test_npz):
+    config = _config_with_selection(tmp_path, test_npz, primary="knee")
+    rules_only = tmp_path / "rules.yaml"
+    rules_only.write_text("rules:\n  - metric: accuracy_drop\n    max: 0.5\n")
+    results, checks = pruneaudit.audit_to_directory(
+        config, out_dir=tmp_path / "out", policy=pruneaudit.load_policy(rules_only)
+    )
+    assert results.selection.primary == "knee" and all(c.passed for c in checks)

@@ -86,8 +86,13 @@ def cli(verbose: int) -> None:
     "--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails."
 )
 @click.option("--output", "output", help="Which output holds the class scores: a dict key or a tuple index.")
+@click.option("--trust-pickle", is_flag=True, help="Allow whole pickled nn.Module files (runs code from them).")
 @click.option(
-    "--trust-pickle", is_flag=True, default=None, help="Allow whole pickled nn.Module files (runs code from them)."
+    "--trust-factory",
+    "trusted_factories",
+    multiple=True,
+    metavar="PACKAGE",
+    help="Allow state_dict factories from this installed package (runs its code); repeat for several.",
 )
 @click.option(
     "--timings", is_flag=True, default=None, help="Measure median batch latency (outputs then vary run to run)."
@@ -108,7 +113,8 @@ def audit_command(
     batch_size: int | None,
     policy_path: Path | None,
     output: str | None,
-    trust_pickle: bool | None,
+    trust_pickle: bool,
+    trusted_factories: tuple[str, ...],
     timings: bool | None,
     card_path: Path | None,
     timestamp: bool,
@@ -133,6 +139,7 @@ def audit_command(
         batch_size=batch_size,
         output=output,
         trust_pickle=trust_pickle,
+        trusted_factories=trusted_factories,
         timings=timings,
     )
     policy = load_policy(policy_path) if policy_path else None

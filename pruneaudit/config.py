@@ -45,10 +45,13 @@ TOP_KEYS = (
     "alpha",
     "selection",
     "dense_seeds",
-    "trust_pickle",
     "timings",
 )
 COLORS = ("grayscale", "rgb")
+TRUST_IN_FILE = (
+    "{where}: trust_pickle cannot be set in a config file; trusting a model file's code is the decision of "
+    "whoever runs the command: pass --trust-pickle"
+)
 
 
 def _existing(path: Path) -> Path:
@@ -175,7 +178,10 @@ def _data_from_mapping(where: str, raw: Any, base: Path) -> DataSpec:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse and key-check a YAML config; values are validated by `build_config`."""
-    return check_keys(str(path), read_yaml(path) or {}, TOP_KEYS)
+    raw = read_yaml(path) or {}
+    if isinstance(raw, dict) and "trust_pickle" in raw:
+        raise ConfigError(TRUST_IN_FILE.format(where=path))
+    return check_keys(str(path), raw, TOP_KEYS)
 
 
 def build_config(
@@ -188,10 +194,14 @@ def build_config(
     device: str | None = None,
     batch_size: int | None = None,
     output: str | None = None,
-    trust_pickle: bool | None = None,
+    trust_pickle: bool = False,
+    trusted_factories: tuple[str, ...] = (),
     timings: bool | None = None,
 ) -> AuditConfig:
     """Merge a config file with command-line overrides (None means 'not given').
+
+    ``trust_pickle`` and ``trusted_factories`` come from the person running the command only: a
+    config file that tries to set them is refused (it would let a file grant itself code execution).
 
     ``output`` selects the score entry of dict/tuple outputs for models given on the command line
     (digits mean a tuple index).
@@ -206,7 +216,9 @@ def build_config(
         dense=dense_spec,
         dense_seeds=seed_specs,
         pruned=pruned_specs,
-        **_settings_from(where, raw, device=device, batch_size=batch_size, trust_pickle=trust_pickle, timings=timings),
+        **_settings_from(where, raw, device=device, batch_size=batch_size, timings=timings),
+        trust_pickle=trust_pickle,
+        trusted_factories=trusted_factories,
         base_dir=base,
     )
 
@@ -269,7 +281,6 @@ def _settings_from(
     *,
     device: str | None,
     batch_size: int | None,
-    trust_pickle: bool | None,
     timings: bool | None,
 ) -> dict[str, Any]:
     """The AuditConfig fields besides data and models, as keyword arguments."""
@@ -285,7 +296,6 @@ def _settings_from(
         "tolerance": _fraction(where, "tolerance", raw.get("tolerance", DEFAULT_TOLERANCE)),
         "alpha": _fraction(where, "alpha", raw.get("alpha", DEFAULT_ALPHA)),
         "selection": parse_selection(f"{where}: selection", raw["selection"]) if "selection" in raw else None,
-        "trust_pickle": bool(trust_pickle if trust_pickle is not None else raw.get("trust_pickle", False)),
         "timings": bool(timings if timings is not None else raw.get("timings", False)),
     }
 

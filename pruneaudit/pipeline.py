@@ -140,6 +140,7 @@ def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None)
             device=device,
             strict=config.device == "cuda",
             trust_pickle=config.trust_pickle,
+            trusted_factories=config.trusted_factories,
             search=config.base_dir,
         )
         known = len(names) if names else (runs[0].n_classes if runs else None)

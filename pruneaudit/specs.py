@@ -69,6 +69,7 @@ class AuditConfig:
     tolerance: float = DEFAULT_TOLERANCE  # |Δ recall| beyond this counts a class as harmed or helped
     alpha: float = DEFAULT_ALPHA  # significance level after multiple-comparison correction
     selection: Selection | None = None  # operating-point policies; None: the config file had no `selection:`
-    trust_pickle: bool = False  # allow unpickling whole nn.Module files (runs their code)
+    trust_pickle: bool = False  # allow unpickling whole nn.Module files (runs their code); never from a file
+    trusted_factories: tuple[str, ...] = ()  # installed packages whose factories may build state_dict models
     timings: bool = False  # measure median batch latency (results then differ run to run)
     base_dir: Path = Path(".")  # the config file's folder: relative paths and factory modules

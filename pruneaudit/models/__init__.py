@@ -25,7 +25,13 @@ def resolve_device(requested: str) -> str:
 
 
 def load_predictor(
-    spec: ModelSpec, *, device: str, strict: bool = False, trust_pickle: bool = False, search: Path = Path(".")
+    spec: ModelSpec,
+    *,
+    device: str,
+    strict: bool = False,
+    trust_pickle: bool = False,
+    trusted_factories: tuple[str, ...] = (),
+    search: Path = Path("."),
 ) -> Predictor:
     """Open a model for inference on a resolved device ('cpu' or 'cuda').
 
@@ -35,5 +41,7 @@ def load_predictor(
     fmt = FORMATS.get(spec.format)
     if fmt is None:
         raise ModelError(f"{spec.path}: unsupported model format {spec.format!r}")
-    options = LoadOptions(device=device, strict=strict, trust_pickle=trust_pickle, search=search)
+    options = LoadOptions(
+        device=device, strict=strict, trust_pickle=trust_pickle, trusted_factories=trusted_factories, search=search
+    )
     return fmt.load(spec, options=options)

@@ -25,6 +25,7 @@ class LoadOptions:
     device: str  # resolved: "cpu" or "cuda"
     strict: bool = False  # the user named the device: a backend's silent CPU fallback is an error
     trust_pickle: bool = False  # allow unpickling whole nn.Module files (runs their code)
+    trusted_factories: tuple[str, ...] = ()  # installed packages a state_dict factory may come from
     search: Path = Path(".")  # where a state_dict factory's module is looked for first (the config's folder)
 
 

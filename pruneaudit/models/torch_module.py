@@ -75,8 +75,9 @@ def _torch_load(path: Path, *, weights_only: bool) -> Any:
     try:
         return torch.load(str(path), map_location="cpu", weights_only=weights_only)
     except pickle.UnpicklingError as exc:
-        if weights_only and ("allowed global" in str(exc) or "Unsupported global" in str(exc)):
-            # a well-formed pickle that references Python classes: refused unless trusted
+        if weights_only and "global" in str(exc).lower():
+            # A well-formed pickle that references Python callables: refused unless trusted. torch words it
+            # "allowed global", "Unsupported global" or (2.13) "unsupported GLOBAL ... is blocked".
             raise ModelError(PICKLE_REFUSED.format(path=path)) from None
         raise ModelError(f"{path}: cannot read as a torch.save file ({first_line(exc)})") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:

@@ -35,8 +35,9 @@ def spotlight(results: Results) -> Spotlight | None:
     if not pruned:
         return None
     pick = results.selection.picks["accuracy_only"].model if results.selection else None
-    if pick is not None:
-        return Spotlight(next(m for m in pruned if m.name == pick), "the accuracy-only pick")
+    chosen = next((m for m in pruned if m.name == pick), None)  # None also when the pick has no defined comparison
+    if chosen is not None:
+        return Spotlight(chosen, "the accuracy-only pick")
     return Spotlight(most_harmed(pruned), "the pruned model with the most significantly harmed classes")
 
 

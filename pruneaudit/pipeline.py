@@ -35,9 +35,9 @@ from pruneaudit.metrics import (
     holm,
     modal_prediction,
     normalised_bias,
+    normalised_population_ttest,
     paired_counts,
     pie_mask,
-    population_ttest,
     rank_pies,
     spread,
     worst_class,
@@ -180,12 +180,18 @@ def _configuration_key(spec: ModelSpec) -> tuple:
     return ("declared", str(md["technique"]), float(md["amount"]))
 
 
-def _population(dense_recalls: np.ndarray, pruned_recalls: np.ndarray, alpha: float) -> Population:
-    """Per-class test of a configuration's seeds against the dense population."""
-    test = population_ttest(dense_recalls, pruned_recalls)
+def _population(dense: list[ClassMetrics], pruned: list[ClassMetrics], alpha: float) -> Population:
+    """Per-class test of a configuration's seeds against the dense population, on normalised recall."""
+    dense_recall, pruned_recall = np.stack([m.recall for m in dense]), np.stack([m.recall for m in pruned])
+    test = normalised_population_ttest(
+        dense_recall=dense_recall,
+        dense_accuracy=np.array([m.accuracy for m in dense]),
+        pruned_recall=pruned_recall,
+        pruned_accuracy=np.array([m.accuracy for m in pruned]),
+    )
     return Population(
         test=test,
-        mean_recall_change=pruned_recalls.mean(axis=0) - dense_recalls.mean(axis=0),
+        mean_recall_change=pruned_recall.mean(axis=0) - dense_recall.mean(axis=0),
         significant=int(np.sum(test.pvalue < alpha)),
         significant_holm=int(np.sum(holm(test.pvalue) < alpha)),
     )
@@ -218,7 +224,7 @@ def _configurations(
     dense_pred = runs[0].predictions
     dense_population = np.stack([dense_pred, *(r.predictions for r in seed_runs)])
     dense_modal = modal_prediction(dense_population)
-    dense_recalls = np.stack([metrics[0].recall, *(m.recall for m in seed_metrics)])
+    dense_models = [metrics[0], *seed_metrics]  # the dense population's metrics: the model and its seeds
     fragility = disagreement(dense_pred, np.stack([r.predictions for r in runs[1:]]))
     members: dict[tuple, list[int]] = {}
     for i, spec in enumerate(config.pruned, start=1):
@@ -236,9 +242,7 @@ def _configurations(
                 models=tuple(config.pruned[i - 1].name for i in idx),
                 pie_count=int(mask.sum()),
                 top_pies=_exemplars(dataset, top, dense_modal, modal_prediction(preds), fragility),
-                population=None
-                if len(idx) < 2
-                else _population(dense_recalls, np.stack([metrics[i].recall for i in idx]), config.alpha),
+                population=None if len(idx) < 2 else _population(dense_models, [metrics[i] for i in idx], config.alpha),
             )
         )
     return tuple(out)

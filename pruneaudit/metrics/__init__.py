@@ -36,6 +36,7 @@ from pruneaudit.metrics.significance import (
     benjamini_hochberg,
     holm,
     mcnemar_exact,
+    normalised_population_ttest,
     population_ttest,
 )
 from pruneaudit.metrics.subgroups import Grouping, groupings
@@ -68,6 +69,7 @@ __all__ = [
     "holm",
     "mcnemar_exact",
     "newcombe_paired_interval",
+    "normalised_population_ttest",
     "population_ttest",
     "wilson_interval",
     # exemplars and subgroups

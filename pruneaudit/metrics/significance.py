@@ -85,3 +85,20 @@ def population_ttest(dense: np.ndarray, pruned: np.ndarray) -> TTest:
             method = "one-sample"
         p = 2 * stats.t.sf(np.abs(t), df)
     return TTest(statistic=t, pvalue=np.where(np.isfinite(t), p, np.nan), method=method)
+
+
+def normalised_population_ttest(
+    *, dense_recall: np.ndarray, dense_accuracy: np.ndarray, pruned_recall: np.ndarray, pruned_accuracy: np.ndarray
+) -> TTest:
+    """Hooker et al.'s per-class population test: did the class change more than the models did overall?
+
+    Each population's class recalls are normalised by subtracting that population's mean top-1
+    accuracy (``recall - mean_accuracy`` per sparsity level, as in their released
+    ``gen_tstatistic.py``), then compared as in `population_ttest`. A class whose recall fell
+    exactly as much as the models' accuracy is not flagged; raw recall would flag every class of a
+    model that lost accuracy evenly. ``*_recall`` is (k, C), ``*_accuracy`` (k,).
+    """
+    return population_ttest(
+        np.atleast_2d(dense_recall) - np.mean(dense_accuracy),
+        np.atleast_2d(pruned_recall) - np.mean(pruned_accuracy),
+    )

@@ -4,7 +4,7 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from pruneaudit.metrics import benjamini_hochberg, holm, mcnemar_exact, population_ttest
+from pruneaudit.metrics import benjamini_hochberg, holm, mcnemar_exact, normalised_population_ttest, population_ttest
 
 
 @pytest.mark.parametrize(("b", "c"), [(0, 0), (0, 1), (1, 0), (5, 5), (10, 2), (2, 10), (30, 12), (0, 25), (400, 350)])
@@ -69,3 +69,29 @@ def test_degenerate_populations_are_undefined():
     assert np.isnan(got.pvalue).all()  # zero variance: no test
     single = population_ttest(np.array([[0.9]]), np.array([[0.8]]))
     assert np.isnan(single.pvalue).all()
+
+
+def test_normalised_test_matches_scipy_on_recall_minus_mean_accuracy(rng):
+    """Hooker et al.'s gen_tstatistic.py: ttest_ind(recall - mean accuracy) per population, Welch."""
+    dense, pruned = rng.normal(0.9, 0.02, size=(3, 30)), rng.normal(0.85, 0.05, size=(4, 30))
+    dense_acc, pruned_acc = rng.normal(0.9, 0.01, size=3), rng.normal(0.86, 0.01, size=4)
+    got = normalised_population_ttest(
+        dense_recall=dense, dense_accuracy=dense_acc, pruned_recall=pruned, pruned_accuracy=pruned_acc
+    )
+    want = stats.ttest_ind(pruned - pruned_acc.mean(), dense - dense_acc.mean(), equal_var=False, axis=0)
+    np.testing.assert_allclose(got.statistic, want.statistic, rtol=1e-10)
+    np.testing.assert_allclose(got.pvalue, want.pvalue, rtol=1e-10)
+
+
+def test_a_class_that_lost_what_the_model_lost_is_not_flagged():
+    """Every class falls by the accuracy drop (5 pp): raw recall flags all of them, the normalised test none."""
+    noise = np.array([[0.01, -0.01, 0.0], [-0.01, 0.01, 0.0]])
+    dense = np.array([[0.9, 0.8, 0.7]]).repeat(2, axis=0) + noise
+    pruned = dense - 0.05 + noise[::-1] * 0.5
+    dense_acc, pruned_acc = np.array([0.8, 0.8]), np.array([0.75, 0.75])
+    raw = population_ttest(dense, pruned)
+    norm = normalised_population_ttest(
+        dense_recall=dense, dense_accuracy=dense_acc, pruned_recall=pruned, pruned_accuracy=pruned_acc
+    )
+    assert np.all(raw.statistic[:2] < 0)
+    np.testing.assert_allclose(norm.statistic[:2], 0.0, atol=1e-9)

@@ -40,7 +40,10 @@ def attributed(tmp_path_factory):
             f"  - {{name: {name}, path: {SAMPLES / 'torchscript' / name}.pt, technique: {technique}, amount: {amount}}}"
         )
     (root / "audit.yaml").write_text("\n".join(lines) + "\n")
-    result = run_cli(["audit", "--quiet", "--config", str(root / "audit.yaml"), "--out", str(root / "out")])
+    # on the CPU: the oracles below recompute predictions with torch on the CPU
+    result = run_cli(
+        ["audit", "--quiet", "--device", "cpu", "--config", str(root / "audit.yaml"), "--out", str(root / "out")]
+    )
     assert result.exit_code == 0, result.output
     logits = {}
     x = torch.from_numpy(images.astype(np.float32) / 255).unsqueeze(1)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pruneaudit.errors import ConfigError
 from pruneaudit.gate import Check, compare_baseline, evaluate_rules, verdict
-from pruneaudit.outputs import check_writable, write_outputs
+from pruneaudit.outputs import report_lock, write_outputs
 from pruneaudit.policy import Policy, Selection
 from pruneaudit.report import render_outputs
 from pruneaudit.results import Results, parse_results, with_blocks
@@ -68,19 +68,22 @@ def audit_to_directory(
 
     Nothing is written when the audit fails; a failed gate still writes the report, whose
     card shows the verdict rule by rule. The selection comes from the policy or the config,
-    never both: a selection given twice is a ConfigError, not a silent choice.
+    never both: a selection given twice is a ConfigError, not a silent choice. The output
+    directory's lock is taken before inference: a second run on it fails at once.
     """
-    check_writable(out_dir)
     if policy is not None and policy.selection is not None:
         if config.selection is not None:
             raise ConfigError(SELECTION_TWICE.format(policy=policy_name))
         config = replace(config, selection=policy.selection)
-    results = audit(config, progress=progress)
-    checks: list[Check] = []
-    if policy is not None:
-        checks = check(results, policy=policy, where=policy_name)
-        results = with_blocks(results, gate=verdict(checks))
-    render(results, out_dir=out_dir, card=card, timestamp=timestamp)
+    with report_lock(out_dir) as lock:
+        results = audit(config, progress=progress)
+        checks: list[Check] = []
+        if policy is not None:
+            checks = check(results, policy=policy, where=policy_name)
+            results = with_blocks(results, gate=verdict(checks))
+        if card is not None:
+            results = with_blocks(results, card=card)
+        write_outputs(lock, render_outputs(results, timestamp=timestamp))
     return results, checks
 
 
@@ -90,8 +93,9 @@ def render(
     """Write every report file (index.html, card.md, results.json, per_class.csv/.parquet) at once.
 
     ``card``: owner-written card parts (card.yaml) replacing those saved in the results.
+    The output directory's lock is held from before rendering until the files are in place.
     """
-    check_writable(out_dir)
-    if card is not None:
-        results = with_blocks(results, card=card)
-    write_outputs(out_dir, render_outputs(results, timestamp=timestamp))
+    with report_lock(out_dir) as lock:
+        if card is not None:
+            results = with_blocks(results, card=card)
+        write_outputs(lock, render_outputs(results, timestamp=timestamp))

@@ -32,14 +32,28 @@ class UserError(click.ClickException):
         self.exit_code = error.exit_code
 
 
+class Interrupted(click.ClickException):
+    """Ctrl-C: "Error: interrupted" and exit 130 (128 + SIGINT, as shells report it), never 1, a failed gate."""
+
+    exit_code = 130
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+
 class Group(click.Group):
-    """Maps library errors of every command to `UserError`: no traceback for bad input."""
+    """Maps library errors of every command to `UserError` and Ctrl-C to `Interrupted`: no traceback.
+
+    The interrupt unwinds the library first, so staged files are removed and the report lock released.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except PruneAuditError as exc:
             raise UserError(exc) from None
+        except KeyboardInterrupt:
+            raise Interrupted() from None
 
 
 @contextmanager
@@ -230,7 +244,7 @@ def check_command(
     Appends a Markdown summary to $GITHUB_STEP_SUMMARY when that variable is set.
     """
     from pruneaudit.api import check, select
-    from pruneaudit.errors import ConfigError, GateFailed
+    from pruneaudit.errors import ConfigError, GateFailed, OutputError
     from pruneaudit.gate import dumps, junit_xml, markdown, table
     from pruneaudit.outputs import write_file
     from pruneaudit.policy import Bound, Policy, load_policy
@@ -256,8 +270,11 @@ def check_command(
         write_file(junit_path, junit_xml(checks))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        with open(summary, "a", encoding="utf-8") as f:
-            f.write(markdown(checks))
+        try:
+            with open(summary, "a", encoding="utf-8") as f:
+                f.write(markdown(checks))
+        except OSError as exc:
+            raise OutputError(f"{summary}: cannot append the GITHUB_STEP_SUMMARY ({exc.strerror})") from None
     click.echo(dumps(checks) if as_json else table(checks), nl=not as_json)
     failed = sum(not c.passed for c in checks)
     if failed:

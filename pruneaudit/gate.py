@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from pruneaudit.errors import ConfigError
+from pruneaudit.escape import markdown_escape, plain_text, xml_text
 from pruneaudit.policy import Baseline, Bound
 from pruneaudit.results import Results
 from pruneaudit.scalars import model_value
@@ -125,7 +126,10 @@ def verdict(checks: list[Check]) -> dict[str, Any]:
 
 def table(checks: list[Check]) -> str:
     rows = [("verdict", "rule", "model", "value", "detail")]
-    rows += [("PASS" if c.passed else "FAIL", c.rule, c.model, _fmt(c.value), c.detail) for c in checks]
+    rows += [
+        ("PASS" if c.passed else "FAIL", plain_text(c.rule), plain_text(c.model), _fmt(c.value), plain_text(c.detail))
+        for c in checks
+    ]  # names from results.json: no escape sequence or carriage return may rewrite the verdict on a terminal
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join([*(r[i].ljust(widths[i]) for i in range(4)), r[4]]).rstrip() for r in rows]
     failed = sum(not c.passed for c in checks)
@@ -134,11 +138,8 @@ def table(checks: list[Check]) -> str:
 
 
 def markdown(checks: list[Check]) -> str:
+    """The GitHub step summary: every name escaped, so one check is one table row of literal text."""
     failed = sum(not c.passed for c in checks)
-
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
     lines = [
         f"### pruneaudit gate: {'passed' if not failed else f'{failed} of {len(checks)} checks failed'}",
         "",
@@ -146,14 +147,15 @@ def markdown(checks: list[Check]) -> str:
         "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {'✅' if c.passed else '❌'} | {cell(c.rule)} | {cell(c.model)} | {_fmt(c.value)} | {cell(c.detail)} |"
+        f"| {'✅' if c.passed else '❌'} | {markdown_escape(c.rule)} | {markdown_escape(c.model)} | {_fmt(c.value)} "
+        f"| {markdown_escape(c.detail)} |"
         for c in checks
     ]
     return "\n".join(lines) + "\n"
 
 
 def junit_xml(checks: list[Check]) -> str:
-    """JUnit XML: one test case per rule × model, failures carry the detail."""
+    """JUnit XML: one test case per rule × model, failures carry the detail; always well-formed XML 1.0."""
     failed = sum(not c.passed for c in checks)
     suites = ET.Element("testsuites", name="pruneaudit", tests=str(len(checks)), failures=str(failed), errors="0")
     suite = ET.SubElement(
@@ -166,12 +168,13 @@ def junit_xml(checks: list[Check]) -> str:
         skipped="0",
     )
     for c in checks:
-        case = ET.SubElement(suite, "testcase", classname=f"pruneaudit.{c.rule}", name=c.model)
+        rule, model, detail = xml_text(c.rule), xml_text(c.model), xml_text(c.detail)
+        case = ET.SubElement(suite, "testcase", classname=f"pruneaudit.{rule}", name=model)
         if not c.passed:
-            failure = ET.SubElement(case, "failure", message=c.detail, type="ThresholdExceeded")
-            failure.text = f"{c.rule} failed for {c.model}: {c.detail}"
+            failure = ET.SubElement(case, "failure", message=detail, type="ThresholdExceeded")
+            failure.text = f"{rule} failed for {model}: {detail}"
         else:
-            ET.SubElement(case, "system-out").text = c.detail
+            ET.SubElement(case, "system-out").text = detail
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 

@@ -131,6 +131,11 @@ class AuditResult:
 
 def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None) -> list[ModelRun]:
     """Runs of the dense model, then the pruned models, then the extra dense seeds."""
+    from pruneaudit.models.factories import check_factory  # every factory is vetted before any model loads
+
+    for spec in (config.dense, *config.pruned, *config.dense_seeds):
+        if spec.factory:
+            check_factory(spec, search=config.base_dir, trusted=config.trusted_factories)
     device = resolve_device(config.device)
     names = dataset.class_names
     runs: list[ModelRun] = []

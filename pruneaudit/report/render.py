@@ -17,6 +17,7 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
+from pruneaudit.escape import markdown_escape  # shared with the gate's step summary
 from pruneaudit.report.context import build_context
 from pruneaudit.report.tables import front_matter, per_class_csv, per_class_parquet
 from pruneaudit.results import Results, dumps, parse_results
@@ -45,14 +46,6 @@ def make_env() -> Environment:
     )
     env.filters["md"] = markdown_escape
     return env
-
-
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
-
-
-def markdown_escape(value: object) -> str:
-    """Escape text for Markdown tables and prose: no markup or HTML from names or owner text."""
-    return str(value).translate(_MD_SPECIAL).replace("\n", " ")
 
 
 @lru_cache(maxsize=1)

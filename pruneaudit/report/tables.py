@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
 import yaml
 
+from pruneaudit.escape import spreadsheet_text
 from pruneaudit.results import Model, Results
 from pruneaudit.results.view import Card, ChangePerClass, Data
 
@@ -36,7 +36,14 @@ COLUMNS = (
 )
 
 
+TEXT_COLUMNS = ("model", "class")
+INTEGER_COLUMNS = ("class_index", "support")  # every other column is a float (null when undefined)
+
+
 def _cell(v: Any) -> str:
+    """A CSV cell: numbers as numbers, text (model and class names) never read as a spreadsheet formula."""
+    if isinstance(v, str):
+        return spreadsheet_text(v)
     return "" if v is None else repr(v) if isinstance(v, float) else str(v)
 
 
@@ -58,43 +65,55 @@ def _comparison_cells(pc: ChangePerClass | None, i: int) -> list[Any]:
     ]
 
 
-def per_class_csv(results: Results) -> str:
-    """One row per model × class; empty cells are undefined values (null in results.json)."""
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(COLUMNS)
+def _rows(results: Results) -> list[list[Any]]:
+    """One typed row per model × class, in COLUMNS order; None is an undefined value (null in results.json)."""
+    rows = []
     for m in results.models:
         pc = m.per_class
         vs = m.vs_dense.per_class if m.vs_dense else None
         for i, name in enumerate(results.data.class_names):
-            row = [
-                m.name,
-                i,
-                name,
-                pc.support[i],
-                pc.recall[i],
-                pc.recall_ci.low[i],
-                pc.recall_ci.high[i],
-                pc.precision[i],
-                pc.f1[i],
-                pc.fpr[i],
-                pc.fnr[i],
-                *_comparison_cells(vs, i),
-            ]
-            w.writerow([_cell(v) for v in row])
-    return out.getvalue()
+            rows.append(
+                [
+                    m.name,
+                    i,
+                    name,
+                    pc.support[i],
+                    pc.recall[i],
+                    pc.recall_ci.low[i],
+                    pc.recall_ci.high[i],
+                    pc.precision[i],
+                    pc.f1[i],
+                    pc.fpr[i],
+                    pc.fnr[i],
+                    *_comparison_cells(vs, i),
+                ]
+            )
+    return rows
+
+
+def _field(cell: str) -> str:
+    """RFC 4180 quoting; unlike ``csv.writer`` with a "\\n" line end, also of a lone carriage return (a row break)."""
+    return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\r\n') else cell
+
+
+def per_class_csv(results: Results) -> str:
+    """One row per model × class; empty cells are undefined values; names that start a formula get a ``'``."""
+    rows = [COLUMNS, *([_cell(v) for v in row] for row in _rows(results))]
+    return "".join(",".join(map(_field, row)) + "\n" for row in rows)
 
 
 def per_class_parquet(results: Results) -> bytes:
-    """The same table as per_class.csv, typed, as Parquet (deterministic for a given pyarrow)."""
-    import pandas as pd
+    """The same table as per_class.csv, typed and with the names as they are (no ``'``), as Parquet.
+
+    Built from the values, not by re-reading the CSV, so that its escaping never reaches a typed reader.
+    Deterministic for a given pyarrow.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    df = pd.read_csv(
-        io.StringIO(per_class_csv(results)), dtype={"model": str, "class": str}, keep_default_na=False, na_values=[""]
-    )
-    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)  # no pandas JSON blob
+    columns = list(zip(*_rows(results))) or [()] * len(COLUMNS)
+    types = {**dict.fromkeys(TEXT_COLUMNS, pa.string()), **dict.fromkeys(INTEGER_COLUMNS, pa.int64())}
+    table = pa.table({c: pa.array(v, type=types.get(c, pa.float64())) for c, v in zip(COLUMNS, columns)})
     out = io.BytesIO()
     pq.write_table(table, out, compression="zstd")
     return out.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pruneaudit.escape import plain_text
 from pruneaudit.results import Results
 from pruneaudit.results.view import Pick, Price
 
@@ -22,18 +23,19 @@ def pct(x: float | None) -> str:
 
 
 def summary_table(results: Results) -> str:
-    """Per model: sparsity, top-1, worst-class recall change vs dense and its class."""
+    """Per model: sparsity, top-1, worst-class recall change vs dense and its class (names as plain text:
+    a name from a results file cannot send escape sequences to the terminal)."""
     header = ("model", "sparsity", "top-1", "worst-class change", "class")
     rows = [header]
     for m in results.models:
         worst = m.vs_dense.worst_class_change if m.vs_dense else None
         rows.append(
             (
-                m.name,
+                plain_text(m.name),
                 pct(m.facts.sparsity),
                 pct(m.metrics.accuracy),
                 pp(worst.value) if worst else "-",
-                str(worst.class_name) if worst else "-",
+                plain_text(worst.class_name) if worst else "-",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

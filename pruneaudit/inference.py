@@ -133,6 +133,10 @@ def _from_labels(
         if preds.size and preds.max() >= len(order):
             raise ModelError(f"{where}: predicted index {int(preds.max())} but class_order lists {len(order)} classes")
         preds = np.argsort(order)[preds]
+    elif n_classes is not None and preds.size and preds.max() >= n_classes:  # named here, where the file is known
+        raise ModelError(
+            f"{where}: predicted class {int(preds.max())} but there are {n_classes} classes (0 to {n_classes - 1})"
+        )
     return _Outputs(predictions=preds, top5_hits=None, n_classes=int(width), output_kind="labels")
 
 

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pruneaudit.defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_TOLERANCE
+from pruneaudit.defaults import (
+    DEFAULT_ALPHA,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_DEVICE,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TOLERANCE,
+)
 
 if TYPE_CHECKING:
     from pruneaudit.policy import Selection
@@ -32,7 +38,15 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class DataSpec:
-    """Where the labelled data is and how to turn its arrays into model input."""
+    """Where the labelled data is and how to turn its arrays into model input.
+
+    ``max_bytes`` bounds the arrays read whole into memory (the arrays of an .npz, a labels .npy),
+    checked from the zip directory and the .npy headers before anything is read, so that a small
+    hostile file cannot inflate to gigabytes. The default (4 GiB) holds every common test set as
+    uint8 arrays and fits a CI runner beside torch. An images .npy is memory-mapped and read batch by
+    batch, so it is not bounded by ``max_bytes`` (only by its own file size); image files are bounded
+    one by one by Pillow's decompression-bomb limit.
+    """
 
     path: Path  # .npz, .npy (with labels), an image folder, or a .csv/.parquet manifest
     labels: Path | None = None  # labels .npy next to an images .npy
@@ -48,6 +62,7 @@ class DataSpec:
     center_crop: tuple[int, int] | None = None  # image files: (height, width)
     color: str | None = None  # image files: "grayscale" or "rgb" (default: rgb)
     channels_first: bool = True
+    max_bytes: int = DEFAULT_MAX_BYTES  # arrays read whole into memory: refused above this, before reading
 
     @property
     def kind(self) -> str:

@@ -2,7 +2,10 @@
 
 Sources: ``.npz`` (arrays), ``.npy`` (memory-mapped images + a labels ``.npy``), an image folder
 ``root/<class>/*.png|jpg``, or a ``.csv``/``.parquet`` manifest with ``path`` and ``label`` columns.
-Nothing holds more than one batch of decoded images beside the labels.
+Nothing holds more than one batch of decoded images beside the labels. Arrays read whole are
+size-checked from their headers first (`pruneaudit.data.arrays`, ``max_bytes``); image files are
+refused past Pillow's decompression-bomb limit; a manifest's image paths must stay inside its folder
+(a manifest from elsewhere cannot pull files from the rest of the machine into the card's exemplars).
 
 Array conversion: cast to float32, multiply by ``scale`` (1/255 for integer images unless
 declared), subtract ``mean`` and divide by ``std`` per channel, and add a channel axis to
@@ -14,7 +17,8 @@ then converted like arrays; ``channels_first`` gives (C, H, W).
 from __future__ import annotations
 
 import logging
-import zipfile
+import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +26,40 @@ from typing import Protocol
 
 import numpy as np
 
+from pruneaudit.data.arrays import map_npy, npz_keys, read_npy, read_npz
 from pruneaudit.errors import DataError
 from pruneaudit.specs import DataSpec
 
 log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MAX_AUTO_ATTRIBUTE_VALUES = 20  # manifest columns with more distinct values are not used as subgroups
+
+LIMIT_HINT = (
+    "if the machine has the memory, raise max_bytes (in bytes) in the data config, or save the images as an "
+    ".npy, which is memory-mapped and read batch by batch"
+)
+PER_ROW_UNSUPPORTED = (
+    "{path}: {key} needs per-image arrays or columns, which {kind} cannot hold; use an .npz or a .csv/.parquet "
+    "manifest, or remove {key} from the data config"
+)
+NO_SPLIT = "{path}: split {split} requested but the file has no 'split' {holder}"
+SPLIT_NOT_INTEGER = "{path}: the 'split' {holder} must hold integers to match split {split}; received {received}"
+SPLIT_EMPTY = "{path}: no image has split {split}; the file's splits are {found}"
+PER_IMAGE = "{path}: {what} must have one value per image, shape ({n},); received shape {shape}"
+IMAGES_SHAPE = "{path}: images must be (N, H, W) or (N, C, H, W); received shape {shape}"
+IMAGES_NOT_NUMERIC = "{path}: images must be numbers (integers or floats); received dtype {dtype}"
+CHANNELS = (
+    "{path}: {key} has {k} values but the images have {c} channel(s); give 1 value or {c} "
+    "(arrays are read as (N, H, W) or (N, C, H, W))"
+)
+NOT_FINITE = "{path}: image {index} holds NaN or infinite values"
+IMAGE_BOMB = "{path}: refused as a possible decompression bomb ({detail}); resize the image"
+NO_CLASS_FOLDERS = "{root}: no class folders; expected an image folder laid out as root/<class>/<image>.png"
+NO_IMAGES = "{root}: no image files ({extensions}) in the class folders"
+ESCAPING_PATH = (
+    "{path}: row {row} has image path {image!r}, which leads outside the manifest's folder {folder}; "
+    "image paths must be relative to the manifest's folder, without '..' above it"
+)
 
 
 class ImageSource(Protocol):
@@ -58,16 +90,21 @@ class FileSource:
         return len(self.paths)
 
     def _decode(self, path: Path) -> np.ndarray:
+        """One image file; past Pillow's MAX_IMAGE_PIXELS its warning (and, at twice that, its error) refuses it."""
         from PIL import Image, UnidentifiedImageError
 
         try:
-            with Image.open(path) as img:
-                img = img.convert("L" if self.spec.color == "grayscale" else "RGB")
-                if self.spec.resize:
-                    img = img.resize(_resized(img.size, self.spec.resize), Image.BILINEAR)
-                if self.spec.center_crop:
-                    img = _crop(img, self.spec.center_crop)
-                return np.asarray(img, dtype=np.uint8)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as img:
+                    img = img.convert("L" if self.spec.color == "grayscale" else "RGB")
+                    if self.spec.resize:
+                        img = img.resize(_resized(img.size, self.spec.resize), Image.BILINEAR)
+                    if self.spec.center_crop:
+                        img = _crop(img, self.spec.center_crop)
+                    return np.asarray(img, dtype=np.uint8)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise DataError(IMAGE_BOMB.format(path=path, detail=str(exc).strip())) from None
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise DataError(f"{path}: cannot read image ({exc})") from None
 
@@ -112,8 +149,13 @@ class Dataset:
         return int(self.labels.shape[0])
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+        """Model input batch by batch; NaN or infinite pixels are the data's fault, named before any model sees them."""
         for start in range(0, len(self), batch_size):
-            yield self.prepare(self.images.raw(start, min(start + batch_size, len(self))))
+            raw = self.images.raw(start, min(start + batch_size, len(self)))
+            if raw.dtype.kind == "f" and not np.isfinite(raw).all():
+                bad = int(np.flatnonzero(~np.isfinite(raw).reshape(len(raw), -1).all(axis=1))[0])
+                raise DataError(NOT_FINITE.format(path=self.source, index=start + bad))
+            yield self.prepare(raw)
 
     def raw_image(self, index: int) -> np.ndarray:
         return self.images.raw(index, index + 1)[0]
@@ -157,41 +199,79 @@ def _encode_labels(
     raise DataError(f"{path}: labels must be integers or text; received dtype {raw.dtype}")
 
 
+def _refuse_per_row(spec: DataSpec, kind: str) -> None:
+    """split and attributes are per-image values: refused, not ignored, where the source cannot hold them."""
+    for key, value in (("split", spec.split), ("attributes", spec.attributes)):
+        if value is not None and value != ():
+            raise DataError(PER_ROW_UNSUPPORTED.format(path=spec.path, key=key, kind=kind))
+
+
+def _check_images(path: Path, images: np.ndarray) -> None:
+    if images.ndim not in (3, 4):
+        raise DataError(IMAGES_SHAPE.format(path=path, shape=images.shape))
+    if images.dtype.kind not in "biuf":
+        raise DataError(IMAGES_NOT_NUMERIC.format(path=path, dtype=images.dtype))
+
+
+def _check_per_image(path: Path, n: int, arrays: dict[str, np.ndarray]) -> None:
+    """Labels, attributes and the split array give one value per image, checked before any is indexed."""
+    for what, values in arrays.items():
+        if what == "labels" and values.ndim != 1:
+            raise DataError(f"{path}: labels must be 1-D; received shape {values.shape}")
+        if what == "labels" and len(values) != n:
+            raise DataError(f"{path}: {n} images but {len(values)} labels")
+        if what != "labels" and values.shape != (n,):
+            raise DataError(PER_IMAGE.format(path=path, what=what, n=n, shape=values.shape))
+
+
+def _split_mask(path: Path, split_values: np.ndarray, split: int, *, holder: str) -> np.ndarray:
+    """Rows whose split equals ``split``; a split no row has is an error, not an empty audit."""
+    if split_values.dtype.kind not in "iu":
+        shown = sorted(set(split_values.astype(str).tolist()))[:5] if split_values.dtype.kind in "USO" else None
+        raise DataError(
+            SPLIT_NOT_INTEGER.format(
+                path=path,
+                holder=holder,
+                split=split,
+                received=f"values {shown}" if shown else f"dtype {split_values.dtype}",
+            )
+        )
+    keep = split_values == split
+    if not keep.any():
+        found = ", ".join(map(str, np.unique(split_values)[:10].tolist())) or "none"
+        raise DataError(SPLIT_EMPTY.format(path=path, split=split, found=found))
+    return keep
+
+
 def _load_arrays(spec: DataSpec) -> tuple[ImageSource, np.ndarray, dict[str, np.ndarray]]:
     path = spec.path
     if spec.kind == "npy":
+        _refuse_per_row(spec, "an images .npy")
         if spec.labels is None:
             raise DataError(f"{path}: an images .npy needs 'labels: labels.npy' in the data config")
-        try:
-            images = np.load(path, mmap_mode="r", allow_pickle=False)
-            labels = np.load(spec.labels, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: cannot read .npy ({exc})") from None
-        if spec.split is not None or spec.attributes:
-            raise DataError(f"{path}: split and attributes need an .npz or a manifest")
+        images = map_npy(path, error=DataError)
+        _check_images(path, images)
+        labels = read_npy(spec.labels, limit=spec.max_bytes, hint=LIMIT_HINT, error=DataError)
+        _check_per_image(spec.labels, len(images), {"labels": labels})
         return ArraySource(images), labels, {}
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: cannot read as .npz ({exc})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DataError(f"{path}: expected an .npz archive with arrays {spec.images_key!r} and {spec.labels_key!r}")
-    with archive:
-        missing = [k for k in (spec.images_key, spec.labels_key, *spec.attributes) if k not in archive.files]
-        if missing:
-            raise DataError(
-                f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(archive.files) or 'none'}"
-            )
-        try:
-            images, labels = archive[spec.images_key], archive[spec.labels_key]
-            attributes = {name: archive[name] for name in spec.attributes}
-            split = archive["split"] if spec.split is not None and "split" in archive.files else None
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise DataError(f"{path}: cannot read arrays ({exc})") from None
+    found = npz_keys(path, error=DataError)
+    wanted = (spec.images_key, spec.labels_key, *spec.attributes)
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        raise DataError(f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(found) or 'none'}")
+    if spec.split is not None and "split" not in found:
+        raise DataError(NO_SPLIT.format(path=path, split=spec.split, holder="array"))
+    keys = tuple(dict.fromkeys((*wanted, *(["split"] if spec.split is not None else []))))
+    arrays = read_npz(path, keys, limit=spec.max_bytes, hint=LIMIT_HINT, error=DataError)
+    images, labels = arrays[spec.images_key], arrays[spec.labels_key]
+    attributes = {name: arrays[name] for name in spec.attributes}
+    _check_images(path, images)
+    per_image = {"labels": labels, **{f"attribute {n!r}": v for n, v in attributes.items()}}
     if spec.split is not None:
-        if split is None:
-            raise DataError(f"{path}: split {spec.split} requested but the file has no 'split' array")
-        keep = split == spec.split
+        per_image["the 'split' array"] = arrays["split"]
+    _check_per_image(path, len(images), per_image)
+    if spec.split is not None:
+        keep = _split_mask(path, arrays["split"], spec.split, holder="array")
         images, labels = images[keep], labels[keep]
         attributes = {name: values[keep] for name, values in attributes.items()}
     return ArraySource(images), labels, attributes
@@ -199,7 +279,10 @@ def _load_arrays(spec: DataSpec) -> tuple[ImageSource, np.ndarray, dict[str, np.
 
 def _load_folder(spec: DataSpec) -> tuple[FileSource, np.ndarray, tuple[str, ...]]:
     root = spec.path
+    _refuse_per_row(spec, "an image folder")
     folders = sorted(p for p in root.iterdir() if p.is_dir())
+    if not folders:
+        raise DataError(NO_CLASS_FOLDERS.format(root=root))
     names = spec.class_names or tuple(p.name for p in folders)
     index = {n: i for i, n in enumerate(names)}
     stray = [p.name for p in folders if p.name not in index]
@@ -211,7 +294,24 @@ def _load_folder(spec: DataSpec) -> tuple[FileSource, np.ndarray, tuple[str, ...
             if f.suffix.lower() in IMAGE_EXTENSIONS:
                 paths.append(f)
                 labels.append(index[folder.name])
+    if not paths:
+        raise DataError(NO_IMAGES.format(root=root, extensions=", ".join(IMAGE_EXTENSIONS)))
     return FileSource(tuple(paths), spec), np.array(labels, dtype=np.int64), names
+
+
+def _manifest_paths(path: Path, column) -> tuple[Path, ...]:
+    """Image paths relative to the manifest's folder; absolute ones and '..' above it are refused.
+
+    Lexical, not resolved: a symlinked images folder inside the manifest's folder is its owner's choice.
+    """
+    out = []
+    for row, value in enumerate(column):
+        text = str(value)
+        normal = os.path.normpath(text)
+        if os.path.isabs(normal) or normal == ".." or normal.startswith(".." + os.sep):
+            raise DataError(ESCAPING_PATH.format(path=path, row=row, image=text, folder=path.parent))
+        out.append(path.parent / normal)
+    return tuple(out)
 
 
 def _load_manifest(spec: DataSpec) -> tuple[FileSource, np.ndarray, dict[str, np.ndarray]]:
@@ -226,8 +326,13 @@ def _load_manifest(spec: DataSpec) -> tuple[FileSource, np.ndarray, dict[str, np
     if missing:
         raise DataError(f"{path}: the manifest needs columns path and label; missing {', '.join(missing)}")
     extra = [c for c in df.columns if c not in ("path", "label")]
+    if spec.split is not None:
+        if "split" not in df.columns:
+            raise DataError(NO_SPLIT.format(path=path, split=spec.split, holder="column"))
+        df = df[_split_mask(path, df["split"].to_numpy(), spec.split, holder="column")].reset_index(drop=True)
+        extra.remove("split")  # one value left: no subgroups
     if spec.attributes:
-        unknown = [a for a in spec.attributes if a not in extra]
+        unknown = [a for a in spec.attributes if a not in df.columns or a in ("path", "label")]
         if unknown:
             raise DataError(
                 f"{path}: attribute column(s) {', '.join(unknown)} not found; columns are {', '.join(map(str, df.columns))}"
@@ -242,11 +347,17 @@ def _load_manifest(spec: DataSpec) -> tuple[FileSource, np.ndarray, dict[str, np
                 c,
                 MAX_AUTO_ATTRIBUTE_VALUES,
             )
-    paths = tuple(path.parent / str(p) for p in df["path"])
+    paths = _manifest_paths(path, df["path"])
     labels = df["label"].to_numpy()
     if labels.dtype == object:
         labels = labels.astype(str)
     return FileSource(paths, spec), labels, {c: df[c].astype(str).to_numpy() for c in chosen}
+
+
+def _channels(images: ImageSource, spec: DataSpec) -> int:
+    if isinstance(images, ArraySource):
+        return 1 if images.images.ndim == 3 else int(images.images.shape[1])
+    return 1 if spec.color == "grayscale" else 3
 
 
 def load_dataset(spec: DataSpec) -> Dataset:
@@ -267,11 +378,11 @@ def load_dataset(spec: DataSpec) -> Dataset:
     if len(images) != labels.shape[0]:
         raise DataError(f"{path}: {len(images)} images but {labels.shape[0]} labels")
     if labels.size == 0:
-        raise DataError(
-            f"{path}: the dataset is empty" + (f" for split {spec.split}" if spec.split is not None else "")
-        )
-    if isinstance(images, ArraySource) and images.images.ndim < 3:
-        raise DataError(f"{path}: images must be (N, H, W) or (N, C, H, W); received shape {images.images.shape}")
+        raise DataError(f"{path}: the dataset is empty")
+    channels = _channels(images, spec)
+    for key, values in (("mean", spec.mean), ("std", spec.std)):
+        if values is not None and len(values) not in (1, channels):
+            raise DataError(CHANNELS.format(path=path, key=key, k=len(values), c=channels))
     for name, values in attributes.items():
         if values.shape != labels.shape:
             raise DataError(

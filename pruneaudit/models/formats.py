@@ -8,7 +8,11 @@ against this registry imports neither torch nor onnxruntime. Every loader has th
 from __future__ import annotations
 
 import importlib
+import logging
+import warnings
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +42,38 @@ class Format:
     def load(self, spec: ModelSpec, *, options: LoadOptions) -> Predictor:
         """Import the backend now (the first torch or onnxruntime import happens here) and open the model."""
         module, _, function = self.loader.partition(":")
-        return getattr(importlib.import_module(module), function)(spec, options=options)
+        loader = getattr(importlib.import_module(module), function)
+        with quiet_third_party():
+            return loader(spec, options=options)
+
+
+@contextmanager
+def quiet_third_party() -> Iterator[None]:
+    """Keep torch's log records and every Python warning off stderr while a model file is opened.
+
+    torch.export logs a whole traceback at WARNING before it raises on a file it cannot read, and
+    loaders warn about old formats; a refused file already ends in one line naming it. Entered after
+    the backend is imported (torch sets its loggers' levels on import). With -vv (pruneaudit logging
+    at DEBUG) nothing is hidden.
+    """
+    if logging.getLogger("pruneaudit").isEnabledFor(logging.DEBUG):
+        yield
+        return
+    top = logging.getLogger("torch")
+    loggers = [top, *(lg for n, lg in logging.Logger.manager.loggerDict.items() if n.startswith("torch."))]
+    saved = [(lg, lg.disabled) for lg in loggers if isinstance(lg, logging.Logger)]
+    level = top.level
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        top.setLevel(logging.CRITICAL + 1)  # loggers created during the load inherit it
+        for lg, _ in saved:
+            lg.disabled = True
+        try:
+            yield
+        finally:
+            top.setLevel(level)
+            for lg, disabled in saved:
+                lg.disabled = disabled
 
 
 FORMATS = {

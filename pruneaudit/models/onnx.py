@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,11 @@ from pruneaudit.specs import ModelSpec
 log = logging.getLogger(__name__)
 _ORT_QUIET = 3  # errors only: keeps onnxruntime's own provider chatter off stderr
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+IR_TOO_NEW = (
+    "{path}: the model has ONNX IR version {ir} but onnxruntime {ort} reads IR versions up to {most}; "
+    "export it with an onnx release that onnxruntime {ort} supports, or set its ir_version to {most} or lower "
+    "(onnx.helper.make_model(..., ir_version={most}))"
+)
 
 
 def _check(path: Path) -> onnx.ModelProto:
@@ -52,6 +58,11 @@ class OnnxPredictor:
         try:
             self._session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types per failure
+            newest = re.search(r"max supported IR version: (\d+)", str(exc))
+            if newest:
+                raise ModelError(
+                    IR_TOO_NEW.format(path=path, ir=self._proto.ir_version, ort=ort.__version__, most=newest[1])
+                ) from None
             raise ModelError(f"{path}: cannot load as an ONNX model ({first_line(exc)})") from None
         ran = self._session.get_providers()[0]
         if device == "cuda" and ran != "CUDAExecutionProvider":

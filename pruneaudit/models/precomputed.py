@@ -6,44 +6,74 @@ column or ``logit_0 … logit_{C-1}`` columns, one row per data row in the data'
 
 from __future__ import annotations
 
-import zipfile
+import re
 from pathlib import Path
 
 import numpy as np
 
+from pruneaudit.data.arrays import npz_keys, read_npz
+from pruneaudit.defaults import DEFAULT_MAX_BYTES
 from pruneaudit.errors import ModelError
 from pruneaudit.models.base import ModelFacts, first_line
 from pruneaudit.models.formats import LoadOptions
 from pruneaudit.specs import ModelSpec
 
+LOGIT_COLUMN = re.compile(r"logit_(0|[1-9][0-9]*)")
+LIMIT_HINT = "precomputed outputs are read whole; save predicted labels ('predictions') instead of logits"
+BAD_PREDICTIONS = "{path}: predictions must be a 1-D array of class indices (integers >= 0); received {received}"
+
+
+def _logit_columns(path: Path, columns: list[str]) -> list[str]:
+    """``logit_0 … logit_{C-1}`` in class order; any other ``logit_…`` name, or a gap, is an error."""
+    index = {}
+    for column in columns:
+        match = LOGIT_COLUMN.fullmatch(column)
+        if match is None:
+            raise ModelError(f"{path}: column {column!r} is not a logit column; expected logit_0 … logit_{{C-1}}")
+        index[int(match[1])] = column
+    missing = [f"logit_{i}" for i in range(len(index)) if i not in index]
+    if missing:
+        raise ModelError(f"{path}: logit columns must run from logit_0 without gaps; missing {', '.join(missing[:5])}")
+    return [index[i] for i in range(len(index))]
+
+
+def _read_parquet(path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types
+        raise ModelError(f"{path}: cannot read as Parquet ({first_line(exc)})") from None
+    logit_cols = [str(c) for c in df.columns if str(c).startswith("logit_")]
+    if logit_cols:
+        cols = _logit_columns(path, logit_cols)
+        text = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c])]
+        if text:
+            raise ModelError(f"{path}: logit columns must hold numbers; {text[0]} has dtype {df[text[0]].dtype}")
+        return df[cols].to_numpy(dtype=np.float32), None
+    if "prediction" in df.columns:
+        return None, df["prediction"].to_numpy()
+    raise ModelError(
+        f"{path}: expected a 'prediction' column or 'logit_0'… columns; found {', '.join(map(str, df.columns))}"
+    )
+
 
 def _read(path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(logits, predictions); exactly one is set."""
+    """(logits, predictions); exactly one is set. An .npz is size-checked from its headers first."""
     if path.suffix.lower() == ".parquet":
-        import pandas as pd
-
-        try:
-            df = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises many types
-            raise ModelError(f"{path}: cannot read as Parquet ({first_line(exc)})") from None
-        logit_cols = sorted((c for c in df.columns if str(c).startswith("logit_")), key=lambda c: int(str(c)[6:]))
-        if logit_cols:
-            return df[logit_cols].to_numpy(dtype=np.float32), None
-        if "prediction" in df.columns:
-            return None, df["prediction"].to_numpy()
+        return _read_parquet(path)
+    found = npz_keys(path, error=ModelError)
+    key = next((k for k in ("logits", "predictions") if k in found), None)
+    if key is None:
         raise ModelError(
-            f"{path}: expected a 'prediction' column or 'logit_0'… columns; found {', '.join(map(str, df.columns))}"
+            f"{path}: expected an array 'logits' (N, C) or 'predictions' (N,); found {', '.join(found) or 'none'}"
         )
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "logits" in z.files:
-                return np.asarray(z["logits"], dtype=np.float32), None
-            if "predictions" in z.files:
-                return None, np.asarray(z["predictions"])
-            found = ", ".join(z.files) or "none"
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ModelError(f"{path}: cannot read as .npz ({first_line(exc)})") from None
-    raise ModelError(f"{path}: expected an array 'logits' (N, C) or 'predictions' (N,); found {found}")
+    array = read_npz(path, (key,), limit=DEFAULT_MAX_BYTES, hint=LIMIT_HINT, error=ModelError)[key]
+    if key == "predictions":
+        return None, array
+    if array.dtype.kind not in "biuf":
+        raise ModelError(f"{path}: logits must be numbers; received dtype {array.dtype}")
+    return array.astype(np.float32, copy=False), None
 
 
 class PrecomputedPredictor:
@@ -61,8 +91,12 @@ class PrecomputedPredictor:
             self._scores = logits
             self.has_scores = True
         else:
-            if preds.ndim != 1 or not np.issubdtype(preds.dtype, np.integer) or (preds.size and preds.min() < 0):
-                raise ModelError(f"{path}: predictions must be a 1-D array of class indices >= 0")
+            if preds.ndim != 1 or preds.dtype.kind not in "iu":
+                raise ModelError(
+                    BAD_PREDICTIONS.format(path=path, received=f"shape {preds.shape}, dtype {preds.dtype}")
+                )
+            if preds.size and preds.min() < 0:
+                raise ModelError(BAD_PREDICTIONS.format(path=path, received=f"{int(preds.min())}"))
             self._preds = preds.astype(np.int64)
             self.has_scores = False
         self._n_rows = len(logits) if logits is not None else len(preds)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import pickle
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import torch
 
 from pruneaudit.errors import ModelError
 from pruneaudit.models.base import first_line
+from pruneaudit.models.factories import check_factory, check_target
 from pruneaudit.models.formats import LoadOptions
 from pruneaudit.models.torch_common import TorchPredictor
 from pruneaudit.specs import ModelSpec
@@ -29,31 +29,39 @@ def load_export(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
         program = torch.export.load(str(spec.path))
         module = program.module().to(options.device)
     except Exception as exc:  # deserialisation raises many types
-        raise ModelError(f"{spec.path}: cannot load as a torch.export program ({first_line(exc)})") from None
+        reason = first_line(exc)
+        if "warnings above" in reason:  # torch logged the cause (kept off stderr) and raised a generic error
+            reason = "not an archive written by torch.export.save; run with -vv for torch's own report"
+        raise ModelError(f"{spec.path}: cannot load as a torch.export program ({reason})") from None
     return TorchPredictor(
         name=spec.name, path=spec.path, module=module, backend="torch_export", device=options.device, output=spec.output
     )
 
 
-def resolve_factory(spec: str, *, search: Path) -> Any:
-    """Import ``package.module:callable``; ``search`` (the config's folder) is tried first."""
-    module_name, _, attr = spec.partition(":")
+def resolve_factory(spec: ModelSpec, *, search: Path, trusted: tuple[str, ...]) -> Any:
+    """Import ``package.module:callable`` once ``check_factory`` allows it; ``search`` (the config's folder) is first."""
+    check_factory(spec, search=search, trusted=trusted)
+    factory = spec.factory or ""
+    module_name, _, attr = factory.partition(":")
     added = str(search.resolve())
     sys.path.insert(0, added)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ModelError(f"factory {spec!r}: cannot import module {module_name!r} ({first_line(exc)})") from None
+        raise ModelError(
+            f"{spec.path}: factory {factory!r}: cannot import module {module_name!r} ({first_line(exc)})"
+        ) from None
     finally:
         if added in sys.path:
             sys.path.remove(added)
     target = module
     for part in attr.split("."):
         if not hasattr(target, part):
-            raise ModelError(f"factory {spec!r}: module {module_name!r} has no attribute {attr!r}")
+            raise ModelError(f"{spec.path}: factory {factory!r}: module {module_name!r} has no attribute {attr!r}")
         target = getattr(target, part)
     if not callable(target):
-        raise ModelError(f"factory {spec!r}: {attr!r} is not callable")
+        raise ModelError(f"{spec.path}: factory {factory!r}: {attr!r} is not callable")
+    check_target(target, spec=spec, search=search, trusted=trusted)
     return target
 
 
@@ -71,6 +79,16 @@ def fold_prune_masks(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def _unpickling_reason(exc: pickle.UnpicklingError) -> str:
+    """The line that says what is wrong: torch's weights_only message opens with a paragraph on PyTorch 2.6."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    boilerplate = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith(boilerplate)]
+    return lines[0] if lines else first_line(exc)
+
+
 def _torch_load(path: Path, *, weights_only: bool) -> Any:
     try:
         return torch.load(str(path), map_location="cpu", weights_only=weights_only)
@@ -79,9 +97,11 @@ def _torch_load(path: Path, *, weights_only: bool) -> Any:
             # A well-formed pickle that references Python callables: refused unless trusted. torch words it
             # "allowed global", "Unsupported global" or (2.13) "unsupported GLOBAL ... is blocked".
             raise ModelError(PICKLE_REFUSED.format(path=path)) from None
-        raise ModelError(f"{path}: cannot read as a torch.save file ({first_line(exc)})") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
-        raise ModelError(f"{path}: cannot read as a torch.save file ({first_line(exc)})") from None
+        raise ModelError(f"{path}: cannot read as a torch.save file ({_unpickling_reason(exc)})") from None
+    except Exception as exc:  # a corrupt file: IndexError, KeyError, UnicodeDecodeError, RuntimeError, EOFError ...
+        raise ModelError(
+            f"{path}: cannot read as a torch.save file ({type(exc).__name__}: {first_line(exc)})"
+        ) from None
 
 
 def load_state_dict(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
@@ -93,15 +113,27 @@ def load_state_dict(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
         raise ModelError(
             f"{path}: expected a state_dict (a mapping of names to tensors); received {type(state).__name__}"
         )
-    build = resolve_factory(factory, search=options.search)
+    build = resolve_factory(spec, search=options.search, trusted=options.trusted_factories)
     try:
         module = build(**spec.factory_kwargs)
     except Exception as exc:  # user code
-        raise ModelError(f"factory {factory!r}: failed to build the model ({first_line(exc)})") from None
+        raise ModelError(f"{path}: factory {factory!r} failed to build the model ({first_line(exc)})") from None
     if not isinstance(module, torch.nn.Module):
-        raise ModelError(f"factory {factory!r}: expected an nn.Module, received {type(module).__name__}")
+        raise ModelError(f"{path}: factory {factory!r} must return an nn.Module; received {type(module).__name__}")
     state = fold_prune_masks(state)
-    result = module.load_state_dict(state, strict=False)
+    expected = module.state_dict()
+    wrong = [
+        f"{k} is {tuple(v.shape)} in the file but {tuple(expected[k].shape)} in the model"
+        for k, v in state.items()
+        if k in expected and v.shape != expected[k].shape
+    ]
+    if wrong:
+        raise ModelError(f"{path}: the state_dict does not fit the factory's model ({'; '.join(wrong[:3])})")
+    try:
+        result = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # e.g. a tensor torch cannot copy into the parameter
+        detail = " ".join(str(exc).split())
+        raise ModelError(f"{path}: the state_dict does not fit the factory's model ({detail[:300]})") from None
     if result.missing_keys or result.unexpected_keys:
         parts = []
         if result.missing_keys:

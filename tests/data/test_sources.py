@@ -202,7 +202,7 @@ def test_text_labels_outside_the_class_names(tmp_path):
 
 def test_empty_folder_is_an_error(tmp_path):
     (tmp_path / "empty" / "a").mkdir(parents=True)
-    with pytest.raises(DataError, match="the dataset is empty"):
+    with pytest.raises(DataError, match="no image files"):
         load_dataset(DataSpec(path=tmp_path / "empty"))
 
 

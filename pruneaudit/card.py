@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pruneaudit.errors import ConfigError
-from pruneaudit.yamlfile import check_keys, read_yaml
+from pruneaudit.yamlfile import check_keys, read_yaml, shown
 
 TEXT_FIELDS = ("name", "version", "licence", "training_data", "evaluation_data", "ethical_considerations")
 LIST_FIELDS = ("owners", "references", "intended_uses", "out_of_scope_uses", "factors", "caveats")
@@ -19,12 +19,12 @@ CARD_KEYS = TEXT_FIELDS + LIST_FIELDS
 
 def parse_card(raw: Any, *, where: str) -> dict[str, Any]:
     """Validate card metadata; returns a dict with every key present (None when not provided)."""
-    raw = check_keys(where, raw or {}, CARD_KEYS)
+    raw = check_keys(where, {} if raw is None else raw, CARD_KEYS)
     card: dict[str, Any] = {}
     for key in TEXT_FIELDS:
         value = raw.get(key)
         if value is not None and not isinstance(value, (str, int, float)):
-            raise ConfigError(f"{where}: {key} must be text, received {type(value).__name__}")
+            raise ConfigError(f"{where}: {key} must be text, received {shown(value)}")
         card[key] = None if value is None else str(value).strip()
     for key in LIST_FIELDS:
         value = raw.get(key)
@@ -33,7 +33,7 @@ def parse_card(raw: Any, *, where: str) -> dict[str, Any]:
         elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
             card[key] = [str(v).strip() for v in value]
         else:
-            raise ConfigError(f"{where}: {key} must be a list of text items")
+            raise ConfigError(f"{where}: {key} must be a list of text items, received {shown(value)}")
     return card
 
 

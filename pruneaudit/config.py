@@ -6,6 +6,7 @@ travel with the models it lists. Command-line options override the file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,39 @@ from pruneaudit.errors import MISSING_FILE, ConfigError
 from pruneaudit.models.formats import EXTENSIONS, FORMATS, TORCH_SAVE_EXTENSIONS, infer_format
 from pruneaudit.policy import parse_selection
 from pruneaudit.specs import AuditConfig, DataSpec, ModelSpec
-from pruneaudit.yamlfile import check_keys, read_yaml
+from pruneaudit.yamlfile import check_keys, read_yaml, shown
 
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# What each key of a model mapping must hold (null means "not given"): checked before any model is read.
+MODEL_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "name": ("non-empty text", lambda v: _is_text(v) and v.strip() != ""),
+    "path": ("text (a file path)", _is_text),
+    "format": ("text", _is_text),
+    "factory": ("text", _is_text),
+    "factory_kwargs": ("a mapping", lambda v: isinstance(v, dict)),
+    "output": ("a key (text) or an index (integer)", lambda v: _is_text(v) or _is_int(v)),
+    "class_order": ("a list of class names (text)", lambda v: isinstance(v, list) and all(map(_is_text, v))),
+    "technique": ("text", _is_text),
+    "amount": ("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1),
+    "seed": ("an integer", _is_int),
+    "finetune_epochs": ("a non-negative integer", lambda v: _is_int(v) and v >= 0),
+    "notes": ("text", _is_text),
+}
 METADATA_KEYS = ("technique", "amount", "seed", "finetune_epochs", "notes")
-MODEL_KEYS = ("name", "path", "format", "factory", "factory_kwargs", "output", "class_order", *METADATA_KEYS)
+MODEL_KEYS = tuple(MODEL_TYPES)
+BAD_MODEL_VALUE = "{where}: {key} must be {expected}; received {value}"
 DATA_KEYS = (
     "path",
     "labels",
@@ -34,6 +64,7 @@ DATA_KEYS = (
     "center_crop",
     "color",
     "channels_first",
+    "max_bytes",
 )
 TOP_KEYS = (
     "data",
@@ -72,7 +103,8 @@ def model_spec(
     class_order: tuple[str, ...] | None = None,
 ) -> ModelSpec:
     """Build a ModelSpec, inferring the format from the extension (and contents of .pt files)."""
-    _existing(path)
+    if _existing(path).is_dir():
+        raise ConfigError(f"{path}: is a folder; expected a model file")
     if fmt is None:
         fmt = infer_format(path, factory=factory)
     if not isinstance(fmt, str) or fmt not in FORMATS:  # a YAML list or mapping is no format either
@@ -99,27 +131,23 @@ def model_spec(
 
 def _model_from_mapping(where: str, raw: Any, base: Path) -> ModelSpec:
     raw = check_keys(where, raw, MODEL_KEYS)
-    if "path" not in raw:
+    given = {k: v for k, v in raw.items() if v is not None}
+    if "path" not in given:
         raise ConfigError(f"{where}: missing required key 'path'")
-    metadata = {k: raw[k] for k in METADATA_KEYS if k in raw}
-    kwargs = raw.get("factory_kwargs") or {}
-    if not isinstance(kwargs, dict):
-        raise ConfigError(f"{where}: factory_kwargs must be a mapping; received {kwargs!r}")
-    order = raw.get("class_order")
-    if order is not None and not isinstance(order, list):
-        raise ConfigError(f"{where}: class_order must be a list of class names; received {order!r}")
-    output = raw.get("output")
-    if output is not None and not isinstance(output, (str, int)):
-        raise ConfigError(f"{where}: output must be a key (text) or an index (integer); received {output!r}")
+    for key, value in given.items():
+        expected, ok = MODEL_TYPES[key]
+        if not ok(value):
+            raise ConfigError(BAD_MODEL_VALUE.format(where=where, key=key, expected=expected, value=shown(value)))
+    order = given.get("class_order")
     return model_spec(
-        base / str(raw["path"]),
-        name=raw.get("name"),
-        fmt=raw.get("format"),
-        metadata=metadata,
-        factory=raw.get("factory"),
-        factory_kwargs=kwargs,
-        output=output,
-        class_order=None if order is None else tuple(str(c) for c in order),
+        base / given["path"],
+        name=given.get("name"),
+        fmt=given.get("format"),
+        metadata={k: given[k] for k in METADATA_KEYS if k in given},
+        factory=given.get("factory"),
+        factory_kwargs=given.get("factory_kwargs"),
+        output=given.get("output"),
+        class_order=None if order is None else tuple(order),
     )
 
 
@@ -127,58 +155,95 @@ def _ints(where: str, value: Any, *, lengths: tuple[int, ...]) -> tuple[int, ...
     if value is None:
         return None
     values = value if isinstance(value, list) else [value]
-    if len(values) not in lengths or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
-        raise ConfigError(f"{where}: expected {' or '.join(map(str, lengths))} positive integer(s); received {value!r}")
+    if len(values) not in lengths or not all(_is_int(v) and v > 0 for v in values):
+        raise ConfigError(
+            f"{where}: expected {' or '.join(map(str, lengths))} positive integer(s); received {shown(value)}"
+        )
     return tuple(values)
 
 
-def _floats(where: str, value: Any) -> tuple[float, ...] | None:
+def _floats(where: str, value: Any, *, positive: bool = False) -> tuple[float, ...] | None:
+    """A number or a non-empty list of finite numbers; ``positive`` (a std, a scale): each above 0."""
     if value is None:
         return None
     values = value if isinstance(value, list) else [value]
-    try:
-        return tuple(float(v) for v in values)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: expected a number or a list of numbers, received {value!r}") from None
+    finite = [_is_number(v) and float("-inf") < v < float("inf") and (v > 0 or not positive) for v in values]
+    if not values or not all(finite):
+        kind = "positive numbers" if positive else "finite numbers"
+        raise ConfigError(f"{where}: expected a number or a list of {kind}; received {shown(value)}")
+    return tuple(float(v) for v in values)
 
 
 def _data_from_mapping(where: str, raw: Any, base: Path) -> DataSpec:
-    raw = check_keys(where, raw, DATA_KEYS)
+    """Every value is type-checked here, so that a bad one is a ConfigError naming the config, not a traceback."""
+    raw = {k: v for k, v in check_keys(where, raw, DATA_KEYS).items() if v is not None}
     if "path" not in raw:
         raise ConfigError(f"{where}: missing required key 'path'")
-    names = raw.get("class_names")
-    if names is None and raw.get("class_names_file") is not None:
-        names_path = _existing(base / str(raw["class_names_file"]))
-        names = [line.strip() for line in names_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    attributes = raw.get("attributes") or []
-    if not isinstance(attributes, list):
-        raise ConfigError(f"{where}: 'attributes' must be a list of array names; received {attributes!r}")
-    scale = _floats(f"{where}.scale", raw.get("scale"))
+    for key in ("path", "labels", "class_names_file", "images_key", "labels_key"):
+        if key in raw and not _is_text(raw[key]):
+            raise ConfigError(f"{where}.{key}: expected text; received {shown(raw[key])}")
+    for key in ("class_names", "attributes"):
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(_is_text(v) or _is_int(v) for v in value):
+            raise ConfigError(f"{where}.{key}: expected a list of names; received {shown(value)}")
+    if "class_names" in raw and "class_names_file" in raw:
+        raise ConfigError(f"{where}: give class_names or class_names_file, not both")
+    names, names_where = raw.get("class_names"), f"{where}.class_names"
+    if "class_names_file" in raw:
+        names_where = str(_existing(base / raw["class_names_file"]))
+        if Path(names_where).is_dir():
+            raise ConfigError(f"{names_where}: is a folder; expected a text file with one class name per line")
+        try:
+            text = Path(names_where).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{names_where}: cannot read as UTF-8 text with one class name per line ({exc})"
+            ) from None
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+    if names is not None:
+        names = [str(n) for n in names]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if not names or repeated:
+            raise ConfigError(f"{names_where}: expected distinct class names; received {shown(names)}")
+    if "split" in raw and not _is_int(raw["split"]):
+        raise ConfigError(
+            f"{where}.split: expected an integer (a value of the data's 'split' array or column); "
+            f"received {shown(raw['split'])}"
+        )
+    if not isinstance(raw.get("channels_first", True), bool):
+        raise ConfigError(f"{where}.channels_first: expected true or false; received {shown(raw['channels_first'])}")
     color = raw.get("color")
     if color is not None and color not in COLORS:
-        raise ConfigError(f"{where}.color: expected one of {', '.join(COLORS)}; received {color!r}")
+        raise ConfigError(f"{where}.color: expected one of {', '.join(COLORS)}; received {shown(color)}")
+    scale = _floats(f"{where}.scale", raw.get("scale"), positive=True)
+    if scale is not None and len(scale) != 1:
+        raise ConfigError(f"{where}.scale: expected one number; received {shown(raw['scale'])}")
     crop = _ints(f"{where}.center_crop", raw.get("center_crop"), lengths=(1, 2))
+    max_bytes = _ints(f"{where}.max_bytes", raw.get("max_bytes"), lengths=(1,))
     return DataSpec(
-        path=_existing(base / str(raw["path"])),
-        labels=None if raw.get("labels") is None else _existing(base / str(raw["labels"])),
+        path=_existing(base / raw["path"]),
+        labels=None if raw.get("labels") is None else _existing(base / raw["labels"]),
         resize=_ints(f"{where}.resize", raw.get("resize"), lengths=(1, 2)),
         center_crop=None if crop is None else (crop[0], crop[-1]),
         color=color,
-        channels_first=bool(raw.get("channels_first", True)),
-        split=None if raw.get("split") is None else int(raw["split"]),
-        images_key=str(raw.get("images_key", "images")),
-        labels_key=str(raw.get("labels_key", "labels")),
-        class_names=None if names is None else tuple(str(n) for n in names),
-        attributes=tuple(str(a) for a in attributes),
+        channels_first=raw.get("channels_first", True),
+        split=raw.get("split"),
+        images_key=raw.get("images_key", "images"),
+        labels_key=raw.get("labels_key", "labels"),
+        class_names=None if names is None else tuple(names),
+        attributes=tuple(str(a) for a in raw.get("attributes", [])),
         scale=None if scale is None else scale[0],
         mean=_floats(f"{where}.mean", raw.get("mean")),
-        std=_floats(f"{where}.std", raw.get("std")),
+        std=_floats(f"{where}.std", raw.get("std"), positive=True),
+        max_bytes=DataSpec.max_bytes if max_bytes is None else max_bytes[0],  # the class attribute: the default
     )
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse and key-check a YAML config; values are validated by `build_config`."""
-    raw = read_yaml(path) or {}
+    raw = read_yaml(path)
+    if raw is None:  # an empty file: the command line gives everything
+        return {}
     if isinstance(raw, dict) and "trust_pickle" in raw:
         raise ConfigError(TRUST_IN_FILE.format(where=path))
     return check_keys(str(path), raw, TOP_KEYS)
@@ -288,8 +353,10 @@ def _settings_from(
     if device not in DEVICES:
         raise ConfigError(f"{where}: device must be one of {', '.join(DEVICES)}; received {device!r}")
     batch_size = batch_size if batch_size is not None else raw.get("batch_size", DEFAULT_BATCH_SIZE)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ConfigError(f"{where}: batch_size must be a positive integer; received {batch_size!r}")
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ConfigError(f"{where}: batch_size must be a positive integer; received {shown(batch_size)}")
+    if timings is None and not isinstance(raw.get("timings", False), bool):
+        raise ConfigError(f"{where}: timings must be true or false; received {shown(raw['timings'])}")
     return {
         "device": device,
         "batch_size": batch_size,
@@ -301,6 +368,6 @@ def _settings_from(
 
 
 def _fraction(where: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ConfigError(f"{where}: {key} must be a number in [0, 1); received {value!r}")
+    if not _is_number(value) or not 0 <= value < 1:
+        raise ConfigError(f"{where}: {key} must be a number in [0, 1); received {shown(value)}")
     return float(value)

@@ -10,17 +10,19 @@ docs/policy.md and applied when a section or key is absent.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pruneaudit.errors import ConfigError
+from pruneaudit.results.view import POLICIES
 from pruneaudit.scalars import SCALARS
-from pruneaudit.yamlfile import check_keys, read_yaml
+from pruneaudit.yamlfile import check_keys, read_yaml, shown
 
 SCOPES = ("all", "selected")
-POLICIES = ("accuracy_only", "fairness_aware", "value_function", "knee")
-UNKNOWN_METRIC = "{where}: unknown metric {name!r}; expected one of {allowed}"
+BASELINE_KEYS = ("max_accuracy_regression", "max_class_recall_regression")
+UNKNOWN_METRIC = "{where}: unknown metric {name}; expected one of {allowed}"
 
 
 @dataclass(frozen=True)
@@ -75,15 +77,21 @@ class Policy:
 
 
 def metric_name(where: str, name: Any) -> str:
-    if name not in SCALARS:
-        raise ConfigError(UNKNOWN_METRIC.format(where=where, name=name, allowed=", ".join(SCALARS)))
-    return str(name)
+    if not isinstance(name, str) or name not in SCALARS:
+        raise ConfigError(UNKNOWN_METRIC.format(where=where, name=shown(name), allowed=", ".join(SCALARS)))
+    return name
 
 
 def _number(where: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}: expected a number, received {value!r}")
+    """A finite number: a NaN limit would fail every check, an infinite one pass every check."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{where}: expected a finite number, received {shown(value)}")
     return float(value)
+
+
+def _mapping(raw: Any) -> Any:
+    """An absent (null) section is empty; any other value must be a mapping (`check_keys` says so)."""
+    return {} if raw is None else raw
 
 
 def parse_bound(where: str, raw: Any, *, allow_scope: bool) -> Bound:
@@ -94,29 +102,33 @@ def parse_bound(where: str, raw: Any, *, allow_scope: bool) -> Bound:
     ops = [op for op in ("max", "min") if op in raw]
     if len(ops) != 1:
         raise ConfigError(f"{where}: give exactly one of 'max' or 'min'; received {ops or 'neither'}")
-    scope: str | tuple[str, ...] = raw.get("scope", "all")
-    if isinstance(scope, list):
-        scope = tuple(str(s) for s in scope)
-    elif scope not in SCOPES:
+    scope = raw.get("scope", "all")
+    if isinstance(scope, list) and scope and all(isinstance(s, str) for s in scope):
+        scope = tuple(scope)
+    elif not isinstance(scope, str) or scope not in SCOPES:
         raise ConfigError(
-            f"{where}: scope must be one of {', '.join(SCOPES)} or a list of model names; received {scope!r}"
+            f"{where}: scope must be one of {', '.join(SCOPES)} or a non-empty list of model names; "
+            f"received {shown(scope)}"
         )
     tolerance = _number(f"{where}.tolerance", raw.get("tolerance", 0.0))
     if tolerance < 0:
         raise ConfigError(f"{where}: tolerance must be >= 0; received {tolerance}")
+    name = raw.get("name", "")
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}.name: expected text, received {shown(name)}")
     return Bound(
         metric=metric_name(f"{where}.metric", raw["metric"]),
         op=ops[0],
         limit=_number(f"{where}.{ops[0]}", raw[ops[0]]),
         tolerance=tolerance,
-        name=str(raw.get("name", "")),
+        name=name,
         scope=scope,
     )
 
 
 def parse_selection(where: str, raw: Any) -> Selection:
     raw = check_keys(
-        where, raw or {}, ("objectives", "primary", "max_accuracy_drop", "prefer", "fairness", "weights", "knee")
+        where, _mapping(raw), ("objectives", "primary", "max_accuracy_drop", "prefer", "fairness", "weights", "knee")
     )
     d = Selection()
     objectives = d.objectives
@@ -126,11 +138,11 @@ def parse_selection(where: str, raw: Any) -> Selection:
             raise ConfigError(f"{where}.objectives: expected at least 2 objectives, received {len(obj)}")
         for name, direction in obj.items():
             if direction not in ("max", "min"):
-                raise ConfigError(f"{where}.objectives.{name}: expected 'max' or 'min', received {direction!r}")
+                raise ConfigError(f"{where}.objectives.{name}: expected 'max' or 'min', received {shown(direction)}")
         objectives = tuple((name, direction == "max") for name, direction in obj.items())
     primary = raw.get("primary", d.primary)
     if primary not in POLICIES:
-        raise ConfigError(f"{where}.primary: expected one of {', '.join(POLICIES)}; received {primary!r}")
+        raise ConfigError(f"{where}.primary: expected one of {', '.join(POLICIES)}; received {shown(primary)}")
     weights = d.weights
     if "weights" in raw:
         w = check_keys(f"{where}.weights", raw["weights"], tuple(SCALARS))
@@ -147,7 +159,7 @@ def parse_selection(where: str, raw: Any) -> Selection:
     fairness = d.fairness
     if "fairness" in raw:
         if not isinstance(raw["fairness"], list):
-            raise ConfigError(f"{where}.fairness: expected a list of constraints")
+            raise ConfigError(f"{where}.fairness: expected a list of constraints, received {shown(raw['fairness'])}")
         fairness = tuple(
             parse_bound(f"{where}.fairness[{i}]", b, allow_scope=False) for i, b in enumerate(raw["fairness"])
         )
@@ -163,22 +175,17 @@ def parse_selection(where: str, raw: Any) -> Selection:
 
 
 def parse_policy(raw: Any, *, where: str) -> Policy:
-    raw = check_keys(where, raw or {}, ("selection", "rules", "baseline"))
-    rules_raw = raw.get("rules") or []
+    raw = check_keys(where, _mapping(raw), ("selection", "rules", "baseline"))
+    rules_raw = [] if raw.get("rules") is None else raw["rules"]
     if not isinstance(rules_raw, list):
-        raise ConfigError(f"{where}: 'rules' must be a list")
-    base = check_keys(
-        f"{where}: baseline", raw.get("baseline") or {}, ("max_accuracy_regression", "max_class_recall_regression")
-    )
+        raise ConfigError(f"{where}: 'rules' must be a list; received {shown(rules_raw)}")
+    base = check_keys(f"{where}: baseline", _mapping(raw.get("baseline")), BASELINE_KEYS)
     d = Baseline()
     return Policy(
         selection=parse_selection(f"{where}: selection", raw["selection"]) if "selection" in raw else None,
         rules=tuple(parse_bound(f"{where}: rules[{i}]", r, allow_scope=True) for i, r in enumerate(rules_raw)),
         baseline=Baseline(
-            max_accuracy_regression=_number("baseline", base.get("max_accuracy_regression", d.max_accuracy_regression)),
-            max_class_recall_regression=_number(
-                "baseline", base.get("max_class_recall_regression", d.max_class_recall_regression)
-            ),
+            **{key: _number(f"{where}: baseline.{key}", base.get(key, getattr(d, key))) for key in BASELINE_KEYS}
         ),
     )
 

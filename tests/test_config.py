@@ -98,3 +98,56 @@ def test_every_public_name_resolves():
         assert getattr(pruneaudit, name) is not None
     with pytest.raises(AttributeError):
         pruneaudit.nothing_here  # noqa: B018
+
+
+def test_merge_keys_give_each_model_the_shared_metadata(tmp_path):
+    ts = SAMPLES / "torchscript"
+    path = _write(
+        tmp_path,
+        f"data: {{path: {SAMPLES / 'data' / 'mnist10k.npz'}}}\n"
+        f"dense: &base {{path: {ts / 'dense.pt'}, notes: shared}}\n"
+        "pruned:\n"
+        f"  - {{<<: *base, path: {ts / 'l1-50.pt'}, technique: l1, amount: 0.5}}\n"
+        f"  - {{<<: *base, path: {ts / 'l1-90.pt'}, technique: l1, amount: 0.9}}\n",
+    )
+    cfg = build_config(config_path=path)
+    assert [p.name for p in cfg.pruned] == ["l1-50", "l1-90"]
+    assert cfg.pruned[1].metadata == {"notes": "shared", "technique": "l1", "amount": 0.9}
+
+
+def test_null_model_values_mean_not_given(tmp_path):
+    ts = SAMPLES / "torchscript"
+    path = _write(
+        tmp_path,
+        f"data: {{path: {SAMPLES / 'data' / 'mnist10k.npz'}}}\n"
+        f"dense: {{path: {ts / 'dense.pt'}, name: null, format: null}}\n"
+        f"pruned: [{{path: {ts / 'l1-50.pt'}, technique: null, amount: 0.5, factory_kwargs: null}}]\n",
+    )
+    cfg = build_config(config_path=path)
+    assert cfg.dense.name == "dense" and cfg.dense.format == "torchscript"
+    assert cfg.pruned[0].metadata == {"amount": 0.5}
+
+
+def test_an_empty_config_file_leaves_everything_to_the_command_line(tmp_path):
+    cfg = build_config(
+        config_path=_write(tmp_path, "# nothing here yet\n"),
+        dense=SAMPLES / "torchscript" / "dense.pt",
+        pruned=(SAMPLES / "torchscript" / "l1-50.pt",),
+        data=SAMPLES / "data" / "mnist10k.npz",
+    )
+    assert cfg.pruned[0].name == "l1-50"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("seed: '1'", r"pruned\[0\]: seed must be an integer; received '1'"),
+        ("amount: -0.1", r"pruned\[0\]: amount must be a number in \[0, 1\]; received -0.1"),
+        ("name: 7", r"pruned\[0\]: name must be non-empty text; received 7"),
+        ("class_order: [0, 1]", r"pruned\[0\]: class_order must be a list of class names \(text\); received \[0, 1\]"),
+    ],
+)
+def test_model_values_are_type_checked_before_any_file_is_read(tmp_path, entry, message):
+    path = _write(tmp_path, f"dense: {{path: nowhere.pt}}\npruned: [{{path: nowhere.pt, {entry}}}]\n")
+    with pytest.raises(ConfigError, match=message):
+        build_config(config_path=path, dense=SAMPLES / "torchscript" / "dense.pt")

@@ -135,3 +135,38 @@ def test_policy_rule_errors():
         ConfigError, match="unknown key 'threshold'; expected one of metric, max, min, tolerance, name, scope"
     ):
         parse_policy({"rules": [{"metric": "accuracy", "threshold": 0.9}]}, where="p")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"rules": [{"metric": ["accuracy"], "max": 1}]}, r"p: rules\[0\]\.metric: unknown metric \['accuracy'\]"),
+        ({"rules": [{"metric": "accuracy", "min": 0.5, "name": ["x"]}]}, r"rules\[0\]\.name: expected text"),
+        (
+            {"rules": [{"metric": "accuracy", "min": 0.5, "scope": []}]},
+            r"a non-empty list of model names; received \[\]",
+        ),
+        ({"rules": [{"metric": "accuracy", "min": 0.5, "scope": {"a": 1}}]}, r"received \{'a': 1\}"),
+        ({"rules": [{"metric": "accuracy", "max": float("nan")}]}, r"rules\[0\]\.max: expected a finite number"),
+        ({"rules": [{"metric": "accuracy", "max": float("inf")}]}, r"rules\[0\]\.max: expected a finite number"),
+        ({"rules": [{"metric": "accuracy", "max": True}]}, r"rules\[0\]\.max: expected a finite number, received True"),
+        ({"rules": {}}, r"p: 'rules' must be a list; received \{\}"),
+        ({"baseline": []}, r"p: baseline: expected a mapping, received list"),
+        ({"baseline": {"max_accuracy_regression": "x"}}, r"p: baseline\.max_accuracy_regression: expected a finite"),
+        ({"selection": {"prefer": ["sparsity"]}}, r"selection\.prefer: unknown metric \['sparsity'\]"),
+        ({"selection": {"weights": {"accuracy": float("nan")}}}, r"selection\.weights\.accuracy: expected a finite"),
+        ({"selection": []}, r"p: selection: expected a mapping, received list"),
+        ([], r"p: expected a mapping, received list"),
+        (0, r"p: expected a mapping, received int"),
+    ],
+)
+def test_policy_values_of_the_wrong_type(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_policy(raw, where="p")
+
+
+def test_absent_policy_sections_take_the_defaults():
+    policy = parse_policy({"rules": None, "baseline": None, "selection": None}, where="p")
+    assert policy.rules == () and policy.baseline.max_accuracy_regression == 0.005
+    assert policy.selection == Selection()
+    assert parse_policy(None, where="p").selection is None

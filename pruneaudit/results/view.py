@@ -16,6 +16,7 @@ Numbers = tuple[float | None, ...]  # one value per class; None = undefined
 Counts = tuple[int, ...]
 
 ROLES = ("dense", "pruned")
+POLICIES = ("accuracy_only", "fairness_aware", "value_function", "knee")  # the picks of every selection block
 UNSPECIFIED = "unspecified"  # how a pruned model without a declared technique is labelled
 
 

@@ -175,7 +175,7 @@ def change_distribution(results: Results) -> dict[str, Any]:
         if d.size:
             q = np.percentile(d, [0, 25, 50, 75, 100])
             rows.append({"model": m.name, "min": q[0], "q1": q[1], "median": q[2], "q3": q[3], "max": q[4]})
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame(rows, columns=["model", "min", "q1", "median", "q3", "max"])  # empty: no class is defined
     order = list(df["model"])
     y = alt.Y("model:N", sort=order, title="Pruned model")
     tooltip = [alt.Tooltip("model:N", title="Model")] + [

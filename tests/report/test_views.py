@@ -66,3 +66,12 @@ def test_a_pruned_model_without_a_technique_is_unspecified(sample_results):
     results["models"][1]["metadata"].pop("technique", None)
     rows = model_table(parse_results(results))
     assert rows[0]["technique"] == "dense" and rows[1]["technique"] == "unspecified"
+
+
+def test_change_distribution_without_any_defined_change():
+    """A results file whose pruned models have no defined per-class change still draws (an empty chart)."""
+    from pruneaudit.report.charts import change_distribution
+    from tests.results_factory import model, view
+
+    spec = change_distribution(view(model("p", acc=0.9, worst=None, sparsity=0.5)))
+    assert spec["layer"]

@@ -14,6 +14,7 @@ from pruneaudit.defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_DEVIC
 from pruneaudit.errors import MISSING_FILE, ConfigError
 from pruneaudit.models.formats import EXTENSIONS, FORMATS, TORCH_SAVE_EXTENSIONS, infer_format
 from pruneaudit.policy import parse_selection
+from pruneaudit.results.view import METADATA_TYPES
 from pruneaudit.specs import AuditConfig, DataSpec, ModelSpec
 from pruneaudit.yamlfile import check_keys, read_yaml, shown
 
@@ -39,13 +40,9 @@ MODEL_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "factory_kwargs": ("a mapping", lambda v: isinstance(v, dict)),
     "output": ("a key (text) or an index (integer)", lambda v: _is_text(v) or _is_int(v)),
     "class_order": ("a list of class names (text)", lambda v: isinstance(v, list) and all(map(_is_text, v))),
-    "technique": ("text", _is_text),
-    "amount": ("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1),
-    "seed": ("an integer", _is_int),
-    "finetune_epochs": ("a non-negative integer", lambda v: _is_int(v) and v >= 0),
-    "notes": ("text", _is_text),
+    **METADATA_TYPES,
 }
-METADATA_KEYS = ("technique", "amount", "seed", "finetune_epochs", "notes")
+METADATA_KEYS = tuple(METADATA_TYPES)
 MODEL_KEYS = tuple(MODEL_TYPES)
 BAD_MODEL_VALUE = "{where}: {key} must be {expected}; received {value}"
 DATA_KEYS = (

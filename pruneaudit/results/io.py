@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pruneaudit.errors import MISSING_FILE, DataError
-from pruneaudit.results.view import POLICIES, ROLES, Interval, Model, Numbers, Results, SelectionResult
+from pruneaudit.results.view import METADATA_TYPES, POLICIES, ROLES, Interval, Model, Numbers, Results, SelectionResult
 
 SCHEMA_VERSION = "1.1"
 REQUIRED_KEYS = ("schema_version", "data", "models")
@@ -37,16 +37,6 @@ def _is_int(value: Any) -> bool:
 def _is_number(value: Any) -> bool:
     """JSON has no NaN or infinity; a view holding one could not be written back (`dumps`)."""
     return type(value) is int or (type(value) is float and math.isfinite(value))
-
-
-# The declared metadata the card and the selection read (other keys are kept as written); null = not declared.
-METADATA_TYPES: dict[str, tuple[str, typing.Callable[[Any], bool]]] = {
-    "technique": ("text", lambda v: type(v) is str),
-    "amount": ("a number in [0, 1]", lambda v: _is_number(v) and 0 <= v <= 1),
-    "seed": ("an integer", _is_int),
-    "finetune_epochs": ("an integer", _is_int),
-    "notes": ("text", lambda v: type(v) is str),
-}
 
 
 class _Invalid(Exception):

@@ -9,6 +9,7 @@ Per-class arrays are tuples in the data's class order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,21 @@ Counts = tuple[int, ...]
 ROLES = ("dense", "pruned")
 POLICIES = ("accuracy_only", "fairness_aware", "value_function", "knee")  # the picks of every selection block
 UNSPECIFIED = "unspecified"  # how a pruned model without a declared technique is labelled
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# What a declared metadata value must be, for the config that declares it and the results that carry it;
+# null means "not declared". Other metadata keys are kept as written.
+METADATA_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "technique": ("text", lambda v: isinstance(v, str)),
+    "amount": ("a number in [0, 1]", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1),
+    "seed": ("an integer", _integer),
+    "finetune_epochs": ("a non-negative integer", lambda v: _integer(v) and v >= 0),
+    "notes": ("text", lambda v: isinstance(v, str)),
+}
 
 
 @dataclass(frozen=True)

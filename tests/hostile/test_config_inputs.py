@@ -475,6 +475,10 @@ BAD_RESULTS = {
     ),
     "amount-text": (_set("models.1.metadata.amount", "lots"), "models[1].metadata.amount: expected a number in [0, 1]"),
     "technique-a-list": (_set("models.1.metadata.technique", ["l1"]), "models[1].metadata.technique: expected text"),
+    "finetune-epochs-negative": (
+        _set("models.1.metadata.finetune_epochs", -1),
+        "models[1].metadata.finetune_epochs: expected a non-negative integer",  # the config's rule, one definition
+    ),
     "confusion-class-out-of-range": (
         _set("models.0.confusion", [[0, 99, 1]]),
         "models[0].confusion[0]: expected [true, predicted, count] with classes in [0, 2)",

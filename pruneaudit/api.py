@@ -13,7 +13,7 @@ from typing import Any
 
 from pruneaudit.errors import ConfigError
 from pruneaudit.gate import Check, compare_baseline, evaluate_rules, verdict
-from pruneaudit.outputs import report_lock, write_outputs
+from pruneaudit.outputs import HeldLock, report_lock, write_outputs
 from pruneaudit.policy import Policy, Selection
 from pruneaudit.report import render_outputs
 from pruneaudit.results import Results, parse_results, with_blocks
@@ -81,9 +81,7 @@ def audit_to_directory(
         if policy is not None:
             checks = check(results, policy=policy, where=policy_name)
             results = with_blocks(results, gate=verdict(checks))
-        if card is not None:
-            results = with_blocks(results, card=card)
-        write_outputs(lock, render_outputs(results, timestamp=timestamp))
+        results = _write_report(lock, results, card=card, timestamp=timestamp)
     return results, checks
 
 
@@ -96,6 +94,12 @@ def render(
     The output directory's lock is held from before rendering until the files are in place.
     """
     with report_lock(out_dir) as lock:
-        if card is not None:
-            results = with_blocks(results, card=card)
-        write_outputs(lock, render_outputs(results, timestamp=timestamp))
+        _write_report(lock, results, card=card, timestamp=timestamp)
+
+
+def _write_report(lock: HeldLock, results: Results, *, card: dict[str, Any] | None, timestamp: str | None) -> Results:
+    """Render every report file and write them together; returns the results as written (with the card)."""
+    if card is not None:
+        results = with_blocks(results, card=card)
+    write_outputs(lock, render_outputs(results, timestamp=timestamp))
+    return results

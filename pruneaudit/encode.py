@@ -24,9 +24,13 @@ def _num(x: float | None) -> float | None:
 
 
 def _array(a: np.ndarray) -> list:
+    """Python numbers (tolist is C speed at models × classes); NaN and ±inf become None."""
     if np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
-        return [int(v) for v in a]
-    return [_num(float(v)) for v in a]
+        return np.asarray(a, dtype=np.int64).tolist()
+    values = np.asarray(a, dtype=np.float64)
+    if np.isfinite(values).all():
+        return values.tolist()
+    return [v if math.isfinite(v) else None for v in values.tolist()]
 
 
 def _interval(i: Interval) -> dict[str, list]:
@@ -75,10 +79,10 @@ def _disparity(d: Disparity, class_names: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-def _confusion_cells(cm: np.ndarray) -> list[list[int]]:
-    """Non-zero cells as [true, predicted, count], row-major: exact and compact at 1,000 classes."""
+def _confusion_cells(cm: np.ndarray) -> dict[str, np.ndarray]:
+    """Non-zero cells, row-major, as columns: exact and compact at 1,000 classes (stored in confusion.parquet)."""
     t, p = np.nonzero(cm)
-    return [[int(a), int(b), int(cm[a, b])] for a, b in zip(t, p)]
+    return {"count": cm[t, p].astype(np.int64), "predicted": p.astype(np.int64), "true": t.astype(np.int64)}
 
 
 def _model(m: ModelResult, class_names: tuple[str, ...], *, timings: bool) -> dict[str, Any]:
@@ -194,6 +198,7 @@ def encode_results(audit: AuditResult) -> dict[str, Any]:
         "settings": {
             "alpha": audit.config.alpha,
             "batch_size": audit.config.batch_size,
+            "precision": audit.config.precision,
             "tolerance": audit.config.tolerance,
             "top_pies": TOP_PIES,
         },

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +15,12 @@ import torch
 from click.testing import CliRunner
 
 from pruneaudit.cli import cli
-from pruneaudit.results import Results, parse_results
+from pruneaudit.results import Results, load_raw, parse_results
+
+# The suite's own cache folder, set before any test runs (subprocesses inherit it): tests never write
+# to the user's ~/.cache. Shared by the whole session; a test that counts inferences passes --cache tmp_path.
+os.environ["PRUNEAUDIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="pruneaudit-test-cache-")
+atexit.register(shutil.rmtree, os.environ["PRUNEAUDIT_CACHE_DIR"], ignore_errors=True)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_models"
@@ -65,9 +74,15 @@ def sample_audit(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def sample_results(sample_audit) -> dict:
-    """results.json of the TorchScript sample audit, as the JSON mapping (for schema and file tests)."""
+def sample_stored(sample_audit) -> dict:
+    """results.json of the TorchScript sample audit as written (schema 2: the bulk arrays are in its tables)."""
     return json.loads((sample_audit["torchscript"] / "results.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def sample_results(sample_audit) -> dict:
+    """The same audit as the mapping readers see, every array in place (for tests that edit it and parse it)."""
+    return load_raw(sample_audit["torchscript"] / "results.json")
 
 
 @pytest.fixture(scope="session")

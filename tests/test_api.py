@@ -48,7 +48,7 @@ def test_audit_render_load_select_check(config, tmp_path):
 
     pruneaudit.render(results, out_dir=tmp_path)
     saved = pruneaudit.load_results(tmp_path / "results.json")
-    assert saved.raw == json.loads((tmp_path / "results.json").read_text())
+    assert saved == results  # every value, the tables' arrays included, comes back
     assert saved.model("global-90").vs_dense.accuracy_change == results.model("global-90").vs_dense.accuracy_change
 
     knee = pruneaudit.select(saved, selection=Selection(primary="knee"))
@@ -67,10 +67,12 @@ def test_audit_to_directory_gates_and_writes_everything(config, tmp_path):
     assert written["gate"]["total"] == len(checks) and "selection" in written
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "card.md",
+        "confusion.parquet",
         "index.html",
         "per_class.csv",
         "per_class.parquet",
         "results.json",
+        "subgroups.parquet",
     ]
 
 

@@ -112,6 +112,7 @@ def test_results_layer_is_a_leaf_at_run_time():
         "pruneaudit.errors",
         "pruneaudit.results",
         "pruneaudit.results.io",
+        "pruneaudit.results.tables",
         "pruneaudit.results.view",
     }, loaded
 

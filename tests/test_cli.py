@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from pruneaudit.cli import cli
+from pruneaudit.results import load_results
 from tests.conftest import DATA, SAMPLES, TinyNet, audit_args, run_cli, save_torchscript
 
 
@@ -16,25 +17,27 @@ def test_sample_audit_writes_both_outputs(sample_audit, sample_results):
     out = sample_audit["torchscript"]
     assert sorted(p.name for p in out.iterdir()) == [
         "card.md",
+        "confusion.parquet",
         "index.html",
         "per_class.csv",
         "per_class.parquet",
         "results.json",
+        "subgroups.parquet",
     ]
-    assert sample_results["schema_version"] == "1.1"
+    assert sample_results["schema_version"] == "2.0"
     assert len(sample_results["models"]) == 28
     assert sample_results["data"]["n_samples"] == 2000
 
 
 def test_torchscript_and_onnx_give_the_same_per_class_numbers(sample_audit):
-    ts = json.loads((sample_audit["torchscript"] / "results.json").read_text())
-    ox = json.loads((sample_audit["onnx"] / "results.json").read_text())
-    for a, b in zip(ts["models"], ox["models"]):
-        assert a["name"] == b["name"]
-        assert a["per_class"] == b["per_class"]
-        assert a["confusion"] == b["confusion"]
-        assert a["vs_dense"] == b["vs_dense"]
-        assert a["facts"]["sparsity"] == b["facts"]["sparsity"]
+    ts = load_results(sample_audit["torchscript"] / "results.json")
+    ox = load_results(sample_audit["onnx"] / "results.json")
+    for a, b in zip(ts.models, ox.models):
+        assert a.name == b.name
+        assert a.per_class == b.per_class
+        assert a.confusion == b.confusion
+        assert a.vs_dense == b.vs_dense
+        assert a.facts.sparsity == b.facts.sparsity
 
 
 def test_results_match_the_manifest(sample_results):
@@ -54,7 +57,9 @@ def test_summary_table_on_stdout(tmp_path, test_npz):
 def test_identical_inputs_give_byte_identical_outputs(tmp_path, test_npz):
     for name in ("a", "b"):
         assert run_cli(audit_args("torchscript", test_npz, tmp_path / name)).exit_code == 0
-    for f in ("results.json", "index.html", "card.md", "per_class.csv", "per_class.parquet"):
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert "confusion.parquet" in files and files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for f in files:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
 
 

@@ -1,6 +1,7 @@
 """pruneaudit check: rules, scopes, baseline, exit codes and every output format."""
 
 import json
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -204,8 +205,10 @@ def test_baseline_from_the_cli(saved, tmp_path):
     for m in old["models"]:
         if m["name"] == "global-70":
             m["metrics"]["accuracy"] += 0.02
-    base = tmp_path / "old.json"
+    base = tmp_path / "results.json"
     base.write_text(json.dumps(old))
+    for table in ("per_class.parquet", "confusion.parquet", "subgroups.parquet"):  # a release's files, together
+        shutil.copy(saved.parent / table, tmp_path / table)
     result = invoke(["check", str(saved), "--baseline", str(base)])
     assert result.exit_code == 1
     fail = [line for line in result.output.splitlines() if line.startswith("FAIL")]

@@ -39,11 +39,12 @@ def test_card_renders_from_a_built_wheel(tmp_path, sample_audit):
     script = (
         "import json, sys, pruneaudit\n"
         "from pruneaudit.report import make_env, render_html\n"
-        "from pruneaudit.results import parse_results\n"
+        "from pathlib import Path\n"
+        "from pruneaudit.results import load_results\n"
         "env = make_env()\n"
         "print(pruneaudit.__file__)\n"
         "print(env.get_template('card.html.j2').filename)\n"
-        f"html = render_html(parse_results(json.load(open({str(results)!r}))))\n"
+        f"html = render_html(load_results(Path({str(results)!r})))\n"
         "print(len(html))\n"
         "from importlib.resources import files\n"
         "print(files('pruneaudit').joinpath('schema/results.schema.json').is_file())\n"
@@ -60,6 +61,6 @@ def test_card_renders_from_a_built_wheel(tmp_path, sample_audit):
     assert out[1].endswith("pruneaudit/templates/card.html.j2")
     assert int(out[2]) > 500_000  # the inlined Vega bundle alone is ~0.9 MB
     assert out[3] == "True"  # the JSON Schema ships in the wheel
-    assert json.loads(results.read_text())["schema_version"] == "1.1"
+    assert json.loads(results.read_text())["schema_version"] == "2.0"
     cli = subprocess.run([str(venv / "bin" / "pruneaudit"), "--version"], check=True, capture_output=True, text=True)
     assert "pruneaudit, version" in cli.stdout

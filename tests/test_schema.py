@@ -25,13 +25,14 @@ def test_gate_card_and_subgroups_validate(tmp_path, sample_audit):
     from pruneaudit.card import load_card
     from pruneaudit.gate import verdict
     from pruneaudit.policy import load_policy
-    from pruneaudit.results import load_results, with_blocks
+    from pruneaudit.results import load_results, stored_files, with_blocks
     from tests.conftest import ROOT, SAMPLES
 
     policy = load_policy(ROOT / "examples" / "policy.yaml")
     results = select(load_results(sample_audit["onnx"] / "results.json"), selection=policy.selection)
     results = with_blocks(results, gate=verdict(check(results, policy=policy)), card=load_card(SAMPLES / "card.yaml"))
-    jsonschema.validate(results.raw, SCHEMA, cls=jsonschema.Draft202012Validator)
+    stored = json.loads(stored_files(results.raw)["results.json"])
+    jsonschema.validate(stored, SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
 @pytest.mark.parametrize(
@@ -40,12 +41,14 @@ def test_gate_card_and_subgroups_validate(tmp_path, sample_audit):
         lambda r: r.pop("models"),
         lambda r: r["models"][0].update(role="teacher"),
         lambda r: r["models"][1]["vs_dense"].update(harmed=-1),
-        lambda r: r["models"][0]["per_class"].update(recall="high"),
+        lambda r: r["tables"]["per_class"].update(sha256="not a hash"),
+        lambda r: r["tables"]["per_class"].update(file="elsewhere.parquet"),
+        lambda r: r["models"][0].update(per_class={}),  # schema 2: the arrays live in the tables
         lambda r: r.update(unexpected=1),
     ],
 )
-def test_schema_rejects_broken_results(sample_results, breakage):
-    broken = copy.deepcopy(sample_results)
+def test_schema_rejects_broken_results(sample_stored, breakage):
+    broken = copy.deepcopy(sample_stored)
     breakage(broken)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, SCHEMA, cls=jsonschema.Draft202012Validator)

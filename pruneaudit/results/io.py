@@ -19,10 +19,24 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pruneaudit.errors import MISSING_FILE, DataError
-from pruneaudit.results.view import METADATA_TYPES, POLICIES, ROLES, Interval, Model, Numbers, Results, SelectionResult
+import numpy as np
 
-SCHEMA_VERSION = "1.1"
+from pruneaudit.errors import MISSING_FILE, DataError
+from pruneaudit.results import tables
+from pruneaudit.results.view import (
+    METADATA_TYPES,
+    POLICIES,
+    ROLES,
+    Confusion,
+    Interval,
+    Model,
+    Numbers,
+    Results,
+    SelectionResult,
+)
+
+SCHEMA_VERSION = "2.0"
+READABLE_MAJORS = ("1", "2")  # 1: every array inline in results.json; 2: the bulk in Parquet tables beside it
 REQUIRED_KEYS = ("schema_version", "data", "models")
 
 NOT_RESULTS = "{path}: not a pruneaudit results file: {reason}"
@@ -82,11 +96,31 @@ def _list(item: Any, value: Any, where: str) -> tuple:
     check = _ITEM_CHECKS.get(item)
     if check is None:
         return tuple(_build(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if _all_fit(item, value):
+        return tuple(value)
     expected, ok = check
-    bad = next((i for i, v in enumerate(value) if not ok(v)), None)
-    if bad is not None:
-        raise _Invalid(BAD_VALUE.format(where=f"{where}[{bad}]", expected=expected, received=_kind(value[bad])))
-    return tuple(value)
+    bad = next(i for i, v in enumerate(value) if not ok(v))
+    raise _Invalid(BAD_VALUE.format(where=f"{where}[{bad}]", expected=expected, received=_kind(value[bad])))
+
+
+_NONE = type(None)
+_ALLOWED = {int: {int}, str: {str}, float | None: {float, int, _NONE}}
+
+
+def _all_fit(item: Any, value: list) -> bool:
+    """The per-item check at C speed (types by set, finiteness by numpy): a per-class array can be 100,000 values.
+
+    Only says yes or no; on no, the caller walks the list for the first bad item and its path.
+    """
+    if not set(map(type, value)) <= _ALLOWED[item]:
+        return False
+    if item is not float | None or not value:
+        return True
+    try:
+        array = np.array(value, dtype=np.float64)  # None becomes NaN
+    except OverflowError:  # an integer beyond float range
+        return False
+    return not np.isinf(array).any() and int(np.isnan(array).sum()) == value.count(None)
 
 
 def _object(cls: type, value: Any, where: str) -> Any:
@@ -121,10 +155,36 @@ def _build(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise _Invalid(BAD_VALUE.format(where=where, expected="an object", received=_kind(value)))
         item = typing.get_args(tp)[1]
-        return {k: _build(item, v, f"{where}.{k}") for k, v in value.items()}
+        # in key order, as results.json stores them: a view built in memory iterates like one read from a file
+        return {k: _build(item, value[k], f"{where}.{k}") for k in sorted(value)}
+    if tp is Confusion:
+        return _confusion(value, where)
     if is_dataclass(tp):
         return _object(tp, value, where)
     return _scalar(tp, value, where)
+
+
+CELL = "[true, predicted, count]"
+
+
+def _confusion(value: Any, where: str) -> Confusion:
+    """Columnar cells (the tables, or the encoder) or schema 1's list of [true, predicted, count] triplets."""
+    if isinstance(value, dict):
+        parts = [np.asarray(value.get(k, ()), dtype=np.int64) for k in tables.CONFUSION_COLUMNS]
+        return Confusion(*parts)
+    if not isinstance(value, list):
+        raise _Invalid(BAD_VALUE.format(where=where, expected=f"a list of {CELL}", received=_kind(value)))
+    for i, cell in enumerate(value):
+        if not (isinstance(cell, list) and len(cell) == 3 and all(_is_int(v) for v in cell)):
+            raise _Invalid(
+                BAD_VALUE.format(
+                    where=f"{where}[{i}]",
+                    expected=f"{CELL} integers",
+                    received=_kind(cell) if not isinstance(cell, list) else cell,
+                )
+            )
+    array = np.array(value, dtype=np.int64).reshape(-1, 3)
+    return Confusion(array[:, 0].copy(), array[:, 1].copy(), array[:, 2].copy())
 
 
 def _per_class_lengths(obj: Any, n: int, where: str) -> None:
@@ -142,7 +202,9 @@ def _per_class_lengths(obj: Any, n: int, where: str) -> None:
 
 
 def _first_mismatch(values: tuple, reference: tuple) -> int | None:
-    return next((i for i, (v, r) in enumerate(zip(values, reference)) if (v is None) != (r is None)), None)
+    """The first index where one is null and the other is not (the values are finite numbers or None)."""
+    differ = np.isnan(np.array(values, dtype=np.float64)) != np.isnan(np.array(reference, dtype=np.float64))
+    return int(np.argmax(differ)) if differ.any() else None
 
 
 def _nulls_agree(obj: Any, where: str) -> None:
@@ -203,12 +265,16 @@ def _check_metadata(metadata: dict[str, Any], where: str) -> None:
             raise _Invalid(BAD_VALUE.format(where=f"{where}.{key}", expected=expected, received=_kind(value)))
 
 
-def _check_confusion(cells: tuple[tuple[int, ...], ...], n: int, where: str) -> None:
-    """Each cell is [true class, predicted class, count] with both classes among the n."""
-    for i, cell in enumerate(cells):
-        if len(cell) != 3 or not (0 <= cell[0] < n and 0 <= cell[1] < n and cell[2] >= 0):
-            expected = f"[true, predicted, count] with classes in [0, {n}) and a count >= 0"
-            raise _Invalid(BAD_VALUE.format(where=f"{where}[{i}]", expected=expected, received=list(cell)))
+def _check_confusion(cells: Confusion, n: int, where: str) -> None:
+    """Each cell is [true class, predicted class, count] with both classes among the n: checked as arrays."""
+    t, p, c = cells.true, cells.predicted, cells.count
+    bad = (t < 0) | (t >= n) | (p < 0) | (p >= n) | (c < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        expected = f"{CELL} with classes in [0, {n}) and a count >= 0"
+        raise _Invalid(
+            BAD_VALUE.format(where=f"{where}[{i}]", expected=expected, received=[int(t[i]), int(p[i]), int(c[i])])
+        )
 
 
 def _check_comparison(m: Model, dense: Model, n: int, where: str) -> None:
@@ -291,15 +357,81 @@ def parse_results(raw: dict[str, Any], *, where: str = "results") -> Results:
     """The typed view of a results mapping; ``where`` (the file) prefixes errors."""
     if not isinstance(raw, dict) or any(k not in raw for k in REQUIRED_KEYS):
         raise DataError(NOT_RESULTS.format(path=where, reason=f"expected keys {', '.join(REQUIRED_KEYS)}"))
-    major = str(raw["schema_version"]).split(".")[0]
-    if major != SCHEMA_VERSION.split(".")[0]:
-        raise DataError(f"{where}: results schema {raw['schema_version']} is not supported; expected {SCHEMA_VERSION}")
+    _check_version(raw, where)
     try:
         results = _object(Results, raw, "")
         _check(results)
     except _Invalid as exc:
         raise DataError(NOT_RESULTS.format(path=where, reason=exc)) from None
     return results
+
+
+def _check_version(raw: dict[str, Any], where: str) -> str:
+    major = str(raw["schema_version"]).split(".")[0]
+    if major not in READABLE_MAJORS:
+        raise DataError(
+            f"{where}: results schema {raw['schema_version']} is not supported; "
+            f"expected {SCHEMA_VERSION} (or a 1.x file); upgrade pruneaudit to read newer results"
+        )
+    return major
+
+
+def stored_files(raw: dict[str, Any]) -> dict[str, str | bytes]:
+    """results.json (canonical text, schema 2: no bulk arrays) and the Parquet tables it refers to, by file name."""
+    stored, files = tables.split(raw)
+    return {"results.json": dumps(stored), **files}
+
+
+def _join(stored: dict[str, Any], read_table: Any, where: str) -> dict[str, Any]:
+    """A schema-2 mapping with its tables' arrays back in place; a missing or altered table is a DataError."""
+    if not isinstance(stored.get("tables"), dict) or any(
+        not isinstance(stored["tables"].get(k), dict) for k in tables.FILES
+    ):
+        raise DataError(
+            NOT_RESULTS.format(
+                path=where, reason=f"expected a 'tables' object naming {', '.join(tables.FILES.values())}"
+            )
+        )
+    try:
+        _ref_types(stored)
+        return tables.join(stored, read_table)
+    except (_Invalid, tables.TableError) as exc:
+        raise DataError(NOT_RESULTS.format(path=where, reason=exc)) from None
+
+
+def _ref_types(stored: dict[str, Any]) -> None:
+    """The references and what a table's layout is checked against, before any table is read."""
+    for kind in tables.FILES:
+        ref = stored["tables"][kind]
+        for key, ok, expected in (
+            ("file", lambda v: type(v) is str, "text"),
+            ("rows", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+            ("sha256", lambda v: type(v) is str, "text"),
+        ):
+            if not ok(ref.get(key)):
+                raise _Invalid(
+                    BAD_VALUE.format(where=f"tables.{kind}.{key}", expected=expected, received=_kind(ref.get(key)))
+                )
+    data = stored.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("class_names"), list):
+        raise _Invalid(
+            BAD_VALUE.format(
+                where="data.class_names", expected="a list", received=_kind(data and data.get("class_names"))
+            )
+        )
+    for key in ("models", "subgroups"):
+        if not isinstance(stored.get(key), list) or not all(isinstance(x, dict) for x in stored[key]):
+            raise _Invalid(BAD_VALUE.format(where=key, expected="a list of objects", received=_kind(stored.get(key))))
+    for i, m in enumerate(stored["models"]):
+        if type(m.get("name")) is not str:
+            raise _Invalid(BAD_VALUE.format(where=f"models[{i}].name", expected="text", received=_kind(m.get("name"))))
+
+
+def parse_stored(files: dict[str, str | bytes], *, where: str = "results") -> Results:
+    """The typed view of what `stored_files` wrote, read back from memory (the render's canonical round trip)."""
+    stored = json.loads(files["results.json"])
+    raw = _join(stored, lambda kind, ref: files[ref["file"]], where)
+    return parse_results(raw, where=where)
 
 
 def with_blocks(results: Results, **blocks: Any) -> Results:
@@ -313,7 +445,12 @@ def with_blocks(results: Results, **blocks: Any) -> Results:
 
 
 def load_results(path: Path) -> Results:
-    """Read a saved results.json, checking it is one this version can use."""
+    """Read a saved results.json (and the tables beside it), checking it is one this version can use."""
+    return parse_results(load_raw(path), where=str(path))
+
+
+def load_raw(path: Path) -> dict[str, Any]:
+    """The mapping of a saved results.json with every array in place (schema 2: read from its tables), unchecked."""
     if not path.exists():
         raise DataError(MISSING_FILE.format(path=path))
     if path.is_dir():
@@ -328,7 +465,20 @@ def load_results(path: Path) -> Results:
         raise DataError(NOT_RESULTS.format(path=path, reason=f"invalid JSON ({exc})")) from None
     except RecursionError:
         raise DataError(NOT_RESULTS.format(path=path, reason="invalid JSON (nested too deeply)")) from None
-    return parse_results(raw, where=str(path))
+    if isinstance(raw, dict) and "schema_version" in raw and _check_version(raw, str(path)) == "2":
+        raw = _join(raw, lambda kind, ref: _table_bytes(path.parent / tables.FILES[kind]), str(path))
+    return raw
+
+
+def _table_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise tables.TableError(
+            f"{path}: file not found; a results.json of schema 2 needs its tables beside it"
+        ) from None
+    except OSError as exc:
+        raise tables.TableError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def _no_constant(name: str) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 Numbers = tuple[float | None, ...]  # one value per class; None = undefined
 Counts = tuple[int, ...]
 
@@ -140,6 +142,32 @@ class Comparison(Change):
     per_class: ChangePerClass
 
 
+@dataclass(frozen=True, eq=False)
+class Confusion:
+    """A confusion matrix's non-zero cells, row-major, as three int64 arrays of one length.
+
+    Arrays, not tuples: at 1,000 classes a model has tens of thousands of cells, and only
+    the models a card draws are ever iterated (as ``(true, predicted, count)`` triplets).
+    """
+
+    true: np.ndarray
+    predicted: np.ndarray
+    count: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.count)
+
+    def __iter__(self):
+        return zip(self.true.tolist(), self.predicted.tolist(), self.count.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Confusion):
+            return NotImplemented
+        return all(np.array_equal(getattr(self, k), getattr(other, k)) for k in ("true", "predicted", "count"))
+
+    __hash__ = None  # type: ignore[assignment]  # holds arrays: compared by value, never hashed
+
+
 @dataclass(frozen=True)
 class Timing:
     median_batch_seconds: float
@@ -160,7 +188,7 @@ class Model:
     facts: Facts
     metrics: Metrics
     per_class: PerClass
-    confusion: tuple[Counts, ...]  # non-zero cells [true, predicted, count], row-major
+    confusion: Confusion  # non-zero cells, row-major (schema 1: a list of [true, predicted, count])
     vs_dense: Comparison | None
 
     @property
@@ -262,6 +290,7 @@ class Settings:
     batch_size: int
     tolerance: float
     top_pies: int
+    precision: str = "fp32"  # torch models' dtype; files written before it was recorded ran in fp32
 
 
 @dataclass(frozen=True)

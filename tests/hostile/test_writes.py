@@ -25,7 +25,15 @@ from tests.conftest import ROOT, SAMPLES, audit_args
 from tests.hostile.conftest import Outcome, assert_user_error, invoke, tree_digest
 
 OWNER_FILES = {"notes.txt": b"the owner's notes\n", "models/dense.onnx": b"\x08\x07not a real model"}
-REPORT_FILES = {"index.html", "card.md", "results.json", "per_class.csv", "per_class.parquet"}
+REPORT_FILES = {
+    "index.html",
+    "card.md",
+    "results.json",
+    "per_class.csv",
+    "per_class.parquet",
+    "confusion.parquet",
+    "subgroups.parquet",
+}
 
 
 @pytest.fixture(scope="module")
@@ -189,14 +197,14 @@ import sys, time
 from pathlib import Path
 import pruneaudit.pipeline as pipeline
 gate = Path({gate!r})
-real = pipeline.run_model
-def run_model(*args, **kwargs):
+real = pipeline.run_group
+def run_group(*args, **kwargs):
     gate.with_suffix(".started").write_text("started")
     deadline = time.monotonic() + 120
     while not gate.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     return real(*args, **kwargs)
-pipeline.run_model = run_model
+pipeline.run_group = run_group
 from pruneaudit.cli import main
 sys.argv[0] = "pruneaudit"
 main()
@@ -207,7 +215,8 @@ def test_two_audits_on_one_out_one_fails_at_once_the_other_writes_whole(reports,
     """Also a render onto a directory that an audit is writing: it fails at once too."""
     out = _out(tmp_path, reports["new"])
     gate = tmp_path / "gate"
-    first = _spawn(GATED.format(gate=str(gate)), audit_args("onnx", test_npz, out, names=("l1-50",)))
+    gated = [*audit_args("onnx", test_npz, out, names=("l1-50",)), "--no-cache"]  # it must reach inference
+    first = _spawn(GATED.format(gate=str(gate)), gated)
     try:
         _wait_for(gate.with_suffix(".started"), first)  # the first audit holds the lock, inside inference
         second = _spawn(
@@ -257,7 +266,8 @@ def test_ctrl_c_during_inference_exits_130_and_keeps_the_old_report(reports, tmp
     out = _out(tmp_path, reports["old"])
     before = tree_digest(out)
     gate = tmp_path / "gate"
-    proc = _spawn(GATED.format(gate=str(gate)), audit_args("onnx", test_npz, out, names=("global-90",)))
+    gated = [*audit_args("onnx", test_npz, out, names=("global-90",)), "--no-cache"]  # it must reach inference
+    proc = _spawn(GATED.format(gate=str(gate)), gated)
     _wait_for(gate.with_suffix(".started"), proc)
     proc.send_signal(signal.SIGINT)
     outcome = _finish(proc, timeout=60)

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pruneaudit.defaults import DEFAULT_ALPHA, DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_TOLERANCE, DEVICES
+from pruneaudit.cachedir import default_cache_dir
+from pruneaudit.defaults import (
+    DEFAULT_ALPHA,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_DEVICE,
+    DEFAULT_PRECISION,
+    DEFAULT_TOLERANCE,
+    DEVICES,
+    PRECISIONS,
+)
 from pruneaudit.errors import MISSING_FILE, ConfigError
 from pruneaudit.models.formats import EXTENSIONS, FORMATS, TORCH_SAVE_EXTENSIONS, infer_format
 from pruneaudit.policy import parse_selection
@@ -69,6 +78,7 @@ TOP_KEYS = (
     "pruned",
     "device",
     "batch_size",
+    "precision",
     "tolerance",
     "alpha",
     "selection",
@@ -259,8 +269,14 @@ def build_config(
     trust_pickle: bool = False,
     trusted_factories: tuple[str, ...] = (),
     timings: bool | None = None,
+    precision: str | None = None,
+    cache_dir: Path | None | Literal["default"] = "default",
 ) -> AuditConfig:
     """Merge a config file with command-line overrides (None means 'not given').
+
+    ``cache_dir``: the prediction and file-hash cache folder; "default" is `default_cache_dir()`, read
+    when called; None keeps no cache (every model runs). Never from a config file: where a machine
+    keeps its cache is the choice of whoever runs the command, not of the audit.
 
     ``trust_pickle`` and ``trusted_factories`` come from the person running the command only: a
     config file that tries to set them is refused (it would let a file grant itself code execution).
@@ -278,10 +294,11 @@ def build_config(
         dense=dense_spec,
         dense_seeds=seed_specs,
         pruned=pruned_specs,
-        **_settings_from(where, raw, device=device, batch_size=batch_size, timings=timings),
+        **_settings_from(where, raw, device=device, batch_size=batch_size, timings=timings, precision=precision),
         trust_pickle=trust_pickle,
         trusted_factories=trusted_factories,
         base_dir=base,
+        cache_dir=default_cache_dir() if cache_dir == "default" else cache_dir,
     )
 
 
@@ -344,11 +361,15 @@ def _settings_from(
     device: str | None,
     batch_size: int | None,
     timings: bool | None,
+    precision: str | None,
 ) -> dict[str, Any]:
     """The AuditConfig fields besides data and models, as keyword arguments."""
     device = device or str(raw.get("device", DEFAULT_DEVICE))
     if device not in DEVICES:
         raise ConfigError(f"{where}: device must be one of {', '.join(DEVICES)}; received {device!r}")
+    precision = precision or raw.get("precision", DEFAULT_PRECISION)
+    if precision not in PRECISIONS:
+        raise ConfigError(f"{where}: precision must be one of {', '.join(PRECISIONS)}; received {shown(precision)}")
     batch_size = batch_size if batch_size is not None else raw.get("batch_size", DEFAULT_BATCH_SIZE)
     if not _is_int(batch_size) or batch_size < 1:
         raise ConfigError(f"{where}: batch_size must be a positive integer; received {shown(batch_size)}")
@@ -357,6 +378,7 @@ def _settings_from(
     return {
         "device": device,
         "batch_size": batch_size,
+        "precision": precision,
         "tolerance": _fraction(where, "tolerance", raw.get("tolerance", DEFAULT_TOLERANCE)),
         "alpha": _fraction(where, "alpha", raw.get("alpha", DEFAULT_ALPHA)),
         "selection": parse_selection(f"{where}: selection", raw["selection"]) if "selection" in raw else None,

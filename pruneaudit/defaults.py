@@ -3,6 +3,13 @@
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_DEVICE = "auto"
 DEFAULT_BATCH_SIZE = 256  # images per inference batch
+PRECISIONS = ("fp32", "bf16", "fp16")  # parameter and input dtype of torch models (ONNX keeps its own)
+DEFAULT_PRECISION = "fp32"
+# Models loaded together for one pass over the data: each batch is read and preprocessed once for
+# the whole group. The budget bounds the group's parameters as loaded (on the device, or in RAM on
+# the CPU): 2 GiB is ~20 ResNet-50s in fp32, or every sample model many times over, and leaves room
+# for activations on a 16 GB GPU or a 16 GB CI runner. A model larger than the budget runs alone.
+GROUP_PARAMETER_BYTES = 2 * 2**30
 DEFAULT_TOLERANCE = 0.01  # a class is harmed/helped when |Δ recall| exceeds 1 pp
 DEFAULT_ALPHA = 0.05  # significance level after multiple-comparison correction
 SPARSITY_MISMATCH = 0.02  # |declared amount − measured sparsity| beyond this is flagged

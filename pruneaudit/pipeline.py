@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pruneaudit.data import Dataset, load_dataset
-from pruneaudit.defaults import SPARSITY_MISMATCH, TOP_PIES
+from pruneaudit.defaults import GROUP_PARAMETER_BYTES, SPARSITY_MISMATCH, TOP_PIES
 from pruneaudit.environment import environment
 from pruneaudit.errors import (
     CLASS_COUNT_MISMATCH,
@@ -17,7 +18,7 @@ from pruneaudit.errors import (
     ModelError,
 )
 from pruneaudit.fingerprint import sha256
-from pruneaudit.inference import ModelRun, Progress, class_order, run_model
+from pruneaudit.inference import ModelRun, Progress, Task, class_order, run_group
 from pruneaudit.metrics import (
     ClassMetrics,
     Disparity,
@@ -43,6 +44,8 @@ from pruneaudit.metrics import (
     worst_class,
 )
 from pruneaudit.models import load_predictor, resolve_device
+from pruneaudit.models.formats import FORMATS
+from pruneaudit.predcache import PredictionCache
 from pruneaudit.specs import AuditConfig, ModelSpec
 from pruneaudit.thumbnails import png_data_uri
 
@@ -129,53 +132,109 @@ class AuditResult:
     environment: dict[str, str]
 
 
-def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None) -> list[ModelRun]:
-    """Runs of the dense model, then the pruned models, then the extra dense seeds."""
+def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None) -> tuple[list[ModelRun], dict]:
+    """Runs of the dense model, then the pruned models, then the extra dense seeds; and the environment.
+
+    A model found in the prediction cache is not opened; the others go over the data a group at a
+    time, one pass per group. Torch is imported only for a torch model or to look for a GPU.
+    """
     from pruneaudit.models.factories import check_factory  # every factory is vetted before any model loads
 
-    for spec in (config.dense, *config.pruned, *config.dense_seeds):
+    specs = (config.dense, *config.pruned, *config.dense_seeds)
+    for spec in specs:
         if spec.factory:
             check_factory(spec, search=config.base_dir, trusted=config.trusted_factories)
-    device = resolve_device(config.device)
+    runtimes = {FORMATS[spec.format].runtime for spec in specs} - {None}
+    device = resolve_device(config.device) if runtimes else "cpu"  # saved outputs run nowhere: numpy, on the CPU
+    cache = None
+    if config.cache_dir is not None:
+        cache = PredictionCache(
+            config.cache_dir,
+            dataset=dataset,
+            device=device,
+            strict=config.device == "cuda",
+            precision=config.precision,
+            batch_size=config.batch_size,
+            search=config.base_dir,
+        )
+    runs: dict[int, ModelRun] = {}
+    keys: dict[int, str] = {}
+    for i, spec in enumerate(specs):
+        key = cache.key(spec) if cache else None
+        run = cache.load(spec, key) if cache and key else None
+        if run is not None:
+            runs[i] = run
+            if progress:
+                progress(len(dataset))
+        elif key is not None:
+            keys[i] = key
     names = dataset.class_names
-    runs: list[ModelRun] = []
-    for spec in (config.dense, *config.pruned, *config.dense_seeds):
+    pending = [i for i in range(len(specs)) if i not in runs]
+    for group in _groups(config, specs, pending, device=device, names=names):
+        known = len(names) if names else (runs[0].n_classes if 0 in runs else None)  # the dense model's
+        tasks = [task for _, task in group]
+        done = run_group(tasks, dataset, batch_size=config.batch_size, n_classes=known, progress=progress)
+        for (i, _), run in zip(group, done):
+            runs[i] = run
+            if cache is not None and i in keys:
+                cache.store(keys[i], run)
+    ordered = [runs[i] for i in range(len(specs))]
+    _check_class_counts(specs, ordered, dataset)
+    torch_used = "torch" in runtimes or (bool(runtimes) and config.device != "cpu")
+    return ordered, environment(device, torch_used=torch_used)
+
+
+def _groups(
+    config: AuditConfig,
+    specs: tuple[ModelSpec, ...],
+    pending: list[int],
+    *,
+    device: str,
+    names: tuple[str, ...] | None,
+) -> Iterator[list[tuple[int, Task]]]:
+    """The models ``pending`` (indices into ``specs``), opened in order, a group at a time: a group's
+    parameters stay within GROUP_PARAMETER_BYTES, and a larger model forms a group of its own."""
+    group: list[tuple[int, Task]] = []
+    size = 0
+    for i in pending:
+        spec = specs[i]
         predictor = load_predictor(
             spec,
             device=device,
+            precision=config.precision,
             strict=config.device == "cuda",
             trust_pickle=config.trust_pickle,
             trusted_factories=config.trusted_factories,
             search=config.base_dir,
         )
-        known = len(names) if names else (runs[0].n_classes if runs else None)
-        run = run_model(
-            predictor,
-            dataset,
-            batch_size=config.batch_size,
-            where=str(spec.path),
-            order=class_order(spec, names),
-            n_classes=known,
-            progress=progress,
+        if group and size + predictor.parameter_bytes > GROUP_PARAMETER_BYTES:
+            yield group
+            group, size = [], 0
+        group.append((i, Task(predictor, where=str(spec.path), order=class_order(spec, names))))
+        size += predictor.parameter_bytes
+    if group:
+        yield group
+
+
+def _check_class_counts(specs: tuple[ModelSpec, ...], runs: list[ModelRun], dataset: Dataset) -> None:
+    """The dense model fixes the class count: the data's labels and class names, and every other model, must fit it."""
+    names, dense = dataset.class_names, runs[0]
+    if names is not None and dense.n_classes != len(names):
+        raise ModelError(
+            f"{specs[0].path}: the model outputs {dense.n_classes} classes but the data has {len(names)} class names"
         )
-        if not runs:  # the dense model fixes the class count
-            if names is not None and run.n_classes != len(names):
-                raise ModelError(
-                    f"{spec.path}: the model outputs {run.n_classes} classes but the data has {len(names)} class names"
-                )
-            top = int(dataset.labels.max())
-            if top >= run.n_classes:
-                raise DataError(
-                    LABEL_OUT_OF_RANGE.format(path=dataset.source, n_classes=run.n_classes, model=spec.name, label=top)
-                )
-        elif run.n_classes != runs[0].n_classes:
+    top = int(dataset.labels.max())
+    if top >= dense.n_classes:
+        raise DataError(
+            LABEL_OUT_OF_RANGE.format(path=dataset.source, n_classes=dense.n_classes, model=specs[0].name, label=top)
+        )
+    for spec, run in zip(specs[1:], runs[1:]):
+        if run.n_classes != dense.n_classes:
             raise ModelError(
                 CLASS_COUNT_MISMATCH.format(
-                    path=spec.path, model=spec.name, got=run.n_classes, expected=runs[0].n_classes
+                    path=spec.path, model=spec.name, got=run.n_classes, expected=dense.n_classes
                 )
             )
-        runs.append(run)
-    return runs
 
 
 def _configuration_key(spec: ModelSpec) -> tuple:
@@ -333,7 +392,7 @@ def _model_result(
         recall_spread=spread(m.recall),
         normalised_bias=normalised_bias(m),
         declared_amount_mismatch=_declared_mismatch(spec, run),
-        sha256=sha256(spec.path),
+        sha256=sha256(spec.path, cache_dir=config.cache_dir),
         vs_dense=vs,
     )
 
@@ -341,7 +400,7 @@ def _model_result(
 def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: Progress | None = None) -> AuditResult:
     """``dataset``: the already loaded ``config.data``, if the caller has it."""
     dataset = dataset or load_dataset(config.data)
-    all_runs = _infer_all(config, dataset, progress)
+    all_runs, env = _infer_all(config, dataset, progress)
     runs, seed_runs = all_runs[: 1 + len(config.pruned)], all_runs[1 + len(config.pruned) :]
     n_classes = runs[0].n_classes
     y = dataset.labels
@@ -359,14 +418,19 @@ def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: 
     return AuditResult(
         config=config,
         dataset=dataset,
-        data_sha256=sha256(config.data.path),
+        data_sha256=sha256(config.data.path, cache_dir=config.cache_dir),
         class_names=dataset.class_names or tuple(str(i) for i in range(n_classes)),
         models=tuple(results),
         configurations=_configurations(config, dataset, runs, metrics, seed_runs, seed_metrics),
         dense_seeds=tuple(
-            DenseSeed(name=spec.name, path=spec.path, accuracy=m.accuracy, sha256=sha256(spec.path))
+            DenseSeed(
+                name=spec.name,
+                path=spec.path,
+                accuracy=m.accuracy,
+                sha256=sha256(spec.path, cache_dir=config.cache_dir),
+            )
             for spec, m in zip(config.dense_seeds, seed_metrics)
         ),
         subgroups=_subgroups(config, dataset, runs, n_classes),
-        environment=environment(resolve_device(config.device)),
+        environment=env,
     )

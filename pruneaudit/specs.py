@@ -15,6 +15,7 @@ from pruneaudit.defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_DEVICE,
     DEFAULT_MAX_BYTES,
+    DEFAULT_PRECISION,
     DEFAULT_TOLERANCE,
 )
 
@@ -81,6 +82,7 @@ class AuditConfig:
     dense_seeds: tuple[ModelSpec, ...] = ()  # more dense models (other seeds): the dense population
     device: str = DEFAULT_DEVICE
     batch_size: int = DEFAULT_BATCH_SIZE
+    precision: str = DEFAULT_PRECISION  # torch models' parameter and input dtype: fp32, bf16 or fp16
     tolerance: float = DEFAULT_TOLERANCE  # |Δ recall| beyond this counts a class as harmed or helped
     alpha: float = DEFAULT_ALPHA  # significance level after multiple-comparison correction
     selection: Selection | None = None  # operating-point policies; None: the config file had no `selection:`
@@ -88,3 +90,6 @@ class AuditConfig:
     trusted_factories: tuple[str, ...] = ()  # installed packages whose factories may build state_dict models
     timings: bool = False  # measure median batch latency (results then differ run to run)
     base_dir: Path = Path(".")  # the config file's folder: relative paths and factory modules
+    # Prediction and file-hash cache folder; None: no cache. build_config (the CLI) defaults it to
+    # cachedir.default_cache_dir(); a config built by hand opts in, so it never writes unasked.
+    cache_dir: Path | None = None

@@ -1,5 +1,6 @@
-"""Labelled data: arrays in, model-ready float32 batches out."""
+"""Labelled data: arrays in, model-ready batches out, each read once for every model."""
 
-from pruneaudit.data.dataset import Dataset, load_dataset
+from pruneaudit.data.batch import Batch
+from pruneaudit.data.dataset import Dataset, Normalisation, load_dataset
 
-__all__ = ["Dataset", "load_dataset"]
+__all__ = ["Batch", "Dataset", "Normalisation", "load_dataset"]

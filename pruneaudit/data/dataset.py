@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -137,6 +136,20 @@ def _crop(img, size: tuple[int, int]):
 
 
 @dataclass(frozen=True)
+class Normalisation:
+    """The arithmetic from raw images to model input, its scale resolved for the images' dtype.
+
+    Applied in numpy by `Dataset.prepare`, and on the device by the torch backends
+    (`pruneaudit.models.torch_common`), operation for operation, so both give the same float32 bits.
+    """
+
+    scale: float  # multiplied first (skipped when 1)
+    mean: tuple[float, ...] | None  # then subtracted per channel
+    std: tuple[float, ...] | None  # then divided per channel
+    channels_first: bool  # (N, C, H, W); False gives (N, H, W, C)
+
+
+@dataclass(frozen=True)
 class Dataset:
     source: Path
     images: ImageSource
@@ -148,32 +161,37 @@ class Dataset:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def batches(self, batch_size: int) -> Iterator[np.ndarray]:
-        """Model input batch by batch; NaN or infinite pixels are the data's fault, named before any model sees them."""
-        for start in range(0, len(self), batch_size):
-            raw = self.images.raw(start, min(start + batch_size, len(self)))
-            if raw.dtype.kind == "f" and not np.isfinite(raw).all():
-                bad = int(np.flatnonzero(~np.isfinite(raw).reshape(len(raw), -1).all(axis=1))[0])
-                raise DataError(NOT_FINITE.format(path=self.source, index=start + bad))
-            yield self.prepare(raw)
+    def raw_batch(self, start: int, stop: int) -> np.ndarray:
+        """Images [start, stop) as stored; NaN or infinite pixels are the data's fault, named before any model sees them."""
+        raw = self.images.raw(start, stop)
+        if raw.dtype.kind == "f" and not np.isfinite(raw).all():
+            bad = int(np.flatnonzero(~np.isfinite(raw).reshape(len(raw), -1).all(axis=1))[0])
+            raise DataError(NOT_FINITE.format(path=self.source, index=start + bad))
+        return raw
 
     def raw_image(self, index: int) -> np.ndarray:
         return self.images.raw(index, index + 1)[0]
 
-    def prepare(self, raw: np.ndarray) -> np.ndarray:
-        x = raw.astype(np.float32)
+    def normalisation(self, dtype: np.dtype) -> Normalisation:
         scale = self.spec.scale
         if scale is None:
-            scale = 1.0 / 255.0 if np.issubdtype(raw.dtype, np.integer) else 1.0
-        if scale != 1.0:
-            x *= np.float32(scale)
+            scale = 1.0 / 255.0 if np.issubdtype(dtype, np.integer) else 1.0
+        return Normalisation(
+            scale=scale, mean=self.spec.mean, std=self.spec.std, channels_first=self.spec.channels_first
+        )
+
+    def prepare(self, raw: np.ndarray) -> np.ndarray:
+        norm = self.normalisation(raw.dtype)
+        x = raw.astype(np.float32)
+        if norm.scale != 1.0:
+            x *= np.float32(norm.scale)
         if x.ndim == 3:
             x = x[:, None, :, :]
-        if self.spec.mean is not None:
-            x -= np.asarray(self.spec.mean, dtype=np.float32).reshape(1, -1, *([1] * (x.ndim - 2)))
-        if self.spec.std is not None:
-            x /= np.asarray(self.spec.std, dtype=np.float32).reshape(1, -1, *([1] * (x.ndim - 2)))
-        if not self.spec.channels_first and x.ndim == 4:
+        if norm.mean is not None:
+            x -= np.asarray(norm.mean, dtype=np.float32).reshape(1, -1, *([1] * (x.ndim - 2)))
+        if norm.std is not None:
+            x /= np.asarray(norm.std, dtype=np.float32).reshape(1, -1, *([1] * (x.ndim - 2)))
+        if not norm.channels_first and x.ndim == 4:
             x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
         return x
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pruneaudit.data import Batch
 
 
 @dataclass(frozen=True)
@@ -40,22 +43,33 @@ class ModelFacts:
 
 
 class Predictor(Protocol):
+    """A model opened for inference, fed by the audit's one pass over the data.
+
+    Every model of a group gets each batch in turn; the `Batch` is read and preprocessed once and
+    shared, so a predictor takes the form it needs (``batch.prepared``, a device copy via
+    ``batch.shared``, or only ``batch.rows``) and never modifies it. Scores come back where they were
+    computed (a torch tensor on the model's device, else a numpy array), so that top-1 and top-5 are
+    computed there and only (N,) vectors leave the device.
+    """
+
     name: str
     backend: str  # the format it was loaded as: a name in pruneaudit.models.formats.FORMATS
     device: str  # what actually ran: "cpu", "cuda", or the onnxruntime provider
     dtype: str  # input dtype the model was fed
     has_scores: bool  # False when only predicted labels are known (no top-5)
-    needs_images: bool  # False for precomputed outputs: the data's images are never decoded for it
+    parameter_bytes: int  # memory its parameters (or saved outputs) hold as loaded: models are grouped by it
 
     def check_rows(self, n: int) -> None:
         """Raise ModelError when the model cannot cover a dataset of ``n`` rows (before any batch runs)."""
         ...
 
-    def predict(self, batch: np.ndarray, rows: slice) -> np.ndarray:
-        """Scores (len(batch), n_classes) for a float32 batch; ``rows`` locates it in the dataset."""
+    def predict(self, batch: Batch) -> Any:
+        """Scores (len(batch), n_classes), as a numpy array or a torch tensor; (len(batch),) labels without scores."""
         ...
 
-    def facts(self) -> ModelFacts: ...
+    def facts(self) -> ModelFacts:
+        """Measured from the model as its file holds it (before any precision cast)."""
+        ...
 
 
 def count_weights(named: list[tuple[str, np.ndarray]], *, file_size: int) -> ModelFacts:

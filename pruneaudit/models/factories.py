@@ -97,3 +97,15 @@ def check_target(target: object, *, spec: ModelSpec, search: Path, trusted: tupl
     if not isinstance(defined, str):
         raise ModelError(FACTORY_UNDEFINED.format(path=spec.path, factory=spec.factory))
     _check_module(defined.partition(".")[0], spec=spec, folder=search.resolve(), trusted=trusted)
+
+
+def factory_sources(spec: ModelSpec, *, search: Path) -> list[Path]:
+    """The Python files of the factory's top-level module or package, located without importing it.
+
+    The prediction cache hashes them: an edit to the factory's own code infers its models again.
+    """
+    found = _locate((spec.factory or "").partition(":")[0].partition(".")[0], search.resolve())
+    files: list[Path] = []
+    for place in _places(found) if found else []:
+        files += sorted(place.rglob("*.py")) if place.is_dir() else [place]
+    return list(dict.fromkeys(files))

@@ -2,7 +2,9 @@
 
 Loaders are named as ``"module:function"`` and imported on first use, so validating a config
 against this registry imports neither torch nor onnxruntime. Every loader has the signature
-``load(spec: ModelSpec, *, options: LoadOptions) -> Predictor``.
+``load(spec: ModelSpec, *, options: LoadOptions) -> Predictor``. ``runtime`` names the library a
+format runs on (None: saved outputs, nothing runs), so an audit can tell which libraries it needs,
+and which versions determine a model's outputs, before it loads anything.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pruneaudit.defaults import DEFAULT_PRECISION
+
 if TYPE_CHECKING:
     from pruneaudit.models.base import Predictor
     from pruneaudit.specs import ModelSpec
@@ -27,6 +31,9 @@ class LoadOptions:
     """How to open a model, whatever its format."""
 
     device: str  # resolved: "cpu" or "cuda"
+    precision: str = (
+        DEFAULT_PRECISION  # torch backends: parameter and input dtype (fp32, bf16, fp16); ONNX keeps its own
+    )
     strict: bool = False  # the user named the device: a backend's silent CPU fallback is an error
     trust_pickle: bool = False  # allow unpickling whole nn.Module files (runs their code)
     trusted_factories: tuple[str, ...] = ()  # installed packages a state_dict factory may come from
@@ -38,6 +45,7 @@ class Format:
     name: str
     extensions: tuple[str, ...]  # lower-case suffixes that imply this format
     loader: str  # "module:function"
+    runtime: str | None  # "torch", "onnxruntime", or None for saved outputs
 
     def load(self, spec: ModelSpec, *, options: LoadOptions) -> Predictor:
         """Import the backend now (the first torch or onnxruntime import happens here) and open the model."""
@@ -79,12 +87,12 @@ def quiet_third_party() -> Iterator[None]:
 FORMATS = {
     f.name: f
     for f in (
-        Format("torchscript", (".ts",), "pruneaudit.models.torchscript:load"),
-        Format("torch_export", (".pt2",), "pruneaudit.models.torch_module:load_export"),
-        Format("state_dict", (), "pruneaudit.models.torch_module:load_state_dict"),
-        Format("pickle", (), "pruneaudit.models.torch_module:load_pickle"),
-        Format("onnx", (".onnx",), "pruneaudit.models.onnx:load"),
-        Format("predictions", (".npz", ".parquet"), "pruneaudit.models.precomputed:load"),
+        Format("torchscript", (".ts",), "pruneaudit.models.torchscript:load", "torch"),
+        Format("torch_export", (".pt2",), "pruneaudit.models.torch_module:load_export", "torch"),
+        Format("state_dict", (), "pruneaudit.models.torch_module:load_state_dict", "torch"),
+        Format("pickle", (), "pruneaudit.models.torch_module:load_pickle", "torch"),
+        Format("onnx", (".onnx",), "pruneaudit.models.onnx:load", "onnxruntime"),
+        Format("predictions", (".npz", ".parquet"), "pruneaudit.models.precomputed:load", None),
     )
 }
 EXTENSIONS = {ext: f.name for f in FORMATS.values() for ext in f.extensions}

@@ -11,6 +11,7 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
+from pruneaudit.data import Batch
 from pruneaudit.errors import ModelError
 from pruneaudit.models.base import ModelFacts, count_weights, first_line
 from pruneaudit.models.formats import LoadOptions
@@ -42,12 +43,20 @@ def _check(path: Path) -> onnx.ModelProto:
 class OnnxPredictor:
     backend = "onnx"
     has_scores = True
-    needs_images = True
 
     def __init__(self, *, name: str, path: Path, device: str, strict: bool, output: str | int | None) -> None:
-        """``strict``: the user asked for CUDA explicitly, so a CPU fallback is an error."""
+        """``strict``: the user asked for CUDA explicitly, so a CPU fallback is an error.
+
+        The parsed model is measured and dropped here: the session holds its own copy of the weights.
+        """
         self.name, self.path = name, path
-        self._proto = _check(path)
+        proto = _check(path)
+        named = [(t.name, numpy_helper.to_array(t)) for t in proto.graph.initializer]
+        named = [(n, a) for n, a in named if np.issubdtype(a.dtype, np.floating)]
+        self._facts = count_weights(named, file_size=path.stat().st_size)
+        self.parameter_bytes = sum(a.nbytes for _, a in named)
+        ir_version = proto.ir_version
+        del proto, named  # before the session is built, so that one copy of the weights is held at a time
         options = ort.SessionOptions()
         options.log_severity_level = _ORT_QUIET
         providers = ["CPUExecutionProvider"]
@@ -61,7 +70,7 @@ class OnnxPredictor:
             newest = re.search(r"max supported IR version: (\d+)", str(exc))
             if newest:
                 raise ModelError(
-                    IR_TOO_NEW.format(path=path, ir=self._proto.ir_version, ort=ort.__version__, most=newest[1])
+                    IR_TOO_NEW.format(path=path, ir=ir_version, ort=ort.__version__, most=newest[1])
                 ) from None
             raise ModelError(f"{path}: cannot load as an ONNX model ({first_line(exc)})") from None
         ran = self._session.get_providers()[0]
@@ -115,9 +124,11 @@ class OnnxPredictor:
     def check_rows(self, n: int) -> None:
         """A model runs on any number of images."""
 
-    def predict(self, batch: np.ndarray, rows: slice) -> np.ndarray:
-        self._check_shape(batch)
-        x = batch.astype(self._dtype, copy=False)
+    def predict(self, batch: Batch) -> np.ndarray:
+        """Scores for the batch's numpy-prepared input, which every ONNX model of the group shares."""
+        prepared = batch.prepared
+        self._check_shape(prepared)
+        x = prepared.astype(self._dtype, copy=False)
         step = self._fixed_batch or len(x)
         parts = []
         for start in range(0, len(x), step):
@@ -134,9 +145,7 @@ class OnnxPredictor:
         return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
     def facts(self) -> ModelFacts:
-        named = [(t.name, numpy_helper.to_array(t)) for t in self._proto.graph.initializer]
-        named = [(n, a) for n, a in named if np.issubdtype(a.dtype, np.floating)]
-        return count_weights(named, file_size=self.path.stat().st_size)
+        return self._facts
 
 
 def load(spec: ModelSpec, *, options: LoadOptions) -> OnnxPredictor:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pruneaudit.data import Batch
 from pruneaudit.data.arrays import npz_keys, read_npz
 from pruneaudit.defaults import DEFAULT_MAX_BYTES
 from pruneaudit.errors import ModelError
@@ -77,8 +78,9 @@ def _read(path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 
 class PrecomputedPredictor:
+    """Saved outputs, row for row: the data's images are never read for them."""
+
     backend = "predictions"
-    needs_images = False
     device = "precomputed"
     dtype = "n/a"
 
@@ -100,15 +102,16 @@ class PrecomputedPredictor:
             self._preds = preds.astype(np.int64)
             self.has_scores = False
         self._n_rows = len(logits) if logits is not None else len(preds)
+        self.parameter_bytes = (self._scores if self.has_scores else self._preds).nbytes
 
     def check_rows(self, n: int) -> None:
         if self._n_rows != n:
             raise ModelError(f"{self.path}: {self._n_rows} precomputed rows but the data has {n} images")
 
-    def predict(self, batch: np.ndarray, rows: slice) -> np.ndarray:
+    def predict(self, batch: Batch) -> np.ndarray:
         if self.has_scores:
-            return self._scores[rows]
-        return self._preds[rows]  # labels only: the inference loop one-hot encodes them
+            return self._scores[batch.rows]
+        return self._preds[batch.rows]  # labels only
 
     def facts(self) -> ModelFacts:
         return ModelFacts(parameter_count=0, weight_count=0, weight_nonzero=0, file_size_bytes=self.path.stat().st_size)

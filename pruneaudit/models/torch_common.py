@@ -1,4 +1,4 @@
-"""What every torch backend shares: output selection, inference on a device, facts."""
+"""What every torch backend shares: output selection, input made on the device, inference, facts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pruneaudit.data import Batch, Normalisation
 from pruneaudit.errors import ModelError
 from pruneaudit.models.base import ModelFacts, count_weights, first_line
 
@@ -36,36 +37,89 @@ def select_output(out: Any, selector: str | int | None, where: Path) -> torch.Te
     raise ModelError(f"{where}: expected the model to return a tensor, dict or tuple; received {type(out).__name__}")
 
 
+TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _host_to_device(array: np.ndarray, device: str) -> torch.Tensor:
+    """To CUDA through pinned memory without blocking (the copy overlaps the host's work); on the CPU, shared."""
+    tensor = torch.from_numpy(array if array.flags.writeable else array.copy())  # memory maps are read-only
+    if device == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
+
+
+def _normalise(x: torch.Tensor, norm: Normalisation) -> torch.Tensor:
+    """`Dataset.prepare`'s arithmetic, in float32 on the device, in the same order: the same bits on the CPU."""
+    if norm.scale != 1.0:
+        x = x * torch.tensor(np.float32(norm.scale), device=x.device)
+    if x.ndim == 3:
+        x = x[:, None, :, :]
+    if norm.mean is not None:
+        x = x - torch.tensor(norm.mean, dtype=torch.float32, device=x.device).reshape(1, -1, *([1] * (x.ndim - 2)))
+    if norm.std is not None:
+        x = x / torch.tensor(norm.std, dtype=torch.float32, device=x.device).reshape(1, -1, *([1] * (x.ndim - 2)))
+    if not norm.channels_first and x.ndim == 4:
+        x = x.permute(0, 2, 3, 1).contiguous()
+    return x
+
+
+def _model_input(batch: Batch, device: str, dtype: torch.dtype) -> torch.Tensor:
+    """uint8 images travel as uint8 (a quarter of float32) and are normalised on the device; other
+    dtypes are cast to float32 on the host first, exactly `Dataset.prepare`'s first step."""
+    raw = batch.raw
+    x = _host_to_device(raw if raw.dtype == np.uint8 else raw.astype(np.float32), device)
+    x = _normalise(x.to(torch.float32), batch.normalisation)
+    return x if dtype == torch.float32 else x.to(dtype)
+
+
 class TorchPredictor:
     """Runs any callable torch module; the backend name says how it was loaded."""
 
     has_scores = True
-    needs_images = True
-    dtype = "float32"
 
     def __init__(
-        self, *, name: str, path: Path, module: Any, backend: str, device: str, output: str | int | None
+        self,
+        *,
+        name: str,
+        path: Path,
+        module: Any,
+        backend: str,
+        device: str,
+        output: str | int | None,
+        precision: str,
     ) -> None:
         self.name, self.path, self.backend, self.device, self._output = name, path, backend, device, output
-        self._module = module
+        self._facts = _facts(module, path)  # before the cast: fp16 would flush tiny weights to zero
+        self._dtype = TORCH_DTYPES[precision]
+        self._module = module if self._dtype == torch.float32 else module.to(self._dtype)
+        self.dtype = str(self._dtype).removeprefix("torch.")
+        tensors = [*self._module.parameters(), *self._module.buffers()]
+        self.parameter_bytes = sum(t.numel() * t.element_size() for t in tensors)
 
     def check_rows(self, n: int) -> None:
         """A model runs on any number of images."""
 
-    def predict(self, batch: np.ndarray, rows: slice) -> np.ndarray:
-        x = torch.from_numpy(batch).to(self.device)
+    def predict(self, batch: Batch) -> torch.Tensor:
+        """Class scores on the device; the input is made once per batch for every torch model of the group."""
+        key = ("torch", self.device, self._dtype)
+        x = batch.shared(key, lambda: _model_input(batch, self.device, self._dtype))
+        version = x._version
         try:
             with torch.inference_mode():
                 out = self._module(x)
         except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as exc:
+            shown = "" if self._dtype == torch.float32 else f"{self.dtype} "
             raise ModelError(
-                f"{self.path}: the model rejected input of shape {tuple(batch.shape)} ({first_line(exc)})"
+                f"{self.path}: the model rejected {shown}input of shape {tuple(x.shape)} ({first_line(exc)})"
             ) from None
-        scores = select_output(out, self._output, self.path)
-        return scores.detach().float().cpu().numpy()
+        if x._version != version:  # it wrote into its input: the next model gets a fresh copy
+            batch.forget(key)
+        return select_output(out, self._output, self.path)
 
     def facts(self) -> ModelFacts:
-        named = [
-            (n, p.detach().float().cpu().numpy()) for n, p in self._module.named_parameters() if p.is_floating_point()
-        ]
-        return count_weights(named, file_size=self.path.stat().st_size)
+        return self._facts
+
+
+def _facts(module: Any, path: Path) -> ModelFacts:
+    named = [(n, p.detach().float().cpu().numpy()) for n, p in module.named_parameters() if p.is_floating_point()]
+    return count_weights(named, file_size=path.stat().st_size)

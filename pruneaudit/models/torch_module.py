@@ -34,7 +34,13 @@ def load_export(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
             reason = "not an archive written by torch.export.save; run with -vv for torch's own report"
         raise ModelError(f"{spec.path}: cannot load as a torch.export program ({reason})") from None
     return TorchPredictor(
-        name=spec.name, path=spec.path, module=module, backend="torch_export", device=options.device, output=spec.output
+        name=spec.name,
+        path=spec.path,
+        module=module,
+        backend="torch_export",
+        device=options.device,
+        output=spec.output,
+        precision=options.precision,
     )
 
 
@@ -148,6 +154,7 @@ def load_state_dict(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
         backend="state_dict",
         device=options.device,
         output=spec.output,
+        precision=options.precision,
     )
 
 
@@ -168,4 +175,5 @@ def load_pickle(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
         backend="pickle",
         device=options.device,
         output=spec.output,
+        precision=options.precision,
     )

@@ -17,5 +17,11 @@ def load(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
     except Exception as exc:  # torch raises many types for a bad archive
         raise ModelError(f"{spec.path}: cannot load as a TorchScript model ({first_line(exc)})") from None
     return TorchPredictor(
-        name=spec.name, path=spec.path, module=module, backend="torchscript", device=options.device, output=spec.output
+        name=spec.name,
+        path=spec.path,
+        module=module,
+        backend="torchscript",
+        device=options.device,
+        output=spec.output,
+        precision=options.precision,
     )

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pruneaudit.data import load_dataset
+from pruneaudit.data import Batch, load_dataset
 from pruneaudit.errors import DataError
 from pruneaudit.specs import DataSpec
 from tests.conftest import DATA
@@ -18,18 +18,28 @@ def test_split_selects_the_test_rows():
 
 def test_batches_are_float32_scaled_with_a_channel_axis():
     ds = load_dataset(DataSpec(path=DATA, split=1))
-    batches = list(ds.batches(300))
-    assert [len(b) for b in batches] == [300] * 6 + [200]
-    b = batches[0]
-    assert b.dtype == np.float32 and b.shape == (300, 1, 28, 28)
-    np.testing.assert_allclose(b, ds.images.raw(0, 300)[:, None].astype(np.float32) / 255)
+    batch = Batch(ds, 1800, 2000)
+    assert len(batch) == 200 and batch.raw.dtype == np.uint8 and batch.labels.tolist() == ds.labels[1800:].tolist()
+    b = batch.prepared
+    assert b.dtype == np.float32 and b.shape == (200, 1, 28, 28)
+    np.testing.assert_allclose(b, ds.images.raw(1800, 2000)[:, None].astype(np.float32) / 255)
+    assert batch.prepared is b  # made once, shared by every model of a group
+
+
+def test_nan_pixels_are_the_datas_fault(tmp_path):
+    images = np.zeros((4, 2, 2), dtype=np.float32)
+    images[2, 1, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", images=images, labels=np.zeros(4, dtype=np.int64))
+    ds = load_dataset(DataSpec(path=tmp_path / "nan.npz"))
+    with pytest.raises(DataError, match=r"nan\.npz: image 2 holds NaN or infinite values"):
+        ds.raw_batch(1, 4)
 
 
 def test_declared_mean_std_and_scale(tmp_path):
     path = tmp_path / "rgb.npz"
     np.savez(path, images=np.full((2, 3, 4, 4), 2.0, dtype=np.float32), labels=np.array([0, 1]))
     ds = load_dataset(DataSpec(path=path, scale=0.5, mean=(0.0, 1.0, 0.5), std=(1.0, 0.5, 0.25)))
-    (b,) = ds.batches(8)
+    b = Batch(ds, 0, 2).prepared
     np.testing.assert_allclose(b[:, :, 0, 0], [[1.0, 0.0, 2.0]] * 2)
 
 

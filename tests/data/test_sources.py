@@ -10,8 +10,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from pruneaudit.cli import cli
-from pruneaudit.data import load_dataset
+from pruneaudit.data import Batch, load_dataset
 from pruneaudit.errors import DataError
+from pruneaudit.results import load_raw
 from pruneaudit.specs import DataSpec
 from tests.conftest import SAMPLES
 
@@ -44,7 +45,7 @@ def digits(tmp_path_factory, test_npz):
     np.savez(root / "digits.npz", images=images, labels=labels)
     ref_result, ref = audit({"data": {"path": str(root / "digits.npz")}}, root, "ref")
     assert ref_result.exit_code == 0, ref_result.output
-    return {"root": root, "images": images, "labels": labels, "ref": json.loads((ref / "results.json").read_text())}
+    return {"root": root, "images": images, "labels": labels, "ref": load_raw(ref / "results.json")}
 
 
 def _unnamed(d):
@@ -55,7 +56,7 @@ def _unnamed(d):
 
 
 def same(digits, out, *, names=None):
-    got = json.loads((out / "results.json").read_text())
+    got = load_raw(out / "results.json")
     for a, b in zip(digits["ref"]["models"], got["models"]):
         assert a["per_class"] == b["per_class"]
         assert _unnamed(a["vs_dense"]) == _unnamed(b["vs_dense"])
@@ -99,7 +100,7 @@ def test_image_folder_needs_the_right_class_names(digits):
     result, out = audit({"data": {"path": str(folder), "color": "grayscale"}}, digits["root"], "folder-b")
     # without class_names the classes are the sorted folder names: a different order than the model's
     assert result.exit_code == 0
-    got = json.loads((out / "results.json").read_text())
+    got = load_raw(out / "results.json")
     assert got["data"]["class_names"] == sorted(NAMES)
 
 
@@ -112,8 +113,7 @@ def test_resize_and_center_crop(digits):
     ds = load_dataset(
         DataSpec(path=folder, color="grayscale", resize=(56,), center_crop=(28, 28), class_names=tuple(NAMES))
     )
-    (batch, *_) = ds.batches(4)
-    assert batch.shape == (4, 1, 28, 28)
+    assert Batch(ds, 0, 4).prepared.shape == (4, 1, 28, 28)
 
 
 def test_rgb_channels_last_and_mean_std(digits):
@@ -123,7 +123,7 @@ def test_rgb_channels_last_and_mean_std(digits):
             path=folder, class_names=tuple(NAMES), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), channels_first=False
         )
     )
-    (batch, *_) = ds.batches(2)
+    batch = Batch(ds, 0, 2).prepared
     assert batch.shape == (2, 28, 28, 3)
     img = np.asarray(Image.open(sorted((folder / NAMES[ds.labels[0]]).iterdir())[0]).convert("RGB"), dtype=np.float32)
     np.testing.assert_allclose(batch[0], (img / 255 - 0.5) / 0.25, atol=1e-6)
@@ -218,5 +218,4 @@ def test_files_are_decoded_batch_by_batch(digits):
     folder = write_folder(digits, digits["root"] / "stream")
     ds = load_dataset(DataSpec(path=folder, color="grayscale", class_names=tuple(NAMES)))
     assert ds.images.raw(5, 9).shape == (4, 28, 28)
-    sizes = [len(b) for b in ds.batches(128)]
-    assert sizes == [128, 128, 44]
+    assert Batch(ds, 256, 300).raw.shape == (44, 28, 28)

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from torch.nn.utils import prune
 
 from pruneaudit.cli import cli
+from pruneaudit.results import load_raw
 from tests.conftest import ROOT, SAMPLES
 
 BUILD = ROOT / "sample_models" / "build.py"
@@ -100,7 +101,7 @@ def lab(tmp_path_factory, test_npz):
         "root": root,
         "mod": mod,
         "models": models,
-        "ref": json.loads((ref / "results.json").read_text()),
+        "ref": load_raw(ref / "results.json"),
         "data": test_npz,
     }
     sys.modules.pop("factories", None)
@@ -120,7 +121,7 @@ def _audit_config(lab, name, dense: dict, pruned: dict, *extra):
 
 
 def _same_as_reference(lab, out):
-    got = json.loads((out / "results.json").read_text())
+    got = load_raw(out / "results.json")
     for a, b in zip(lab["ref"]["models"], got["models"]):
         assert a["per_class"] == b["per_class"] and a["vs_dense"] == b["vs_dense"]
         assert a["facts"]["sparsity"] == pytest.approx(b["facts"]["sparsity"])
@@ -319,7 +320,7 @@ def test_declared_amount_mismatch_is_flagged(lab):
     path.write_text(json.dumps(cfg))
     result = invoke(["audit", "--quiet", "--config", str(path), "--out", str(lab["root"] / "mm"), "--timings"])
     assert result.exit_code == 0, result.output
-    got = json.loads((lab["root"] / "mm" / "results.json").read_text())
+    got = load_raw(lab["root"] / "mm" / "results.json")
     flags = {m["name"]: m["facts"]["declared_amount_mismatch"] for m in got["models"]}
     assert flags == {"dense": None, "global-90": True, "global-70": False}
     assert all(m["timing"]["median_batch_seconds"] > 0 for m in got["models"])

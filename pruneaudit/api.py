@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pruneaudit.cachedir import default_cache_dir
 from pruneaudit.errors import ConfigError
 from pruneaudit.gate import Check, compare_baseline, evaluate_rules, verdict
 from pruneaudit.outputs import HeldLock, report_lock, write_outputs
 from pruneaudit.policy import Policy, Selection
-from pruneaudit.report import render_outputs
 from pruneaudit.results import Results, parse_results, with_blocks
 from pruneaudit.selection import select as selection_block
 from pruneaudit.specs import AuditConfig
@@ -81,25 +81,42 @@ def audit_to_directory(
         if policy is not None:
             checks = check(results, policy=policy, where=policy_name)
             results = with_blocks(results, gate=verdict(checks))
-        results = _write_report(lock, results, card=card, timestamp=timestamp)
+        results = _write_report(lock, results, card=card, timestamp=timestamp, cache_dir=config.cache_dir)
     return results, checks
 
 
 def render(
-    results: Results, *, out_dir: Path, card: dict[str, Any] | None = None, timestamp: str | None = None
+    results: Results,
+    *,
+    out_dir: Path,
+    card: dict[str, Any] | None = None,
+    timestamp: str | None = None,
+    cache_dir: Path | None | Literal["default"] = "default",
 ) -> None:
     """Write every report file (index.html, card.md, results.json, per_class.csv/.parquet) at once.
 
     ``card``: owner-written card parts (card.yaml) replacing those saved in the results.
+    ``cache_dir``: where the Vega bundle is kept between runs; "default" is `default_cache_dir()`, read
+    when called; None keeps none (the bundle is rebuilt).
     The output directory's lock is held from before rendering until the files are in place.
     """
+    folder = default_cache_dir() if cache_dir == "default" else cache_dir
     with report_lock(out_dir) as lock:
-        _write_report(lock, results, card=card, timestamp=timestamp)
+        _write_report(lock, results, card=card, timestamp=timestamp, cache_dir=folder)
 
 
-def _write_report(lock: HeldLock, results: Results, *, card: dict[str, Any] | None, timestamp: str | None) -> Results:
+def _write_report(
+    lock: HeldLock,
+    results: Results,
+    *,
+    card: dict[str, Any] | None,
+    timestamp: str | None,
+    cache_dir: Path | None,
+) -> Results:
     """Render every report file and write them together; returns the results as written (with the card)."""
     if card is not None:
         results = with_blocks(results, card=card)
-    write_outputs(lock, render_outputs(results, timestamp=timestamp))
+    from pruneaudit.report import render_outputs  # Altair and Jinja: only for the commands that render
+
+    write_outputs(lock, render_outputs(results, timestamp=timestamp, cache_dir=cache_dir))
     return results

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from pruneaudit._version import __version__
-from pruneaudit.defaults import DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEVICES
+from pruneaudit.defaults import DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_PRECISION, DEVICES, PRECISIONS
 from pruneaudit.errors import PruneAuditError
 
 PATH = click.Path(path_type=Path)
@@ -97,6 +97,19 @@ def cli(verbose: int) -> None:
     "--batch-size", type=click.IntRange(min=1), help=f"Images per inference batch [default: {DEFAULT_BATCH_SIZE}]."
 )
 @click.option(
+    "--precision",
+    type=click.Choice(PRECISIONS),
+    help=f"dtype of torch models' weights and input [default: {DEFAULT_PRECISION}]; ONNX models keep theirs.",
+)
+@click.option(
+    "--cache",
+    "cache_path",
+    type=PATH,
+    metavar="DIR",
+    help="Cache folder (predictions, file hashes) [default: $PRUNEAUDIT_CACHE_DIR, else $XDG_CACHE_HOME/pruneaudit].",
+)
+@click.option("--no-cache", is_flag=True, help="Run every model; nothing is read from or written to a cache folder.")
+@click.option(
     "--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails."
 )
 @click.option("--output", "output", help="Which output holds the class scores: a dict key or a tuple index.")
@@ -125,6 +138,9 @@ def audit_command(
     out: Path,
     device: str | None,
     batch_size: int | None,
+    precision: str | None,
+    cache_path: Path | None,
+    no_cache: bool,
     policy_path: Path | None,
     output: str | None,
     trust_pickle: bool,
@@ -155,6 +171,8 @@ def audit_command(
         trust_pickle=trust_pickle,
         trusted_factories=trusted_factories,
         timings=timings,
+        precision=precision,
+        cache_dir=_cache_dir(cache_path, no_cache=no_cache),
     )
     policy = load_policy(policy_path) if policy_path else None
     card = load_card(card_path) if card_path else None
@@ -182,16 +200,36 @@ def audit_command(
 @click.option("--out", type=PATH, required=True, help="Output directory.")
 @click.option("--card", "card_path", type=PATH, help="card.yaml to use instead of the one saved in RESULTS.")
 @click.option("--timestamp", is_flag=True, help="Stamp the card with the UTC time.")
-def render_command(results_path: Path, out: Path, card_path: Path | None, timestamp: bool) -> None:
+@click.option(
+    "--cache",
+    "cache_path",
+    type=PATH,
+    metavar="DIR",
+    help="Cache folder (the Vega bundle) [default: $PRUNEAUDIT_CACHE_DIR, else $XDG_CACHE_HOME/pruneaudit].",
+)
+@click.option("--no-cache", is_flag=True, help="Use no cache folder: nothing is read from or written to one.")
+def render_command(
+    results_path: Path, out: Path, card_path: Path | None, timestamp: bool, cache_path: Path | None, no_cache: bool
+) -> None:
     """Re-render the card from saved RESULTS without loading any model."""
     from pruneaudit.api import render
     from pruneaudit.card import load_card
     from pruneaudit.results import load_results
 
+    cache_dir = _cache_dir(cache_path, no_cache=no_cache)
     results = load_results(results_path)
     card = load_card(card_path) if card_path else None
-    render(results, out_dir=out, card=card, timestamp=_now() if timestamp else None)
+    render(results, out_dir=out, card=card, timestamp=_now() if timestamp else None, cache_dir=cache_dir)
     click.echo(f"Model card: {out / 'index.html'}")
+
+
+def _cache_dir(cache_path: Path | None, *, no_cache: bool) -> Path | None:
+    """The cache folder of --cache DIR / --no-cache; neither: the default one; both: a usage error."""
+    from pruneaudit.cachedir import default_cache_dir
+
+    if cache_path is not None and no_cache:
+        raise click.UsageError("--cache and --no-cache exclude each other")
+    return None if no_cache else cache_path or default_cache_dir()
 
 
 def _now() -> str:

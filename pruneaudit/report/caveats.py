@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from pruneaudit.metrics.intervals import wilson_interval
 from pruneaudit.report.text import POLICY_TITLES, price_sentence
 from pruneaudit.results import Results
 
 MAX_LISTED = 10  # classes named in the "no evaluation images" caveat
-
-
-def _recall_half_width(correct: int, support: int) -> float:
-    """Half the width of the 95% Wilson interval the audit reports for a recall of correct/support."""
-    interval = wilson_interval(correct, support)
-    return float(interval.high - interval.low) / 2
 
 
 def automatic_caveats(results: Results) -> list[str]:
@@ -25,7 +18,8 @@ def automatic_caveats(results: Results) -> list[str]:
         s, i = min(present)
         out.append(
             f"The smallest class ('{names[i]}') has {s} images: its 95% recall interval is about "
-            f"±{100 * _recall_half_width(dense.correct[i], s):.1f} pp, so smaller per-class changes are within noise."
+            f"±{100 * (dense.recall_ci.high[i] - dense.recall_ci.low[i]) / 2:.1f} pp, so smaller per-class changes are "
+            "within noise."
         )
     missing = [names[i] for i, s in enumerate(dense.support) if s == 0]
     if missing:

@@ -3,7 +3,9 @@
 Colours: Okabe–Ito for techniques and a blue–orange diverging scheme for changes,
 both readable with the common colour-vision deficiencies. No interactive
 selections: Altair numbers them from a process-wide counter, which would make the
-HTML differ between runs.
+HTML differ between runs. Charts refer to their data by name and the rows go into the spec's
+datasets as they are: Altair would check and copy inline rows one by one (seconds for 4,000
+heatmap cells), and a DataFrame would only be turned back into the same rows.
 """
 
 from __future__ import annotations
@@ -13,27 +15,40 @@ from typing import Any
 
 import altair as alt
 import numpy as np
-import pandas as pd
 
 from pruneaudit.report.headlines import Spotlight
+from pruneaudit.report.scope import HEATMAP_CLASSES, Scope, models_note
 from pruneaudit.results import Model, Results
 from pruneaudit.results.view import SelectionResult
 
 HEATMAP_CLAMP_PP = 20.0
-HEATMAP_CLASSES = 40  # beyond this many classes the heatmap shows the worst-hit ones
 WORST_K = 15
 MAX_MATRIX_CLASSES = 50  # confusion matrices drawn up to this many classes; top confusions beyond
 OPERATING_WINDOW = 0.15  # the operating-point chart shows models within 15 pp of the best top-1
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442"]
 
 
-def change_scale(values_pp: pd.Series) -> alt.Scale:
+Rows = list[dict[str, Any]]
+
+
+def data(name: str) -> alt.NamedData:
+    """A dataset of the spec, by name (see `spec`)."""
+    return alt.NamedData(name=name)
+
+
+def spec(chart: alt.TopLevelMixin, **datasets: Rows) -> dict[str, Any]:
+    """The chart's Vega-Lite spec with its named datasets. Not checked against the schema on every render:
+    the specs' shape is fixed by this module (tests check every chart against the schema), only the rows vary."""
+    return {**chart.to_dict(validate=False), "datasets": datasets}
+
+
+def change_scale(values_pp: list[float | None]) -> alt.Scale:
     """Diverging blue–orange scale for changes in pp, symmetric around 0.
 
     The range is clamped (at most ±HEATMAP_CLAMP_PP, at least ±5 pp) so that a few collapsed
     models do not wash out the small changes that matter at moderate sparsity; tooltips and
     tables keep the exact values."""
-    largest = float(values_pp.abs().max()) if values_pp.notna().any() else 0.0
+    largest = max((abs(v) for v in values_pp if v is not None), default=0.0)
     limit = min(max(largest, 5.0), HEATMAP_CLAMP_PP)
     return alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True, clamp=True)
 
@@ -55,9 +70,9 @@ def _model_row(m: Model) -> dict[str, Any]:
     }
 
 
-def model_rows(models: tuple[Model, ...]) -> pd.DataFrame:
+def model_rows(models: tuple[Model, ...]) -> Rows:
     """One row per model, in the order given."""
-    return pd.DataFrame([_model_row(m) for m in models])
+    return [_model_row(m) for m in models]
 
 
 # One tooltip for every chart whose marks are models (rows of model_rows).
@@ -78,9 +93,9 @@ def _technique_colour(domain: list[str]) -> alt.Color:
 
 def accuracy_vs_sparsity(results: Results) -> dict[str, Any]:
     """Left: top-1 accuracy; right: worst-class and overall recall change, both against sparsity."""
-    df = model_rows(results.models)
-    domain = list(dict.fromkeys(df["technique"]))
-    base = alt.Chart(df).encode(
+    rows = model_rows(results.models)
+    domain = list(dict.fromkeys(r["technique"] for r in rows))
+    base = alt.Chart(data("models")).encode(
         x=alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%")),
         color=_technique_colour(domain),
         detail="series:N",
@@ -95,36 +110,21 @@ def accuracy_vs_sparsity(results: Results) -> dict[str, Any]:
         y=alt.Y("worst_change_pp:Q", title="Worst-class recall change (pp)")
     )
     overall = base.mark_line(strokeDash=[4, 3], opacity=0.5).encode(y="accuracy_change_pp:Q")
-    zero = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(color="#888").encode(y="y:Q")
+    zero = alt.Chart(data("zero")).mark_rule(color="#888").encode(y="y:Q")
     change = (zero + overall + worst).properties(
         title="Worst-class change (solid) vs overall change (dashed)", width=320, height=260
     )
-    return alt.hconcat(acc, change).to_dict()
+    return spec(alt.hconcat(acc, change), models=rows, zero=[{"y": 0}])
 
 
-def worst_classes(results: Results, k: int) -> list[int]:
-    """Indices of the k classes with the most negative recall change in any pruned model, worst first.
-
-    Views that cannot show every class at 1,000 classes show these (ties: class index)."""
-    n = results.data.n_classes
-    worst = [0.0] * n
-    for m in results.pruned:
-        for i, d in enumerate(m.vs_dense.per_class.recall_change):
-            if d is not None and d < worst[i]:
-                worst[i] = d
-    return sorted(range(n), key=lambda i: (worst[i], i))[:k]
-
-
-def recall_change_heatmap(results: Results) -> dict[str, Any]:
-    """Classes × pruned models, coloured by per-class recall change (top-k classes beyond HEATMAP_CLASSES)."""
+def recall_change_heatmap(results: Results, scope: Scope) -> dict[str, Any]:
+    """The scope's classes × pruned models, coloured by per-class recall change."""
     all_names = results.data.class_names
-    shown = (
-        sorted(worst_classes(results, HEATMAP_CLASSES)) if len(all_names) > HEATMAP_CLASSES else range(len(all_names))
-    )
+    shown = scope.heatmap_classes
     names = [all_names[i] for i in shown]
     dense_recall = results.dense.per_class.recall
     rows = []
-    for m in results.pruned:
+    for m in scope.models:
         changes = m.vs_dense.per_class.recall_change
         for i in shown:
             delta = changes[i]
@@ -137,10 +137,9 @@ def recall_change_heatmap(results: Results) -> dict[str, Any]:
                     "pruned_recall": m.per_class.recall[i],
                 }
             )
-    df = pd.DataFrame(rows)
-    order = [m.name for m in results.pruned]
-    return (
-        alt.Chart(df)
+    order = [m.name for m in scope.models]
+    return spec(
+        alt.Chart(data("cells"))
         .mark_rect()
         .encode(
             x=alt.X("model:N", sort=order, title="Pruned model"),
@@ -148,7 +147,7 @@ def recall_change_heatmap(results: Results) -> dict[str, Any]:
             color=alt.Color(
                 "change_pp:Q",
                 title="Recall change (pp)",
-                scale=change_scale(df["change_pp"]),
+                scale=change_scale([r["change_pp"] for r in rows]),
             ),
             tooltip=[
                 alt.Tooltip("model:N", title="Model"),
@@ -160,39 +159,38 @@ def recall_change_heatmap(results: Results) -> dict[str, Any]:
         )
         .properties(
             title="Per-class recall change vs dense", width=max(300, 22 * len(order)), height=max(200, 22 * len(names))
-        )
-        .to_dict()
+        ),
+        cells=rows,
     )
 
 
-def change_distribution(results: Results) -> dict[str, Any]:
+def change_distribution(models: tuple[Model, ...]) -> dict[str, Any]:
     """Per pruned model, the spread of per-class recall change: box (quartiles), whiskers (min–max), median tick.
 
     Quantiles are computed here so that the chart stays small at 1,000 classes."""
     rows = []
-    for m in results.pruned:
+    for m in models:
         d = np.array([v for v in m.vs_dense.per_class.recall_change if v is not None], dtype=float) * 100
         if d.size:
-            q = np.percentile(d, [0, 25, 50, 75, 100])
+            q = np.percentile(d, [0, 25, 50, 75, 100]).tolist()
             rows.append({"model": m.name, "min": q[0], "q1": q[1], "median": q[2], "q3": q[3], "max": q[4]})
-    df = pd.DataFrame(rows, columns=["model", "min", "q1", "median", "q3", "max"])  # empty: no class is defined
-    order = list(df["model"])
+    order = [r["model"] for r in rows]  # empty when no class is defined: the chart is drawn empty
     y = alt.Y("model:N", sort=order, title="Pruned model")
     tooltip = [alt.Tooltip("model:N", title="Model")] + [
         alt.Tooltip(f"{c}:Q", format="+.2f", title=t)
         for c, t in (("min", "Worst class"), ("q1", "25%"), ("median", "Median"), ("q3", "75%"), ("max", "Best class"))
     ]
-    base = alt.Chart(df).encode(y=y, tooltip=tooltip)
+    base = alt.Chart(data("models")).encode(y=y, tooltip=tooltip)
     whisker = base.mark_rule(color="#888").encode(x=alt.X("min:Q", title="Per-class recall change (pp)"), x2="max:Q")
     box = base.mark_bar(size=10, color="#56B4E9").encode(x="q1:Q", x2="q3:Q")
     median = base.mark_tick(color="#000", thickness=2, size=12).encode(x="median:Q")
-    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color="#D55E00", strokeDash=[3, 3]).encode(x="x:Q")
-    return (
-        (whisker + box + median + zero)
-        .properties(
+    zero = alt.Chart(data("zero")).mark_rule(color="#D55E00", strokeDash=[3, 3]).encode(x="x:Q")
+    return spec(
+        (whisker + box + median + zero).properties(
             title="Distribution of per-class recall change per model", width=520, height=max(160, 16 * len(order))
-        )
-        .to_dict()
+        ),
+        models=rows,
+        zero=[{"x": 0}],
     )
 
 
@@ -202,18 +200,16 @@ def worst_k(results: Results, model: Model, k: int = WORST_K) -> dict[str, Any]:
     pc = model.vs_dense.per_class
     idx = [i for i in range(len(names)) if pc.recall_change[i] is not None]
     idx = sorted(idx, key=lambda i: (pc.recall_change[i], i))[:k]
-    df = pd.DataFrame(
-        [
-            {
-                "class": names[i],
-                "change": 100 * pc.recall_change[i],
-                "low": 100 * pc.recall_change_ci.low[i],
-                "high": 100 * pc.recall_change_ci.high[i],
-                "holm_p": pc.mcnemar_p_holm[i],
-            }
-            for i in idx
-        ]
-    )
+    rows = [
+        {
+            "class": names[i],
+            "change": 100 * pc.recall_change[i],
+            "low": 100 * pc.recall_change_ci.low[i],
+            "high": 100 * pc.recall_change_ci.high[i],
+            "holm_p": pc.mcnemar_p_holm[i],
+        }
+        for i in idx
+    ]
     y = alt.Y("class:N", sort=[names[i] for i in idx], title="Class")
     tooltip = [
         alt.Tooltip("class:N", title="Class"),
@@ -222,20 +218,16 @@ def worst_k(results: Results, model: Model, k: int = WORST_K) -> dict[str, Any]:
         alt.Tooltip("high:Q", format="+.2f", title="95% CI high"),
         alt.Tooltip("holm_p:Q", format=".3g", title="McNemar p (Holm)"),
     ]
-    bars = (
-        alt.Chart(df)
-        .mark_bar(color="#D55E00")
-        .encode(y=y, x=alt.X("change:Q", title="Recall change (pp)"), tooltip=tooltip)
-    )
-    err = alt.Chart(df).mark_rule(color="#000").encode(y=y, x="low:Q", x2="high:Q")
-    return (
-        (bars + err)
-        .properties(
+    base = alt.Chart(data("classes"))
+    bars = base.mark_bar(color="#D55E00").encode(y=y, x=alt.X("change:Q", title="Recall change (pp)"), tooltip=tooltip)
+    err = base.mark_rule(color="#000").encode(y=y, x="low:Q", x2="high:Q")
+    return spec(
+        (bars + err).properties(
             title=f"The {len(idx)} classes that lost most in {model.name} (bars: change; lines: 95% interval)",
             width=520,
             height=max(120, 18 * len(idx)),
-        )
-        .to_dict()
+        ),
+        classes=rows,
     )
 
 
@@ -252,7 +244,6 @@ def subgroup_changes(results: Results, model: str) -> dict[str, Any]:
         for g in results.subgroups
         if g.model == model
     ]
-    df = pd.DataFrame(rows)
     tooltip = [
         alt.Tooltip("grouping:N", title="Attribute"),
         alt.Tooltip("group:N", title="Group"),
@@ -260,16 +251,16 @@ def subgroup_changes(results: Results, model: str) -> dict[str, Any]:
         alt.Tooltip("change:Q", format="+.2f", title="Top-1 change (pp)"),
         alt.Tooltip("worst:Q", format="+.2f", title="Worst-class change (pp)"),
     ]
-    return (
-        alt.Chart(df)
+    return spec(
+        alt.Chart(data("groups"))
         .mark_bar(color="#0072B2")
         .encode(
             y=alt.Y("group:N", title=None), x=alt.X("change:Q", title=f"Top-1 change of {model} (pp)"), tooltip=tooltip
         )
         .properties(width=480)
         .facet(row=alt.Row("grouping:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
-        .resolve_scale(y="independent")
-        .to_dict()
+        .resolve_scale(y="independent"),
+        groups=rows,
     )
 
 
@@ -281,9 +272,8 @@ def confusion_pair(results: Results, dense: Model, pruned: Model) -> dict[str, A
         support = m.per_class.support
         for t, p, n in m.confusion:
             rows.append({"model": m.name, "true": names[t], "predicted": names[p], "count": n, "share": n / support[t]})
-    df = pd.DataFrame(rows)
     panel = (
-        alt.Chart(df)
+        alt.Chart(data("cells"))
         .mark_rect()
         .encode(
             x=alt.X("predicted:N", sort=list(names), title="Predicted class"),
@@ -301,38 +291,39 @@ def confusion_pair(results: Results, dense: Model, pruned: Model) -> dict[str, A
         )
         .properties(width=260, height=260)
     )
-    return panel.facet(column=alt.Column("model:N", sort=[dense.name, pruned.name], title=None)).to_dict()
+    return spec(panel.facet(column=alt.Column("model:N", sort=[dense.name, pruned.name], title=None)), cells=rows)
 
 
-def _pick_points(df: pd.DataFrame, selection: SelectionResult) -> pd.DataFrame:
+def _pick_points(rows: Rows, selection: SelectionResult) -> Rows:
     """One row per policy that picked a model, at that model's point."""
-    rows = []
-    for policy, pick in selection.picks.items():
-        if pick.model:
-            row = df[df["model"] == pick.model].iloc[0]
-            rows.append(
-                {
-                    "policy": policy.replace("_", " "),
-                    "model": pick.model,
-                    "sparsity": row["sparsity"],
-                    "accuracy": row["accuracy"],
-                }
-            )
-    return pd.DataFrame(rows, columns=["policy", "model", "sparsity", "accuracy"])
-
-
-def _pick_labels(pick_df: pd.DataFrame, x: alt.X, y: alt.Y) -> list[alt.Chart]:
-    """One text layer per picked model naming its policies, stacked upwards so neighbouring labels do not overlap."""
-    label_df = pick_df.groupby(["model", "sparsity", "accuracy"], as_index=False).agg(
-        {"policy": lambda s: " + ".join(s)}
-    )
-    label_df = label_df.sort_values(["sparsity", "model"]).reset_index(drop=True)
+    by_name = {r["model"]: r for r in rows}
     return [
-        alt.Chart(label_df.iloc[[i]])
+        {
+            "policy": policy.replace("_", " "),
+            "model": pick.model,
+            "sparsity": by_name[pick.model]["sparsity"],
+            "accuracy": by_name[pick.model]["accuracy"],
+        }
+        for policy, pick in selection.picks.items()
+        if pick.model
+    ]
+
+
+def _pick_labels(picks: Rows, x: alt.X, y: alt.Y) -> tuple[list[alt.Chart], dict[str, Rows]]:
+    """One text layer per picked model naming its policies, stacked upwards so neighbouring labels do not overlap;
+    and their datasets."""
+    labels: dict[str, dict[str, Any]] = {}
+    for p in picks:
+        label = labels.setdefault(p["model"], {**p, "policy": []})
+        label["policy"].append(p["policy"])
+    ordered = sorted(labels.values(), key=lambda r: (r["sparsity"], r["model"]))
+    layers = [
+        alt.Chart(data(f"label-{i}"))
         .mark_text(align="left", dx=10, dy=-14 - 14 * i, fontSize=11)
         .encode(x=x, y=y, text="policy:N")
-        for i in range(len(label_df))
+        for i in range(len(ordered))
     ]
+    return layers, {f"label-{i}": [{**r, "policy": " + ".join(r["policy"])}] for i, r in enumerate(ordered)}
 
 
 def operating_points(results: Results) -> dict[str, Any]:
@@ -341,16 +332,18 @@ def operating_points(results: Results) -> dict[str, Any]:
     The front is the selection's (over all pruned models); drawn through the windowed points it is the
     front of the window too, since a point outside the window can never dominate one inside it."""
     selection = results.selection
-    df = model_rows(results.pruned)
-    pick_df = _pick_points(df, selection)
-    scale = change_scale(df["worst_change_pp"])
-    best = float(df["accuracy"].max())
-    df = df[df["accuracy"] >= best - OPERATING_WINDOW]  # collapsed models stay in the tables, not here
-    front_df = df[df["model"].isin(selection.accuracy_sparsity_front)].sort_values(["sparsity", "accuracy"])
+    rows = model_rows(results.pruned)
+    picks = _pick_points(rows, selection)
+    scale = change_scale([r["worst_change_pp"] for r in rows])
+    best = max((r["accuracy"] for r in rows if r["accuracy"] is not None), default=0.0)
+    # collapsed models stay in the tables, not here
+    rows = [r for r in rows if r["accuracy"] is not None and r["accuracy"] >= best - OPERATING_WINDOW]
+    on_front = set(selection.accuracy_sparsity_front)
+    front_rows = sorted((r for r in rows if r["model"] in on_front), key=lambda r: (r["sparsity"], r["accuracy"]))
     x = alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%"))
     y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
     points = (
-        alt.Chart(df)
+        alt.Chart(data("models"))
         .mark_circle(size=80, opacity=0.9, stroke="#333", strokeWidth=0.5)
         .encode(
             x=x,
@@ -359,68 +352,73 @@ def operating_points(results: Results) -> dict[str, Any]:
             tooltip=MODEL_TOOLTIP,
         )
     )
-    front = alt.Chart(front_df).mark_line(color="#555", strokeDash=[5, 3]).encode(x=x, y=y)
+    front = alt.Chart(data("front")).mark_line(color="#555", strokeDash=[5, 3]).encode(x=x, y=y)
     marks = (
-        alt.Chart(pick_df)
+        alt.Chart(data("picks"))
         .mark_point(shape="square", size=260, filled=False, color="#000", strokeWidth=1.5)
         .encode(x=x, y=y, tooltip=[alt.Tooltip("policy:N", title="Policy"), alt.Tooltip("model:N", title="Model")])
     )
-    return (
-        alt.layer(front, points, marks, *_pick_labels(pick_df, x, y))
-        .properties(
+    labels, label_rows = _pick_labels(picks, x, y)
+    return spec(
+        alt.layer(front, points, marks, *labels).properties(
             title="Operating points: accuracy-sparsity front (dashed) and policy picks (squares)", width=560, height=320
-        )
-        .to_dict()
+        ),
+        models=rows,
+        front=front_rows,
+        picks=picks,
+        **label_rows,
     )
 
 
 def accuracy_vs_disparity(results: Results) -> dict[str, Any]:
-    """Accuracy against worst-class change; each technique's path as sparsity grows, front members filled."""
+    """Accuracy against worst-class change; each technique's path as sparsity grows, front members filled.
+
+    One dataset for the three layers (the points filter it), so that 1,000 models are inlined once."""
     domain = list(dict.fromkeys(m.technique_label for m in results.pruned))
-    df = model_rows(results.pruned).sort_values(["series", "sparsity"])
-    front = set(results.selection.front)
-    df = df.assign(on_front=df["model"].map(lambda m: "on the Pareto front" if m in front else "dominated"))
-    colour = _technique_colour(domain)
+    front, on_front = set(results.selection.front), "on the Pareto front"
+    rows = sorted(model_rows(results.pruned), key=lambda r: (r["series"], r["sparsity"]))
+    rows = [{**r, "on_front": on_front if r["model"] in front else "dominated"} for r in rows]
     x = alt.X("worst_change_pp:Q", title="Worst-class recall change (pp)")
     y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
+    base = alt.Chart(data("models")).encode(x=x, y=y, color=_technique_colour(domain))
     tooltip = [*MODEL_TOOLTIP, alt.Tooltip("on_front:N", title="Pareto")]
-    paths = alt.Chart(df).mark_line(opacity=0.6).encode(x=x, y=y, color=colour, detail="series:N", order="sparsity:Q")
-    on = df["on_front"] == "on the Pareto front"
+    paths = base.mark_line(opacity=0.6).encode(detail="series:N", order="sparsity:Q")
     filled = (
-        alt.Chart(df[on]).mark_point(size=70, filled=True, opacity=1).encode(x=x, y=y, color=colour, tooltip=tooltip)
+        base.transform_filter(alt.datum.on_front == on_front)
+        .mark_point(size=70, filled=True, opacity=1)
+        .encode(tooltip=tooltip)
     )
     hollow = (
-        alt.Chart(df[~on])
+        base.transform_filter(alt.datum.on_front != on_front)
         .mark_point(size=70, strokeWidth=1.5, opacity=1)
-        .encode(x=x, y=y, color=colour, tooltip=tooltip)
+        .encode(tooltip=tooltip)
     )
-    return (
-        (paths + hollow + filled)
-        .properties(
+    return spec(
+        (paths + hollow + filled).properties(
             title="Accuracy against worst-class change: each technique's path as sparsity grows (filled: on the front)",
             width=560,
             height=320,
-        )
-        .to_dict()
+        ),
+        models=rows,
     )
 
 
 @dataclass(frozen=True)
 class Chart:
     """One chart of the card: its section id, heading, a summary in words (what a reader without the chart needs)
-    and the Vega-Lite spec."""
+    and the Vega-Lite spec; ``partial``: it draws part of the data, and the card links the files that hold all."""
 
     id: str
     title: str
     summary: str
     spec: dict[str, Any]
+    partial: bool = False
 
 
-def _overview_charts(results: Results) -> list[Chart]:
-    clipped = (
-        f" Only the {HEATMAP_CLASSES} classes hit hardest by any model are drawn."
-        if results.data.n_classes > HEATMAP_CLASSES
-        else ""
+def _overview_charts(results: Results, scope: Scope) -> list[Chart]:
+    some_classes = len(scope.heatmap_classes) < scope.n_classes
+    clipped = (f" Only the {HEATMAP_CLASSES} classes hit hardest by any model are drawn." if some_classes else "") + (
+        "" if scope.all_models else " " + models_note(scope)
     )
     return [
         Chart(
@@ -435,27 +433,31 @@ def _overview_charts(results: Results) -> list[Chart]:
             "Per-class recall change against the dense model",
             "Orange cells lost recall, blue cells gained; colours saturate at "
             f"±{HEATMAP_CLAMP_PP:.0f} pp. The per-class table below holds the exact numbers." + clipped,
-            recall_change_heatmap(results),
+            recall_change_heatmap(results, scope),
+            partial=some_classes or not scope.all_models,
         ),
         Chart(
             "change-distribution",
             "Distribution of per-class change",
             "For each pruned model: the box spans the middle half of the classes' recall changes, the line "
-            "runs from the worst to the best class, the tick is the median; the dashed line is no change.",
-            change_distribution(results),
+            "runs from the worst to the best class, the tick is the median; the dashed line is no change."
+            + ("" if scope.all_models else " " + models_note(scope)),
+            change_distribution(scope.models),
+            partial=not scope.all_models,
         ),
     ]
 
 
-def _spotlight_charts(results: Results, focus: Spotlight) -> list[Chart]:
+def _spotlight_charts(results: Results, focus: Spotlight, scope: Scope) -> list[Chart]:
     name = focus.model.name
     charts = [
         Chart(
             "worst-classes",
             f"Worst-hit classes in {name}",
             f"The classes whose recall fell most (up to {WORST_K}) in {name}, {focus.why}, "
-            "with 95% Newcombe intervals; the per-class table has all classes.",
+            "with 95% Newcombe intervals" + ("; the per-class table has all classes." if scope.all_classes else "."),
             worst_k(results, focus.model),
+            partial=not scope.all_classes,
         )
     ]
     if results.subgroups:
@@ -464,7 +466,7 @@ def _spotlight_charts(results: Results, focus: Spotlight) -> list[Chart]:
                 "subgroup-chart",
                 f"Subgroups: top-1 change of {name}",
                 "Top-1 accuracy change within each attribute value and each intersection; the subgroup tables "
-                "below give every model.",
+                "below give " + ("every model." if scope.all_models else "the models of the per-class table."),
                 subgroup_changes(results, name),
             )
         )
@@ -503,12 +505,12 @@ def _confusion_chart(results: Results, focus: Spotlight) -> Chart:
     )
 
 
-def chart_list(results: Results, focus: Spotlight | None) -> list[Chart]:
+def chart_list(results: Results, focus: Spotlight | None, scope: Scope) -> list[Chart]:
     """The card's charts in reading order; a chart whose inputs are missing (no spotlight model, no
     selection, no subgroups, too many classes for a matrix) is left out rather than drawn empty."""
-    charts = _overview_charts(results)
+    charts = _overview_charts(results, scope)
     if focus is not None:
-        charts += _spotlight_charts(results, focus)
+        charts += _spotlight_charts(results, focus, scope)
     if results.selection:
         charts += _selection_charts(results)
     if focus is not None and results.data.n_classes <= MAX_MATRIX_CLASSES:

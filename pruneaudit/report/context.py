@@ -8,6 +8,8 @@ from pruneaudit.defaults import SPARSITY_MISMATCH
 from pruneaudit.report import views
 from pruneaudit.report.charts import chart_list
 from pruneaudit.report.headlines import Spotlight, headlines, spotlight
+from pruneaudit.report.scope import scope
+from pruneaudit.report.tables import CSV_NAME, PARQUET_NAME
 from pruneaudit.report.text import pp
 from pruneaudit.results import Results
 
@@ -27,21 +29,26 @@ def _spotlight_view(results: Results, focus: Spotlight | None) -> dict[str, Any]
 def build_context(results: Results, *, timestamp: str | None = None) -> dict[str, Any]:
     """Everything both cards show; computed once so that the HTML and Markdown cards agree."""
     focus = spotlight(results)
+    shown = scope(results, focus)  # the classes and models every bounded view shows
     return {
         "results": results,
         "headlines": headlines(results),
         "models": views.model_table(results),
+        "layers": views.layer_table(results, shown),
         "timed": any(m.timing for m in results.models),
-        "classes": views.class_table(results),
-        "charts": chart_list(results, focus),
+        "scope": shown,
+        "files": {"csv": CSV_NAME, "parquet": PARQUET_NAME},
+        "classes": views.class_table(results, shown),
+        "charts": chart_list(results, focus, shown),
         "spotlight": _spotlight_view(results, focus),
         "configurations": views.configurations(results),
         "max_galleries": views.MAX_GALLERIES,
-        "subgroups": views.subgroup_tables(results),
+        "subgroups": views.subgroup_tables(results, shown),
         "selection": views.selection_view(results),
         "card": views.card_view(results),
         "timestamp": timestamp,
         "gate": results.gate,
+        "gate_checks": views.gate_checks(results),
         "alpha": results.settings.alpha,
         "tolerance": pp(results.settings.tolerance)[1:],
         "sparsity_mismatch": f"{100 * SPARSITY_MISMATCH:g} pp",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +13,12 @@ from jinja2 import (
     StrictUndefined,
     select_autoescape,
 )
-from markupsafe import Markup
 
 from pruneaudit.escape import markdown_escape  # shared with the gate's step summary
+from pruneaudit.report.bundle import vega_javascript
 from pruneaudit.report.context import build_context
-from pruneaudit.report.tables import front_matter, per_class_csv, per_class_parquet
-from pruneaudit.results import Results, dumps, parse_results
+from pruneaudit.report.tables import front_matter, per_class_csv
+from pruneaudit.results import Results, stored_files
 
 _SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -48,19 +46,8 @@ def make_env() -> Environment:
     return env
 
 
-@lru_cache(maxsize=1)
-def vega_javascript() -> Markup:
-    """vega + vega-lite + vega-embed, bundled offline by vl-convert (about 0.9 MB)."""
-    import vl_convert
-
-    js = vl_convert.javascript_bundle()
-    if "</script" in js.lower():
-        raise RuntimeError("the vega bundle contains '</script' and cannot be inlined")
-    return Markup(js)
-
-
-def _html(env: Environment, context: dict[str, Any]) -> str:
-    return env.get_template("card.html.j2").render(**context, vega_js=vega_javascript())
+def _html(env: Environment, context: dict[str, Any], *, cache_dir: Path | None = None) -> str:
+    return env.get_template("card.html.j2").render(**context, vega_js=vega_javascript(cache_dir))
 
 
 def _markdown(env: Environment, results: Results, context: dict[str, Any]) -> str:
@@ -75,19 +62,22 @@ def render_markdown(results: Results, *, timestamp: str | None = None) -> str:
     return _markdown(make_env(), results, build_context(results, timestamp=timestamp))
 
 
-def render_outputs(results: Results, *, timestamp: str | None = None) -> dict[str, str | bytes]:
+def render_outputs(
+    results: Results, *, timestamp: str | None = None, cache_dir: Path | None = None
+) -> dict[str, str | bytes]:
     """Every report file, rendered in memory so that they can be written together.
 
-    Rendered from the canonical JSON form (sorted keys, NaN as null) so that rendering fresh
-    results and re-rendering the saved results.json give byte-identical files."""
-    text = dumps(results.raw)
-    view = parse_results(json.loads(text))
+    Rendered from the view as given, not from the stored files read back: a view holds only what
+    results.json and its tables hold (NaN as None, plain numbers, mappings in key order), so
+    rendering fresh results and re-rendering the saved results.json give byte-identical files
+    (tests/report/test_outputs.py checks it) without parsing 100,000 per-class values twice."""
+    stored = stored_files(results.raw)
+    view = results
     env = make_env()
     context = build_context(view, timestamp=timestamp)  # charts and tables, computed once for both cards
     return {
-        "results.json": text,
-        "index.html": _html(env, context),
+        **stored,
+        "index.html": _html(env, context, cache_dir=cache_dir),
         "card.md": _markdown(env, view, context),
         "per_class.csv": per_class_csv(view),
-        "per_class.parquet": per_class_parquet(view),
     }

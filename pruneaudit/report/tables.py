@@ -1,4 +1,4 @@
-"""The flat per-class table (CSV and Parquet) and the Markdown card's front matter, from the typed view."""
+"""The flat per-class table (CSV) and the Markdown card's front matter, from the typed view."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import yaml
 
 from pruneaudit.escape import spreadsheet_text
 from pruneaudit.results import Model, Results
-from pruneaudit.results.view import Card, ChangePerClass, Data
+from pruneaudit.results.tables import CHANGE_COLUMNS, FILES, MODEL_COLUMNS, PER_CLASS
+from pruneaudit.results.view import Card, Data
 
-COLUMNS = (
+# libyaml's emitter writes the same YAML as PyYAML's own, five times faster (a model-index of 1,000 models)
+SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+CSV_NAME = "per_class.csv"  # beside the card; the card links it (and PARQUET_NAME) from the views it bounds
+PARQUET_NAME = FILES[PER_CLASS]  # results.json's per-class table: the same rows, typed, with more columns
+COLUMNS = (  # the CSV's columns: the Parquet table's but the other rates' intervals, correct/predicted, bias
     "model",
     "class_index",
     "class",
@@ -34,89 +39,73 @@ COLUMNS = (
     "mcnemar_p_holm",
     "mcnemar_p_bh",
 )
+_MODEL = {c[0]: c[1:] for c in MODEL_COLUMNS}  # column -> (field, path, kind) in a model's per_class
+_CHANGE = {c[0]: c[1:] for c in CHANGE_COLUMNS}  # ... in its vs_dense.per_class (empty for the dense model)
 
 
-TEXT_COLUMNS = ("model", "class")
-INTEGER_COLUMNS = ("class_index", "support")  # every other column is a float (null when undefined)
+def _values(per_class: Any, field: str, path: tuple[str, ...]) -> Any:
+    """One column's values for one model: a per-class array of the view, or one bound of an interval."""
+    value = getattr(per_class, field)
+    for key in path:
+        value = getattr(value, key)
+    return value
 
 
-def _cell(v: Any) -> str:
-    """A CSV cell: numbers as numbers, text (model and class names) never read as a spreadsheet formula."""
-    if isinstance(v, str):
-        return spreadsheet_text(v)
-    return "" if v is None else repr(v) if isinstance(v, float) else str(v)
+CSV_DIGITS = 6  # significant digits of the CSV's numbers; per_class.parquet and results.json keep them exact
 
 
-def _comparison_cells(pc: ChangePerClass | None, i: int) -> list[Any]:
-    """Class i's comparison columns; all empty for the dense model."""
-    if pc is None:
-        return [None] * 10
-    return [
-        pc.recall_change[i],
-        pc.recall_change_ci.low[i],
-        pc.recall_change_ci.high[i],
-        pc.normalised_change[i],
-        pc.excess_gap[i],
-        pc.dense_only[i],
-        pc.pruned_only[i],
-        pc.mcnemar_p[i],
-        pc.mcnemar_p_holm[i],
-        pc.mcnemar_p_bh[i],
-    ]
+def _significant(values: Any, digits: int) -> Any:
+    """Floats rounded to ``digits`` significant digits (None stays None): a spreadsheet's view, a third the bytes."""
+    import numpy as np
 
-
-def _rows(results: Results) -> list[list[Any]]:
-    """One typed row per model × class, in COLUMNS order; None is an undefined value (null in results.json)."""
-    rows = []
-    for m in results.models:
-        pc = m.per_class
-        vs = m.vs_dense.per_class if m.vs_dense else None
-        for i, name in enumerate(results.data.class_names):
-            rows.append(
-                [
-                    m.name,
-                    i,
-                    name,
-                    pc.support[i],
-                    pc.recall[i],
-                    pc.recall_ci.low[i],
-                    pc.recall_ci.high[i],
-                    pc.precision[i],
-                    pc.f1[i],
-                    pc.fpr[i],
-                    pc.fnr[i],
-                    *_comparison_cells(vs, i),
-                ]
-            )
-    return rows
-
-
-def _field(cell: str) -> str:
-    """RFC 4180 quoting; unlike ``csv.writer`` with a "\\n" line end, also of a lone carriage return (a row break)."""
-    return '"' + cell.replace('"', '""') + '"' if any(c in cell for c in ',"\r\n') else cell
+    x = np.array(values, dtype=np.float64)  # None -> NaN, written back as an empty cell
+    finite = np.isfinite(x) & (x != 0)
+    exponent = np.zeros_like(x)
+    exponent[finite] = np.floor(np.log10(np.abs(x[finite])))
+    with np.errstate(over="ignore", invalid="ignore"):  # a subnormal's scale overflows: it is kept as it is
+        scale = 10.0 ** (digits - 1 - exponent)
+        rounded = np.where(finite, np.round(x * scale) / scale, x)
+    rounded = np.where(np.isfinite(rounded) | np.isnan(x), rounded, x)
+    return [None if v != v else v for v in rounded.tolist()] if np.isnan(x).any() else rounded.tolist()
 
 
 def per_class_csv(results: Results) -> str:
-    """One row per model × class; empty cells are undefined values; names that start a formula get a ``'``."""
-    rows = [COLUMNS, *([_cell(v) for v in row] for row in _rows(results))]
-    return "".join(",".join(map(_field, row)) + "\n" for row in rows)
+    """One row per model × class, in COLUMNS: empty cells are undefined values, names never read as a
+    spreadsheet formula (a leading ``'``), text always quoted (RFC 4180), numbers to CSV_DIGITS significant digits.
 
-
-def per_class_parquet(results: Results) -> bytes:
-    """The same table as per_class.csv, typed and with the names as they are (no ``'``), as Parquet.
-
-    Built from the values, not by re-reading the CSV, so that its escaping never reaches a typed reader.
-    Deterministic for a given pyarrow.
-    """
+    pyarrow writes the 100,000 rows of 100 models × 1,000 classes in a fraction of a second (Python's float
+    formatting alone takes seconds); numbers are its shortest round-trip form, deterministic for a given pyarrow.
+    Rounded, because at that size the exact digits made the CSV 29 MB, most of the report; the exact values are
+    in per_class.parquet."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow.csv as pa_csv
 
-    columns = list(zip(*_rows(results))) or [()] * len(COLUMNS)
-    types = {**dict.fromkeys(TEXT_COLUMNS, pa.string()), **dict.fromkeys(INTEGER_COLUMNS, pa.int64())}
-    table = pa.table({c: pa.array(v, type=types.get(c, pa.float64())) for c, v in zip(COLUMNS, columns)})
+    names = pa.array([spreadsheet_text(c) for c in results.data.class_names], pa.string())
+    n, models = len(names), results.models
+    types = {"float": pa.float64(), "int": pa.int64(), "text": pa.string()}
+
+    def column(arrays: list, kind: str) -> pa.ChunkedArray:
+        """One chunk per model: the view's arrays go to pyarrow as they are, never joined in Python."""
+        if kind == "float":
+            arrays = [_significant(a, CSV_DIGITS) for a in arrays]
+        return pa.chunked_array([pa.array(a, types[kind]) for a in arrays], types[kind])
+
+    columns = {
+        "model": column([[spreadsheet_text(m.name)] * n for m in models], "text"),
+        "class_index": column([range(n)] * len(models), "int"),
+        "class": pa.chunked_array([names] * len(models), types["text"]),
+    }
+    for name in COLUMNS[3:]:
+        if name in _MODEL:
+            field, path, kind = _MODEL[name]
+            columns[name] = column([_values(m.per_class, field, path) for m in models], kind)
+        else:
+            field, path, kind = _CHANGE[name]
+            changes = [_values(m.vs_dense.per_class, field, path) if m.vs_dense else [None] * n for m in models]
+            columns[name] = column(changes, kind)
     out = io.BytesIO()
-    pq.write_table(table, out, compression="zstd")
-    return out.getvalue()
+    pa_csv.write_csv(pa.table(columns), out, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return ",".join(columns) + "\n" + out.getvalue().decode("utf-8")
 
 
 def _model_metrics(m: Model) -> list[dict[str, Any]]:
@@ -163,4 +152,5 @@ def front_matter(results: Results) -> str:
             meta["license"] = card.licence.lower()
     if card.name:
         meta["model_name"] = card.name
-    return "---\n" + yaml.safe_dump(meta, sort_keys=True, allow_unicode=True, width=100) + "---\n"
+    text = yaml.dump(meta, Dumper=SAFE_DUMPER, sort_keys=True, allow_unicode=True, width=100)
+    return "---\n" + text + "---\n"

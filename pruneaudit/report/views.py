@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
 from pruneaudit.report.caveats import automatic_caveats, automatic_recommendations
+from pruneaudit.report.scope import Scope
 from pruneaudit.report.text import POLICY_TITLES, pct, pick_line, pp, price_sentence
 from pruneaudit.results import Model, Results
-from pruneaudit.results.view import Card, Comparison, Configuration, Exemplar
+from pruneaudit.results.view import Card, CheckResult, Comparison, Configuration, Exemplar
 
 CHANGE_BAD = -0.05  # a change cell at or below this (−5 pp) is shaded as a loss
 CHANGE_WARN = -0.02  # at or below this (−2 pp), lightly shaded
 TOP_CONFUSIONS = 10
 OPEN_GALLERIES = 1  # exemplar galleries open when the card loads
 MAX_GALLERIES = 8  # thumbnail galleries in the card; keeps 50-model cards within their size budget
+GATE_ROWS = 100  # a gate with more checks than this lists its failed checks only (at most this many)
 
 
 def _optional(value: Any, fmt: Callable[[Any], str]) -> str:
@@ -79,12 +82,21 @@ def _model_row(m: Model) -> dict[str, Any]:
         "output_kind": m.output_kind,
         "latency": "" if not m.timing else f"{1000 * m.timing.median_batch_seconds:.1f} ms",
         "mismatch": bool(m.facts.declared_amount_mismatch),
-        "layers": [{"name": x.name, "count": f"{x.count:,}", "sparsity": pct(x.sparsity)} for x in m.facts.layers],
     }
 
 
 def model_table(results: Results) -> list[dict[str, Any]]:
+    """Every model: one row each stays small at 1,000 models (the wide views are bounded by the scope)."""
     return [_model_row(m) for m in results.models]
+
+
+def layer_table(results: Results, scope: Scope) -> list[dict[str, str]]:
+    """Per-layer sparsity of the dense model and the scope's pruned models (rows grow with models × layers)."""
+    return [
+        {"model": m.name, "name": x.name, "count": f"{x.count:,}", "sparsity": pct(x.sparsity)}
+        for m in (results.dense, *scope.models)
+        for x in m.facts.layers
+    ]
 
 
 def _change_cell(m: Model, i: int, alpha: float) -> dict[str, Any]:
@@ -101,29 +113,31 @@ def _change_cell(m: Model, i: int, alpha: float) -> dict[str, Any]:
     }
 
 
-def class_table(results: Results) -> dict[str, Any]:
-    """Dense recall per class, then each pruned model's change in pp."""
-    dense, alpha = results.dense.per_class, results.settings.alpha
+def class_table(results: Results, scope: Scope) -> dict[str, Any]:
+    """Dense recall per class, then each pruned model's change in pp: the scope's classes and models."""
+    dense, alpha, names = results.dense.per_class, results.settings.alpha, results.data.class_names
     rows = [
         {
-            "name": name,
+            "name": names[i],
             "support": dense.support[i],
             "dense_recall": pct(dense.recall[i]),
-            "changes": [_change_cell(m, i, alpha) for m in results.pruned],
+            "changes": [_change_cell(m, i, alpha) for m in scope.models],
         }
-        for i, name in enumerate(results.data.class_names)
+        for i in scope.classes
     ]
-    return {"models": [m.name for m in results.pruned], "rows": rows}
+    return {"models": [m.name for m in scope.models], "rows": rows}
 
 
 def top_confusions(results: Results, model: Model) -> list[dict[str, Any]]:
-    """The largest off-diagonal confusion cells (ties: true class, then predicted class)."""
+    """The largest off-diagonal confusion cells (ties: true class, then predicted class).
+
+    One pass over the model's cells, keeping the top few: at 1,000 classes a model has tens of thousands."""
     names = results.data.class_names
     support = model.per_class.support
-    cells = sorted((c for c in model.confusion if c[0] != c[1]), key=lambda c: (-c[2], c[0], c[1]))
+    off_diagonal = ((-n, t, p) for t, p, n in model.confusion if t != p)
     return [
-        {"true": names[t], "predicted": names[p], "count": n, "share": pct(n / support[t]) if support[t] else "n/a"}
-        for t, p, n in cells[:TOP_CONFUSIONS]
+        {"true": names[t], "predicted": names[p], "count": -n, "share": pct(-n / support[t]) if support[t] else "n/a"}
+        for n, t, p in heapq.nsmallest(TOP_CONFUSIONS, off_diagonal)
     ]
 
 
@@ -162,11 +176,14 @@ def configurations(results: Results) -> list[dict[str, Any]]:
     return [_configuration(names, c, open_=i < OPEN_GALLERIES) for i, c in enumerate(ordered)]
 
 
-def subgroup_tables(results: Results) -> list[dict[str, Any]]:
-    """Per grouping: rows = groups, columns = pruned models, cells = accuracy change."""
-    models = [m.name for m in results.pruned]
+def subgroup_tables(results: Results, scope: Scope) -> list[dict[str, Any]]:
+    """Per grouping: rows = groups, columns = the scope's pruned models, cells = accuracy change."""
+    models = [m.name for m in scope.models]
+    shown = set(models)
     tables: dict[str, dict[str, Any]] = {}
     for g in results.subgroups:
+        if g.model not in shown:
+            continue
         t = tables.setdefault(g.grouping, {"name": g.grouping, "rows": {}})
         row = t["rows"].setdefault(
             g.group, {"group": g.group, "n": g.n_samples, "dense": pct(g.dense_accuracy), "cells": {}}
@@ -185,6 +202,14 @@ def subgroup_tables(results: Results) -> list[dict[str, Any]]:
         }
         for t in tables.values()
     ]
+
+
+def gate_checks(results: Results) -> list[CheckResult]:
+    """The gate's checks the card lists: all of them up to GATE_ROWS, else the failed ones (at most GATE_ROWS)."""
+    checks = results.gate.checks if results.gate else ()
+    if len(checks) <= GATE_ROWS:
+        return list(checks)
+    return [c for c in checks if not c.passed][:GATE_ROWS]
 
 
 def selection_view(results: Results) -> dict[str, Any] | None:

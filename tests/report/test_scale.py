@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from pruneaudit.report.scope import CLASS_ROWS, HEATMAP_CLASSES
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -63,8 +64,10 @@ def test_card_within_budget(big_audit):
     results = json.loads((big_audit / "results.json").read_text())
     assert results["data"]["n_classes"] == N_CLASSES and len(results["models"]) == 51
     html = (big_audit / "index.html").read_text()
-    assert html.count('<tr><th scope="row">') >= N_CLASSES  # every class is in the sortable table
-    assert "Only the 40 classes hit hardest by any model are drawn" in html
+    table = html.split('id="class-table"')[1].split("</table>")[0]
+    assert table.count('<tr><th scope="row">') == CLASS_ROWS  # the hardest-hit classes; per_class.csv has all
+    assert f"{CLASS_ROWS} of 1,000 classes" in html and '<a href="per_class.csv">' in html
+    assert f"Only the {HEATMAP_CLASSES} classes hit hardest by any model are drawn" in html
     assert 'id="confusion"' not in html  # no 1,000 x 1,000 matrix; the top-confusions tables stand in
     assert "Top confusions" in html
 

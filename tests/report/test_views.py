@@ -9,7 +9,7 @@ from pruneaudit.report import render_html
 from pruneaudit.report.caveats import automatic_caveats
 from pruneaudit.report.charts import OPERATING_WINDOW, operating_points
 from pruneaudit.report.context import build_context
-from pruneaudit.report.views import CHANGE_BAD, CHANGE_WARN, class_table, model_table
+from pruneaudit.report.views import CHANGE_BAD, CHANGE_WARN, model_table
 from pruneaudit.results import parse_results
 
 
@@ -45,7 +45,8 @@ def test_sparsity_mismatch_note_states_the_default_threshold(sample_results):
 def test_change_colours_follow_the_named_cut_offs(sample_view):
     assert (CHANGE_BAD, CHANGE_WARN) == (-0.05, -0.02)
     table = render_html(sample_view).split('id="class-table"')[1].split("</table>")[0]
-    values = [c["value"] for row in class_table(sample_view)["rows"] for c in row["changes"] if c["value"] is not None]
+    rows = build_context(sample_view)["classes"]["rows"]
+    values = [c["value"] for row in rows for c in row["changes"] if c["value"] is not None]
     bad = sum(v <= CHANGE_BAD for v in values)
     warn = sum(CHANGE_BAD < v <= CHANGE_WARN for v in values)
     assert bad and warn, "the sample audit has cells of both shades"
@@ -73,5 +74,5 @@ def test_change_distribution_without_any_defined_change():
     from pruneaudit.report.charts import change_distribution
     from tests.results_factory import model, view
 
-    spec = change_distribution(view(model("p", acc=0.9, worst=None, sparsity=0.5)))
+    spec = change_distribution(view(model("p", acc=0.9, worst=None, sparsity=0.5)).pruned)
     assert spec["layer"]

@@ -35,6 +35,9 @@ bench: install
 	$(BIN)/python benchmarks/bench_metrics.py
 	$(BIN)/python benchmarks/bench_pareto.py
 	$(BIN)/python benchmarks/bench_audit.py
+	$(BIN)/python benchmarks/bench_logits.py
+	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/gpu.py
 
 wheel: install
 	rm -rf dist && $(BIN)/python -m build --wheel --no-isolation --outdir dist .

@@ -27,6 +27,7 @@ from common import (
     best,
     child_env,
     cold_cache,
+    interleaved,
     line,
     shared_machine_note,
     timed,
@@ -144,13 +145,12 @@ def main() -> None:
             cache = cold_cache(root, f"cache-{i}")
             return timed(audit_cmd(*shared, "--cache", cache, "--out", root / f"out-{i}"), env=child_env(cache))
 
-        if not args.quick:  # warm-up: the file cache, torch's and pruneaudit's libraries
-            timed(bare_cmd, env=child_env(root / "cache-bare"))
-            cold_audit()
-        bare, cold = [], []
-        for _ in range(repeat):  # interleaved, so that a slow spell on the machine hits both sides
-            bare.append(timed(bare_cmd, env=child_env(root / "cache-bare")))
-            cold.append(cold_audit())
+        bare, cold = interleaved(
+            lambda: timed(bare_cmd, env=child_env(root / "cache-bare")),
+            cold_audit,
+            repeat=repeat,
+            warm_up=not args.quick,
+        )
         warm = []
         warm_env = child_env(root / "cache-warm")
         warm_flags = [*shared, "--cache", root / "cache-warm"]

@@ -25,6 +25,7 @@ from common import (
     child_env,
     cold_cache,
     generate_in_child,
+    interleaved,
     line,
     shared_machine_note,
     timed,
@@ -128,13 +129,9 @@ def main() -> None:
             cmd = audit_cmd("--config", config, "--out", root / f"out-{i}", "--cache", cache)
             return timed(cmd, env=child_env(cache))
 
-        if not args.quick:  # warm-up: the file cache, numpy's and pruneaudit's libraries
-            timed(bare_cmd, env=child_env(root / "cache-bare"))
-            audit()
-        bare, audits = [], []
-        for _ in range(repeat):  # interleaved, so that a slow spell on the machine hits both sides
-            bare.append(timed(bare_cmd, env=child_env(root / "cache-bare")))
-            audits.append(audit())
+        bare, audits = interleaved(
+            lambda: timed(bare_cmd, env=child_env(root / "cache-bare")), audit, repeat=repeat, warm_up=not args.quick
+        )
         size = sum(f.stat().st_size for f in files)
 
     baseline = best(bare)

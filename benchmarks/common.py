@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +113,19 @@ def cold_cache(root: Path, name: str) -> Path:
     folder = root / name
     shutil.copytree(bundle / "vega", folder / "vega")
     return folder
+
+
+def interleaved(bare: Callable[[], Run], audit: Callable[[], Run], *, repeat: int, warm_up: bool) -> tuple[list, list]:
+    """Runs of both sides, alternating so that a slow spell on the machine hits both; after one untimed
+    run of each (the file cache, the libraries) unless ``warm_up`` is False."""
+    if warm_up:
+        bare()
+        audit()
+    runs: tuple[list, list] = ([], [])
+    for _ in range(repeat):
+        runs[0].append(bare())
+        runs[1].append(audit())
+    return runs
 
 
 def audit_cmd(*args: str | Path, verbose: bool = False) -> list[str]:

@@ -38,6 +38,7 @@ from common import (
     child_env,
     cold_cache,
     generate_in_child,
+    interleaved,
     line,
     ratio,
     shared_machine_note,
@@ -244,13 +245,9 @@ def main() -> None:
             cmd = audit_cmd(*flags, "--cache", cache, "--out", root / f"out-{i}", verbose=True)
             return timed(cmd, env=child_env(cache))
 
-        if not args.quick:  # warm-up: the file cache, the libraries, the GPU's clocks
-            timed(bare_cmd, env=child_env(root / "cache-bare"))
-            audit()
-        bare, audits = [], []
-        for _ in range(repeat):  # interleaved, so that a slow spell on the machine hits both sides
-            bare.append(timed(bare_cmd, env=child_env(root / "cache-bare")))
-            audits.append(audit())
+        bare, audits = interleaved(  # the warm-up also brings the GPU's clocks up
+            lambda: timed(bare_cmd, env=child_env(root / "cache-bare")), audit, repeat=repeat, warm_up=not args.quick
+        )
 
     baseline, whole = best(bare), best(audits)
     info = json.loads(baseline.stdout)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -85,6 +85,22 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _cache_options(*, holds: str, off: str) -> Callable:
+    """--cache DIR and --no-cache, for the commands that keep something between runs."""
+
+    def apply(command: Callable) -> Callable:
+        command = click.option("--no-cache", is_flag=True, help=off)(command)
+        return click.option(
+            "--cache",
+            "cache_path",
+            type=PATH,
+            metavar="DIR",
+            help=f"Cache folder ({holds}) [default: $PRUNEAUDIT_CACHE_DIR, else $XDG_CACHE_HOME/pruneaudit].",
+        )(command)
+
+    return apply
+
+
 @cli.command("audit")
 @click.option("--config", "config_path", type=PATH, help="YAML file listing data, dense and pruned models.")
 @click.option("--dense", type=PATH, help="The dense (unpruned) model.")
@@ -101,14 +117,10 @@ def cli(verbose: int) -> None:
     type=click.Choice(PRECISIONS),
     help=f"dtype of torch models' weights and input [default: {DEFAULT_PRECISION}]; ONNX models keep theirs.",
 )
-@click.option(
-    "--cache",
-    "cache_path",
-    type=PATH,
-    metavar="DIR",
-    help="Cache folder (predictions, file hashes) [default: $PRUNEAUDIT_CACHE_DIR, else $XDG_CACHE_HOME/pruneaudit].",
+@_cache_options(
+    holds="predictions, file hashes, the Vega bundle",
+    off="Run every model; nothing is read from or written to a cache folder.",
 )
-@click.option("--no-cache", is_flag=True, help="Run every model; nothing is read from or written to a cache folder.")
 @click.option(
     "--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails."
 )
@@ -200,14 +212,7 @@ def audit_command(
 @click.option("--out", type=PATH, required=True, help="Output directory.")
 @click.option("--card", "card_path", type=PATH, help="card.yaml to use instead of the one saved in RESULTS.")
 @click.option("--timestamp", is_flag=True, help="Stamp the card with the UTC time.")
-@click.option(
-    "--cache",
-    "cache_path",
-    type=PATH,
-    metavar="DIR",
-    help="Cache folder (the Vega bundle) [default: $PRUNEAUDIT_CACHE_DIR, else $XDG_CACHE_HOME/pruneaudit].",
-)
-@click.option("--no-cache", is_flag=True, help="Use no cache folder: nothing is read from or written to one.")
+@_cache_options(holds="the Vega bundle", off="Use no cache folder: nothing is read from or written to one.")
 def render_command(
     results_path: Path, out: Path, card_path: Path | None, timestamp: bool, cache_path: Path | None, no_cache: bool
 ) -> None:

@@ -206,11 +206,26 @@ def _check_text(column: Any, *, name: str, most: int) -> None:
             raise TableError(f"column {name!r} holds text of {longest} bytes; no name in results.json is that long")
 
 
-def _check_keys(column, expected: list, what: str) -> None:
-    got = column.to_pylist()
-    if got != expected:
-        i = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
-        raise TableError(f"row {i}: expected {what} {expected[i]!r}, received {got[i]!r}")
+def _values(column: Any) -> np.ndarray:
+    """A key column as a numpy array; text decoded through its dictionary (a few names, not 100,000 strings)."""
+    import pyarrow as pa
+
+    chunk = column.combine_chunks()
+    if chunk.null_count:
+        return np.array(chunk.to_pylist(), dtype=object)
+    if pa.types.is_dictionary(chunk.type):
+        return np.array(chunk.dictionary.to_pylist(), dtype=object)[chunk.indices.to_numpy()]
+    return chunk.to_numpy(zero_copy_only=False)
+
+
+def _check_keys(column: Any, expected: list, what: str) -> None:
+    """The table's rows are the ones results.json describes, in its order (compared as arrays)."""
+    got, want = _values(column), np.array(expected, dtype=object)
+    differ = got != want
+    if differ.any():
+        i = int(np.argmax(differ))
+        received = got[i].item() if isinstance(got[i], np.generic) else got[i]
+        raise TableError(f"row {i}: expected {what} {expected[i]!r}, received {received!r}")
 
 
 def join(stored: dict[str, Any], read_table: Any) -> dict[str, Any]:

@@ -160,3 +160,14 @@ def test_a_dictionary_encoded_bomb_is_refused_before_it_is_copied():
     pq.write_table(pa.table({"model_name": column}), out, compression="zstd")
     with pytest.raises(tables.TableError, match="holds text of 1000000 bytes"):
         tables._read(out.getvalue(), expected={"model_name": "text"}, rows=rows, text_bytes=40)
+
+
+def test_rows_out_of_order_name_the_row(tmp_path):
+    path = _write(tmp_path, stored_files(_mapping()))
+    table = pq.read_table(tmp_path / "per_class.parquet")
+    order = [1, 0, *range(2, table.num_rows)]  # the dense model's two classes swapped
+    pq.write_table(table.take(order), tmp_path / "per_class.parquet")
+    digest = hashlib.sha256((tmp_path / "per_class.parquet").read_bytes()).hexdigest()
+    _edit_json(tmp_path, lambda r: r["tables"]["per_class"].update(sha256=digest))
+    with pytest.raises(DataError, match=re.escape("per_class.parquet: row 0: expected class_index 0, received 1")):
+        load_results(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -24,12 +25,29 @@ def default_cache_dir() -> Path:
     return Path(base) / "pruneaudit"
 
 
-def read_entry(path: Path) -> bytes | None:
-    """The entry's bytes; None when it is absent or unreadable (the caller recomputes it)."""
+ENTRY_LIMIT = 64 << 20  # no entry this cache writes is near this size; a bigger file is not one of ours
+
+
+def read_entry(path: Path, *, limit: int = ENTRY_LIMIT) -> bytes | None:
+    """The entry's bytes; None when it is absent, unreadable, not a regular file, a link, or over ``limit``.
+
+    A cache folder is written by earlier runs, but anything could be put there: a link to /dev/zero
+    or a huge file is treated as a missing entry (the caller recomputes it), never read whole.
+    """
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            log.warning("cache %s ignored (not a regular file of at most %d bytes)", path, limit)
+            return None
+        try:
+            data = f.read(limit + 1)
+        except OSError:
+            return None
+    return data if len(data) <= limit else None  # it grew while being read
 
 
 def write_entry(path: Path, data: bytes) -> None:

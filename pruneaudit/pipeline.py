@@ -43,7 +43,7 @@ from pruneaudit.metrics import (
     spread,
     worst_class,
 )
-from pruneaudit.models import load_predictor, resolve_device
+from pruneaudit.models import load_predictor, model_sha256, resolve_device
 from pruneaudit.models.formats import FORMATS
 from pruneaudit.predcache import PredictionCache
 from pruneaudit.specs import AuditConfig, ModelSpec
@@ -392,7 +392,7 @@ def _model_result(
         recall_spread=spread(m.recall),
         normalised_bias=normalised_bias(m),
         declared_amount_mismatch=_declared_mismatch(spec, run),
-        sha256=sha256(spec.path, cache_dir=config.cache_dir),
+        sha256=model_sha256(spec, cache_dir=config.cache_dir),
         vs_dense=vs,
     )
 
@@ -427,7 +427,7 @@ def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: 
                 name=spec.name,
                 path=spec.path,
                 accuracy=m.accuracy,
-                sha256=sha256(spec.path, cache_dir=config.cache_dir),
+                sha256=model_sha256(spec, cache_dir=config.cache_dir),
             )
             for spec, m in zip(config.dense_seeds, seed_metrics)
         ),

@@ -23,6 +23,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import zipfile
 from dataclasses import asdict
 from pathlib import Path
@@ -36,7 +37,7 @@ from pruneaudit.data import Dataset
 from pruneaudit.environment import runtime_version
 from pruneaudit.fingerprint import sha256
 from pruneaudit.inference import ModelRun
-from pruneaudit.models import LayerFacts, ModelFacts
+from pruneaudit.models import LayerFacts, ModelFacts, model_sha256
 from pruneaudit.models.factories import factory_sources
 from pruneaudit.models.formats import FORMATS
 from pruneaudit.specs import ModelSpec
@@ -49,7 +50,8 @@ NOT_INPUT = (
     "attributes",
     "max_bytes",
 )  # DataSpec fields that do not change the input (files are hashed)
-UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile)
+UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, RecursionError, MemoryError)
+META_BYTES = 8 << 20  # the JSON part of an entry (facts, per-layer counts) is far smaller
 
 
 class PredictionCache:
@@ -91,7 +93,7 @@ class PredictionCache:
         fields = {
             **self._common,
             "data": self._data_key(),
-            "model": sha256(spec.path, cache_dir=self.folder),
+            "model": model_sha256(spec, cache_dir=self.folder),
             "format": spec.format,
             "factory": spec.factory,
             "factory_kwargs": spec.factory_kwargs,
@@ -110,6 +112,8 @@ class PredictionCache:
             if spec.kind == "manifest":  # the images are files of their own
                 files += list(getattr(self._dataset.images, "paths", ()))
             fields = {k: v for k, v in asdict(spec).items() if k not in NOT_INPUT}
+            if spec.kind in ("folder", "manifest"):  # image files decoded and resized by Pillow
+                fields["pillow"] = _pillow_version()
             self._data = _digest({**fields, "files": [sha256(f, cache_dir=self.folder) for f in files]})
         return self._data
 
@@ -119,7 +123,7 @@ class PredictionCache:
     def load(self, spec: ModelSpec, key: str) -> ModelRun | None:
         """The stored run, or None: absent, or unreadable (logged; the model runs and the entry is rewritten)."""
         path = self._entry(key)
-        data = read_entry(path)
+        data = read_entry(path, limit=16 * len(self._dataset) + META_BYTES)
         if data is None:
             return None
         try:
@@ -136,6 +140,12 @@ class PredictionCache:
 
 def _digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _pillow_version() -> str:
+    import PIL
+
+    return PIL.__version__
 
 
 def _gpu_name() -> str:
@@ -177,6 +187,9 @@ def _field(meta: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any
 
 def _decode(data: bytes, *, name: str, key: str, n: int) -> ModelRun:
     """Raises one of UNREADABLE when the entry is not exactly what `_encode` wrote for ``key``."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:  # np.savez stores members uncompressed: no zip bomb
+        if any(m.compress_type != zipfile.ZIP_STORED or m.file_size > len(data) for m in archive.infolist()):
+            raise ValueError("compressed or oversized members")
     with np.load(io.BytesIO(data), allow_pickle=False) as z:
         meta = json.loads(str(z["meta"][()]))
         predictions = z["predictions"]
@@ -190,6 +203,11 @@ def _decode(data: bytes, *, name: str, key: str, n: int) -> ModelRun:
         raise ValueError("predictions outside the classes")
     if hits is not None and (hits.shape != (n,) or hits.dtype != bool):
         raise ValueError(f"top-5 hits of shape {hits.shape} and dtype {hits.dtype}")
+    seconds = _field(meta, "median_batch_seconds", (int, float))
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"median_batch_seconds is {seconds}")
+    if any(_field(meta, k, int) < 0 for k in ("parameter_count", "weight_count", "weight_nonzero", "file_size_bytes")):
+        raise ValueError("negative counts")
     layers = _field(meta, "layers", list)
     if not all(isinstance(x, list) and len(x) == 3 for x in layers):
         raise ValueError("malformed layers")
@@ -209,5 +227,5 @@ def _decode(data: bytes, *, name: str, key: str, n: int) -> ModelRun:
         predictions=predictions,
         top5_hits=hits,
         n_classes=n_classes,
-        median_batch_seconds=float(_field(meta, "median_batch_seconds", (int, float))),
+        median_batch_seconds=float(seconds),
     )

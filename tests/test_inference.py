@@ -20,7 +20,7 @@ from pruneaudit.data import Batch, load_dataset
 from pruneaudit.data.dataset import ArraySource
 from pruneaudit.inference import Task, run_group
 from pruneaudit.models import load_predictor
-from pruneaudit.results import load_raw
+from pruneaudit.results import load_raw, load_results
 from pruneaudit.specs import DataSpec
 from tests.conftest import ROOT, SAMPLES, run_cli
 
@@ -222,3 +222,30 @@ def test_precision_is_recorded_and_applies_to_torch_models_only(test_npz, tmp_pa
     cfg.write_text("\n".join([*lines[:-1], "precision: fp8"]) + "\n")
     bad = run_cli(["audit", "--quiet", "--config", str(cfg), "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "precision must be one of fp32, bf16, fp16; received 'fp8'" in bad.output
+
+
+class _WritesIntoItsInput(torch.nn.Module):
+    """Old-style code that normalises in place through .data, which no version counter sees."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(28 * 28, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x.data.mul_(0.0)
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_a_model_that_writes_into_its_input_leaves_the_next_models_input_alone(tmp_path, test_npz):
+    from tests.conftest import TinyNet, save_torchscript
+
+    torch.manual_seed(0)
+    dense = save_torchscript(TinyNet(10), tmp_path / "dense.pt")
+    writer = save_torchscript(_WritesIntoItsInput(), tmp_path / "writer.pt")
+    other = save_torchscript(TinyNet(10), tmp_path / "other.pt")
+    base = ["audit", "--quiet", "--device", "cpu", "--no-cache", "--data", str(test_npz), "--dense", str(dense)]
+    run_cli([*base, "--pruned", str(writer), "--pruned", str(other), "--out", str(tmp_path / "with")])
+    run_cli([*base, "--pruned", str(other), "--out", str(tmp_path / "alone")])
+    with_writer = load_results(tmp_path / "with" / "results.json").model("other")
+    alone = load_results(tmp_path / "alone" / "results.json").model("other")
+    assert with_writer.per_class == alone.per_class and with_writer.confusion == alone.confusion

@@ -150,3 +150,54 @@ def test_file_hashes_are_kept_by_stat_and_a_change_is_seen(tmp_path):
     assert sha256(path, cache_dir=cache) == hashlib.sha256(b"b" * 1000).hexdigest()
     folder = SAMPLES / "data"
     assert sha256(folder, cache_dir=cache) == sha256(folder) == sha256(folder, cache_dir=cache)
+
+
+def test_an_onnx_models_external_data_is_part_of_its_identity(tmp_path, test_npz, log):
+    """Rewriting only model.onnx.data changes the predictions: it must change the key and the sha256."""
+    import onnx
+    from onnx import numpy_helper
+
+    from pruneaudit.results import load_results
+
+    model = onnx.load(str(SAMPLES / "onnx" / "l1-50.onnx"))
+    onnx.save(model, str(tmp_path / "ext.onnx"), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
+    cache = tmp_path / "cache"
+    audit(tmp_path / "a", test_npz, SAMPLES / "onnx" / "dense.onnx", tmp_path / "ext.onnx", cache=cache)
+    first = load_results(tmp_path / "a" / "results.json").model("ext")
+    time.sleep(RACY_NS / 1e9)
+    data = onnx.load(str(tmp_path / "ext.onnx"))  # weights read back from the data file
+    for tensor in data.graph.initializer:
+        tensor.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tensor) * 0, tensor.name))
+    onnx.save(data, str(tmp_path / "ext.onnx"), save_as_external_data=True, location="ext.onnx.data", size_threshold=0)
+    sources(log)
+    audit(tmp_path / "b", test_npz, SAMPLES / "onnx" / "dense.onnx", tmp_path / "ext.onnx", cache=cache)
+    assert sources(log)["ext.onnx"] == "ran"
+    second = load_results(tmp_path / "b" / "results.json").model("ext")
+    assert second.sha256 != first.sha256 and second.metrics.accuracy != first.metrics.accuracy
+
+
+@pytest.mark.parametrize(
+    "plant",
+    [
+        lambda entry: (entry.unlink(), entry.symlink_to("/dev/zero")),
+        lambda entry: entry.write_bytes(b"\0" * (64 << 20) + b"x"),
+        lambda entry: entry.write_bytes(_other_entry(entry).read_bytes()),  # another model's run
+    ],
+    ids=["link-to-dev-zero", "huge-file", "foreign-entry"],
+)
+def test_a_planted_cache_entry_is_run_again_not_read_whole(tmp_path, test_npz, log, plant):
+    cache = tmp_path / "cache"
+    models = (SAMPLES / "torchscript" / "dense.pt", SAMPLES / "torchscript" / "l1-50.pt")
+    audit(tmp_path / "a", test_npz, *models, cache=cache)
+    entries = sorted((cache / "predictions").rglob("*.npz"))
+    assert len(entries) == 2
+    for entry in entries[:1]:  # the other stays a valid entry of its own model
+        plant(entry)
+    sources(log)
+    audit(tmp_path / "b", test_npz, *models, cache=cache)
+    assert sorted(sources(log).values()) == ["cache", "ran"]
+    assert same_report(tmp_path / "a", tmp_path / "b")
+
+
+def _other_entry(entry: Path) -> Path:
+    return next(p for p in sorted(entry.parents[1].rglob("*.npz")) if p != entry)

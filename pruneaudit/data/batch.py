@@ -50,7 +50,3 @@ class Batch:
         if key not in self._shared:
             self._shared[key] = make()
         return self._shared[key]
-
-    def forget(self, key: Hashable) -> None:
-        """Drop a shared value (a model wrote into it): the next model that asks gets a fresh one."""
-        self._shared.pop(key, None)

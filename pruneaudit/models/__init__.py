@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from pruneaudit.defaults import DEFAULT_PRECISION
 from pruneaudit.errors import ModelError
+from pruneaudit.fingerprint import sha256
 from pruneaudit.models.base import LayerFacts, ModelFacts, Predictor
 from pruneaudit.models.formats import FORMATS, LoadOptions
 from pruneaudit.specs import ModelSpec
 
-__all__ = ["LayerFacts", "ModelFacts", "Predictor", "load_predictor", "resolve_device"]
+__all__ = ["LayerFacts", "ModelFacts", "Predictor", "load_predictor", "model_sha256", "resolve_device"]
+
+
+def model_sha256(spec: ModelSpec, *, cache_dir: Path | None = None) -> str:
+    """The sha256 of a model's file; for an ONNX model with external data, of the file and each data file.
+
+    With data files it is the hash of (name, sha256) of each, the model file first, as a folder's is.
+    """
+    extra: tuple[Path, ...] = ()
+    if spec.format == "onnx" and spec.path.is_file():
+        from pruneaudit.models.onnx import external_data_files
+
+        extra = external_data_files(spec.path)
+    if not extra:
+        return sha256(spec.path, cache_dir=cache_dir)
+    h = hashlib.sha256()
+    for f in (spec.path, *extra):
+        h.update(f.name.encode() + b"\0" + bytes.fromhex(sha256(f, cache_dir=cache_dir)))
+    return h.hexdigest()
 
 
 def resolve_device(requested: str) -> str:

@@ -40,6 +40,22 @@ def _check(path: Path) -> onnx.ModelProto:
     return model
 
 
+def external_data_files(path: Path) -> tuple[Path, ...]:
+    """The files an ONNX model keeps tensors in (external data), as its initializers name them.
+
+    Part of the model's identity: rewriting only ``model.onnx.data`` changes what the model predicts.
+    A file that cannot be parsed, or a named file that is missing, is left to the loader to report.
+    """
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # protobuf decode errors: the loader names them
+        return ()
+    names = sorted({ExternalDataInfo(t).location for t in model.graph.initializer if uses_external_data(t)})
+    return tuple(f for f in (path.parent / n for n in names) if f.is_file())
+
+
 class OnnxPredictor:
     backend = "onnx"
     has_scores = True

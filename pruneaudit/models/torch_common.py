@@ -102,8 +102,9 @@ class TorchPredictor:
     def predict(self, batch: Batch) -> torch.Tensor:
         """Class scores on the device; the input is made once per batch for every torch model of the group."""
         key = ("torch", self.device, self._dtype)
-        x = batch.shared(key, lambda: _model_input(batch, self.device, self._dtype))
-        version = x._version
+        # a copy of the shared input for each model: one that writes into its input (even through
+        # .data, which no version counter sees) must not change what the next model is given
+        x = batch.shared(key, lambda: _model_input(batch, self.device, self._dtype)).clone()
         try:
             with torch.inference_mode():
                 out = self._module(x)
@@ -112,8 +113,6 @@ class TorchPredictor:
             raise ModelError(
                 f"{self.path}: the model rejected {shown}input of shape {tuple(x.shape)} ({first_line(exc)})"
             ) from None
-        if x._version != version:  # it wrote into its input: the next model gets a fresh copy
-            batch.forget(key)
         return select_output(out, self._output, self.path)
 
     def facts(self) -> ModelFacts:

@@ -66,6 +66,8 @@ def _significant(values: Any, digits: int) -> Any:
         scale = 10.0 ** (digits - 1 - exponent)
         rounded = np.where(finite, np.round(x * scale) / scale, x)
     rounded = np.where(np.isfinite(rounded) | np.isnan(x), rounded, x)
+    far = np.flatnonzero(finite & (np.abs(exponent) > 15))  # 10**k is inexact there: format those few exactly
+    rounded[far] = [float(f"{v:.{digits}g}") for v in x[far].tolist()]
     return [None if v != v else v for v in rounded.tolist()] if np.isnan(x).any() else rounded.tolist()
 
 

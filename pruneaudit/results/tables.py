@@ -248,7 +248,9 @@ def join(stored: dict[str, Any], read_table: Any) -> dict[str, Any]:
             raise TableError(f"tables.{kind}.file: expected {name!r}, received {ref['file']!r}")
         data = read_table(kind, ref)
         if hashlib.sha256(data).hexdigest() != ref["sha256"]:
-            raise TableError(f"{name}: does not match results.json (its sha256 differs); re-render the report")
+            raise TableError(
+                f"{name}: does not match results.json (its sha256 differs); copy the tables together with their results.json, or run the audit again"
+            )
         try:
             tables[kind] = _read(data, expected=_expected(kind), rows=rows, text_bytes=_text_bytes(stored, kind))
         except TableError as exc:

@@ -9,7 +9,7 @@ import yaml
 
 from pruneaudit.escape import spreadsheet_text
 from pruneaudit.results import Model, Results
-from pruneaudit.results.tables import CHANGE_COLUMNS, FILES, MODEL_COLUMNS, PER_CLASS
+from pruneaudit.results.tables import CHANGE_COLUMNS, FILES, MODEL_COLUMNS, PER_CLASS, arrow_array
 from pruneaudit.results.view import Card, Data
 
 # libyaml's emitter writes the same YAML as PyYAML's own, five times faster (a model-index of 1,000 models)
@@ -82,7 +82,7 @@ def per_class_csv(results: Results) -> str:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    names = pa.array([spreadsheet_text(c) for c in results.data.class_names], pa.string())
+    names = arrow_array([spreadsheet_text(c) for c in results.data.class_names], "text")
     n, models = len(names), results.models
     types = {"float": pa.float64(), "int": pa.int64(), "text": pa.string()}
 
@@ -90,7 +90,7 @@ def per_class_csv(results: Results) -> str:
         """One chunk per model: the view's arrays go to pyarrow as they are, never joined in Python."""
         if kind == "float":
             arrays = [_significant(a, CSV_DIGITS) for a in arrays]
-        return pa.chunked_array([pa.array(a, types[kind]) for a in arrays], types[kind])
+        return pa.chunked_array([arrow_array(list(a), kind) for a in arrays], types[kind])
 
     columns = {
         "model": column([[spreadsheet_text(m.name)] * n for m in models], "text"),
@@ -106,7 +106,8 @@ def per_class_csv(results: Results) -> str:
             changes = [_values(m.vs_dense.per_class, field, path) if m.vs_dense else [None] * n for m in models]
             columns[name] = column(changes, kind)
     out = io.BytesIO()
-    pa_csv.write_csv(pa.table(columns), out, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    table = pa.Table.from_arrays(list(columns.values()), names=list(columns))
+    pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
     return ",".join(columns) + "\n" + out.getvalue().decode("utf-8")
 
 

@@ -69,12 +69,40 @@ def _pa_type(kind: str):
     return {"float": pa.float64(), "int": pa.int64(), "text": pa.string()}[kind]
 
 
+def arrow_array(values: list | np.ndarray, kind: str) -> Any:
+    """A pyarrow array built from numpy buffers: None is null ("float", "int" or "text" values).
+
+    Not ``pa.array``: it imports pandas to look for pandas objects, half a second of every audit.
+    """
+    import pyarrow as pa
+
+    n = len(values)
+    if kind == "text":
+        encoded = [v.encode("utf-8") for v in values]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+        return pa.Array.from_buffers(pa.large_string(), n, buffers).cast(pa.string())
+    if isinstance(values, np.ndarray):
+        missing = np.zeros(n, dtype=bool)
+        data = np.ascontiguousarray(values, dtype=np.float64 if kind == "float" else np.int64)
+    elif kind == "float":
+        data = np.array(values, dtype=np.float64)  # None becomes NaN; results hold no NaN of their own
+        missing = np.isnan(data)
+    else:
+        missing = np.array([v is None for v in values], dtype=bool)
+        data = np.array([0 if v is None else v for v in values] if missing.any() else values, dtype=np.int64)
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if missing.any() else None
+    return pa.Array.from_buffers(_pa_type(kind), n, [validity, pa.py_buffer(data)], null_count=int(missing.sum()))
+
+
 def _parquet(columns: dict[str, tuple[str, list | np.ndarray]]) -> bytes:
     """Deterministic bytes for a given pyarrow: no pandas metadata, fixed compression, one row group."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table({name: pa.array(values, type=_pa_type(kind)) for name, (kind, values) in columns.items()})
+    names = list(columns)
+    table = pa.Table.from_arrays([arrow_array(values, kind) for kind, values in columns.values()], names=names)
     out = io.BytesIO()
     pq.write_table(table, out, compression="zstd", row_group_size=max(1, table.num_rows))
     return out.getvalue()

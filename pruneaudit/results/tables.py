@@ -234,6 +234,15 @@ def _check_text(column: Any, *, name: str, most: int) -> None:
             raise TableError(f"column {name!r} holds text of {longest} bytes; no name in results.json is that long")
 
 
+def _integers(column: Any) -> np.ndarray:
+    """An integer column without nulls as numpy, read from its data buffer: ``to_numpy`` imports pandas (0.5 s)."""
+    chunk = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    if chunk.null_count:
+        raise TableError("expected no empty cells in an integer key column")
+    data = np.frombuffer(chunk.buffers()[1], dtype=np.dtype(f"int{chunk.type.bit_width}"))
+    return data[chunk.offset : chunk.offset + len(chunk)].astype(np.int64)
+
+
 def _values(column: Any) -> np.ndarray:
     """A key column as a numpy array; text decoded through its dictionary (a few names, not 100,000 strings)."""
     import pyarrow as pa
@@ -242,8 +251,10 @@ def _values(column: Any) -> np.ndarray:
     if chunk.null_count:
         return np.array(chunk.to_pylist(), dtype=object)
     if pa.types.is_dictionary(chunk.type):
-        return np.array(chunk.dictionary.to_pylist(), dtype=object)[chunk.indices.to_numpy()]
-    return chunk.to_numpy(zero_copy_only=False)
+        return np.array(chunk.dictionary.to_pylist(), dtype=object)[_integers(chunk.indices)]
+    if pa.types.is_integer(chunk.type):
+        return _integers(chunk)
+    return np.array(chunk.to_pylist(), dtype=object)
 
 
 def _check_keys(column: Any, expected: list, what: str) -> None:
@@ -325,8 +336,11 @@ def _join_models(models: list[dict], table: dict, confusion: dict, names: list[s
         raise TableError(f"{name}: {exc}") from None
     values = {c: table[c].to_pylist() for c, _, _, _ in MODEL_COLUMNS + CHANGE_COLUMNS}
     out = []
-    offsets = _confusion_offsets(confusion["model_index"].to_numpy(), len(models))
-    cells = {k: confusion[k].to_numpy() for k in CONFUSION_COLUMNS}
+    try:
+        offsets = _confusion_offsets(_integers(confusion["model_index"]), len(models))
+        cells = {k: _integers(confusion[k]) for k in CONFUSION_COLUMNS}
+    except TableError as exc:
+        raise TableError(f"{FILES[CONFUSION]}: {exc}") from None
     for i, m in enumerate(models):
         for key in ("per_class", "confusion"):
             if key in m:
@@ -354,7 +368,7 @@ def _confusion_offsets(model_index: np.ndarray, n_models: int) -> list[tuple[int
     if np.any(model_index[1:] < model_index[:-1]) or (
         len(model_index) and not 0 <= model_index[0] <= model_index[-1] < n_models
     ):
-        raise TableError(f"{FILES[CONFUSION]}: expected model_index sorted, each in [0, {n_models})")
+        raise TableError(f"expected model_index sorted, each in [0, {n_models})")
     bounds = np.searchsorted(model_index, np.arange(n_models + 1))
     return [(int(bounds[i]), int(bounds[i + 1])) for i in range(n_models)]
 

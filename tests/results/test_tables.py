@@ -171,3 +171,17 @@ def test_rows_out_of_order_name_the_row(tmp_path):
     _edit_json(tmp_path, lambda r: r["tables"]["per_class"].update(sha256=digest))
     with pytest.raises(DataError, match=re.escape("per_class.parquet: row 0: expected class_index 0, received 1")):
         load_results(path)
+
+
+def test_reading_the_tables_imports_no_pandas(tmp_path):
+    """pyarrow's to_numpy and pa.array import pandas (half a second); render reads and writes without them."""
+    import subprocess
+    import sys
+
+    path = _write(tmp_path, stored_files(_mapping()))
+    code = (
+        "import sys; from pathlib import Path; from pruneaudit.results import load_results, stored_files; "
+        f"r = load_results(Path({str(path)!r})); stored_files(r.raw); print('pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "False"

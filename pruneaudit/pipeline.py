@@ -132,8 +132,12 @@ class AuditResult:
     environment: dict[str, str]
 
 
-def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None) -> tuple[list[ModelRun], dict]:
+def _infer_all(
+    config: AuditConfig, dataset: Dataset, progress: Progress | None, *, hashes: list[str]
+) -> tuple[list[ModelRun], dict]:
     """Runs of the dense model, then the pruned models, then the extra dense seeds; and the environment.
+
+    ``hashes``: each model's sha256, in that order (part of its cache key).
 
     A model found in the prediction cache is not opened; the others go over the data a group at a
     time, one pass per group. Torch is imported only for a torch model or to look for a GPU.
@@ -160,7 +164,7 @@ def _infer_all(config: AuditConfig, dataset: Dataset, progress: Progress | None)
     runs: dict[int, ModelRun] = {}
     keys: dict[int, str] = {}
     for i, spec in enumerate(specs):
-        key = cache.key(spec) if cache else None
+        key = cache.key(spec, model_sha256=hashes[i]) if cache else None
         run = cache.load(spec, key) if cache and key else None
         if run is not None:
             runs[i] = run
@@ -367,7 +371,14 @@ def _declared_mismatch(spec: ModelSpec, run: ModelRun) -> bool | None:
 
 
 def _model_result(
-    config: AuditConfig, spec: ModelSpec, run: ModelRun, cm: np.ndarray, y: np.ndarray, dense: tuple | None
+    config: AuditConfig,
+    spec: ModelSpec,
+    run: ModelRun,
+    cm: np.ndarray,
+    y: np.ndarray,
+    dense: tuple | None,
+    *,
+    sha256: str,
 ) -> ModelResult:
     """Metrics of one model; ``dense`` is (its ClassMetrics, its run) for a pruned model, None for the dense one."""
     m = class_metrics(cm)
@@ -392,7 +403,7 @@ def _model_result(
         recall_spread=spread(m.recall),
         normalised_bias=normalised_bias(m),
         declared_amount_mismatch=_declared_mismatch(spec, run),
-        sha256=model_sha256(spec, cache_dir=config.cache_dir),
+        sha256=sha256,
         vs_dense=vs,
     )
 
@@ -400,18 +411,35 @@ def _model_result(
 def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: Progress | None = None) -> AuditResult:
     """``dataset``: the already loaded ``config.data``, if the caller has it."""
     dataset = dataset or load_dataset(config.data)
-    all_runs, env = _infer_all(config, dataset, progress)
-    runs, seed_runs = all_runs[: 1 + len(config.pruned)], all_runs[1 + len(config.pruned) :]
+    # each model file (with an ONNX model's external data) is hashed once: for the cache key and the results
+    hashes = [
+        model_sha256(spec, cache_dir=config.cache_dir) for spec in (config.dense, *config.pruned, *config.dense_seeds)
+    ]
+    all_runs, env = _infer_all(config, dataset, progress, hashes=hashes)
+    pruned_end = 1 + len(config.pruned)
+    runs, seed_runs = all_runs[:pruned_end], all_runs[pruned_end:]
     n_classes = runs[0].n_classes
     y = dataset.labels
     dense = _model_result(
-        config, config.dense, runs[0], confusion_counts(y, runs[0].predictions, n_classes=n_classes), y, None
+        config,
+        config.dense,
+        runs[0],
+        confusion_counts(y, runs[0].predictions, n_classes=n_classes),
+        y,
+        None,
+        sha256=hashes[0],
     )
     results = [dense] + [
         _model_result(
-            config, spec, run, confusion_counts(y, run.predictions, n_classes=n_classes), y, (dense.metrics, runs[0])
+            config,
+            spec,
+            run,
+            confusion_counts(y, run.predictions, n_classes=n_classes),
+            y,
+            (dense.metrics, runs[0]),
+            sha256=digest,
         )
-        for spec, run in zip(config.pruned, runs[1:])
+        for spec, run, digest in zip(config.pruned, runs[1:], hashes[1:pruned_end])
     ]
     metrics = [r.metrics for r in results]
     seed_metrics = [class_metrics(confusion_counts(y, r.predictions, n_classes=n_classes)) for r in seed_runs]
@@ -427,9 +455,9 @@ def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: 
                 name=spec.name,
                 path=spec.path,
                 accuracy=m.accuracy,
-                sha256=model_sha256(spec, cache_dir=config.cache_dir),
+                sha256=digest,
             )
-            for spec, m in zip(config.dense_seeds, seed_metrics)
+            for spec, m, digest in zip(config.dense_seeds, seed_metrics, hashes[pruned_end:])
         ),
         subgroups=_subgroups(config, dataset, runs, n_classes),
         environment=env,

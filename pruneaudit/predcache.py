@@ -37,7 +37,7 @@ from pruneaudit.data import Dataset
 from pruneaudit.environment import runtime_version
 from pruneaudit.fingerprint import sha256
 from pruneaudit.inference import ModelRun
-from pruneaudit.models import LayerFacts, ModelFacts, model_sha256
+from pruneaudit.models import LayerFacts, ModelFacts
 from pruneaudit.models.factories import factory_sources
 from pruneaudit.models.formats import FORMATS
 from pruneaudit.specs import ModelSpec
@@ -84,8 +84,9 @@ class PredictionCache:
         }
         self._data: str | None = None
 
-    def key(self, spec: ModelSpec) -> str | None:
-        """None for a format that is not cached (saved outputs, pickled modules)."""
+    def key(self, spec: ModelSpec, *, model_sha256: str) -> str | None:
+        """None for a format that is not cached (saved outputs, pickled modules); ``model_sha256``: the
+        model's `pruneaudit.models.model_sha256` (its file and an ONNX model's external data)."""
         runtime = FORMATS[spec.format].runtime
         if runtime is None or spec.format == "pickle":
             return None
@@ -93,7 +94,7 @@ class PredictionCache:
         fields = {
             **self._common,
             "data": self._data_key(),
-            "model": model_sha256(spec, cache_dir=self.folder),
+            "model": model_sha256,
             "format": spec.format,
             "factory": spec.factory,
             "factory_kwargs": spec.factory_kwargs,

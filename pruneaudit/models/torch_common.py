@@ -11,6 +11,8 @@ import torch
 from pruneaudit.data import Batch, Normalisation
 from pruneaudit.errors import ModelError
 from pruneaudit.models.base import ModelFacts, count_weights, first_line
+from pruneaudit.models.formats import LoadOptions
+from pruneaudit.specs import ModelSpec
 
 
 def select_output(out: Any, selector: str | int | None, where: Path) -> torch.Tensor:
@@ -77,20 +79,12 @@ class TorchPredictor:
 
     has_scores = True
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        path: Path,
-        module: Any,
-        backend: str,
-        device: str,
-        output: str | int | None,
-        precision: str,
-    ) -> None:
-        self.name, self.path, self.backend, self.device, self._output = name, path, backend, device, output
-        self._facts = _facts(module, path)  # before the cast: fp16 would flush tiny weights to zero
-        self._dtype = TORCH_DTYPES[precision]
+    def __init__(self, spec: ModelSpec, *, module: Any, backend: str, options: LoadOptions) -> None:
+        """``module``: already on ``options.device``; the spec names the model, its file and its output."""
+        self.name, self.path, self.backend, self.device = spec.name, spec.path, backend, options.device
+        self._output = spec.output
+        self._facts = _facts(module, spec.path)  # before the cast: fp16 would flush tiny weights to zero
+        self._dtype = TORCH_DTYPES[options.precision]
         self._module = module if self._dtype == torch.float32 else module.to(self._dtype)
         self.dtype = str(self._dtype).removeprefix("torch.")
         tensors = [*self._module.parameters(), *self._module.buffers()]

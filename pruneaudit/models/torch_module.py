@@ -33,15 +33,7 @@ def load_export(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
         if "warnings above" in reason:  # torch logged the cause (kept off stderr) and raised a generic error
             reason = "not an archive written by torch.export.save; run with -vv for torch's own report"
         raise ModelError(f"{spec.path}: cannot load as a torch.export program ({reason})") from None
-    return TorchPredictor(
-        name=spec.name,
-        path=spec.path,
-        module=module,
-        backend="torch_export",
-        device=options.device,
-        output=spec.output,
-        precision=options.precision,
-    )
+    return TorchPredictor(spec, module=module, backend="torch_export", options=options)
 
 
 def resolve_factory(spec: ModelSpec, *, search: Path, trusted: tuple[str, ...]) -> Any:
@@ -147,15 +139,7 @@ def load_state_dict(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
         if result.unexpected_keys:
             parts.append(f"unexpected {', '.join(result.unexpected_keys[:5])}")
         raise ModelError(f"{path}: the state_dict does not fit the factory's model ({'; '.join(parts)})")
-    return TorchPredictor(
-        name=spec.name,
-        path=path,
-        module=module.to(options.device).eval(),
-        backend="state_dict",
-        device=options.device,
-        output=spec.output,
-        precision=options.precision,
-    )
+    return TorchPredictor(spec, module=module.to(options.device).eval(), backend="state_dict", options=options)
 
 
 def load_pickle(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
@@ -168,12 +152,4 @@ def load_pickle(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
         )
     if not isinstance(obj, torch.nn.Module):
         raise ModelError(f"{path}: expected a pickled nn.Module; received {type(obj).__name__}")
-    return TorchPredictor(
-        name=spec.name,
-        path=path,
-        module=obj.to(options.device).eval(),
-        backend="pickle",
-        device=options.device,
-        output=spec.output,
-        precision=options.precision,
-    )
+    return TorchPredictor(spec, module=obj.to(options.device).eval(), backend="pickle", options=options)

@@ -16,12 +16,4 @@ def load(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
         module = torch.jit.load(str(spec.path), map_location=options.device).eval()
     except Exception as exc:  # torch raises many types for a bad archive
         raise ModelError(f"{spec.path}: cannot load as a TorchScript model ({first_line(exc)})") from None
-    return TorchPredictor(
-        name=spec.name,
-        path=spec.path,
-        module=module,
-        backend="torchscript",
-        device=options.device,
-        output=spec.output,
-        precision=options.precision,
-    )
+    return TorchPredictor(spec, module=module, backend="torchscript", options=options)

@@ -135,8 +135,8 @@ def _confusion_parts(cells: Any) -> tuple[np.ndarray, ...]:
     return array[:, 0], array[:, 1], array[:, 2]
 
 
-def _confusion_table(raw: dict[str, Any]) -> bytes:
-    parts = [_confusion_parts(m["confusion"]) for m in raw["models"]]
+def _confusion_table(parts: list[tuple[np.ndarray, ...]]) -> bytes:
+    """The cells of every model, ``parts[i]`` = model i's (true, predicted, count)."""
     index = np.concatenate([np.full(len(p[0]), i, dtype=np.int64) for i, p in enumerate(parts)])
     cols: dict[str, tuple[str, list | np.ndarray]] = {"model_index": ("int", index)}
     for k, column in enumerate(CONFUSION_COLUMNS):
@@ -162,14 +162,15 @@ def _subgroups_table(raw: dict[str, Any]) -> bytes:
 
 def split(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The results.json mapping without its bulk arrays (with ``tables`` referring to them), and the tables' bytes."""
+    cells = [_confusion_parts(m["confusion"]) for m in raw["models"]]
     files = {
         FILES[PER_CLASS]: _per_class_table(raw),
-        FILES[CONFUSION]: _confusion_table(raw),
+        FILES[CONFUSION]: _confusion_table(cells),
         FILES[SUBGROUPS]: _subgroups_table(raw),
     }
     rows = {
         PER_CLASS: len(raw["models"]) * len(raw["data"]["class_names"]),
-        CONFUSION: sum(len(_confusion_parts(m["confusion"])[0]) for m in raw["models"]),
+        CONFUSION: sum(len(count) for _, _, count in cells),
         SUBGROUPS: len(raw["subgroups"]) * len(raw["data"]["class_names"]),
     }
     stored = dict(raw)

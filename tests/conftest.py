@@ -25,6 +25,16 @@ atexit.register(shutil.rmtree, os.environ["PRUNEAUDIT_CACHE_DIR"], ignore_errors
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_models"
 DATA = SAMPLES / "data" / "mnist10k.npz"
+# Every file a report folder holds, sorted: the card, results.json with its tables, the CSV.
+REPORT_FILES = (
+    "card.md",
+    "confusion.parquet",
+    "index.html",
+    "per_class.csv",
+    "per_class.parquet",
+    "results.json",
+    "subgroups.parquet",
+)
 # A handful of the sample models: enough for every code path, quick to run.
 SUBSET = ("l1-50", "global-90", "random-90-s0", "structured-75")
 

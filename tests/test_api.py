@@ -12,7 +12,7 @@ from pruneaudit.errors import ConfigError, PruneAuditError
 from pruneaudit.gate import Check
 from pruneaudit.policy import Selection
 from pruneaudit.results import Results
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import REPORT_FILES, ROOT, SAMPLES
 
 POLICY = ROOT / "examples" / "policy.yaml"
 PRUNED = ("global-90", "l1-90", "random-90-s0")
@@ -65,15 +65,7 @@ def test_audit_to_directory_gates_and_writes_everything(config, tmp_path):
     assert results.gate is not None and results.gate.total == len(checks)
     written = json.loads((tmp_path / "results.json").read_text())
     assert written["gate"]["total"] == len(checks) and "selection" in written
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "card.md",
-        "confusion.parquet",
-        "index.html",
-        "per_class.csv",
-        "per_class.parquet",
-        "results.json",
-        "subgroups.parquet",
-    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == list(REPORT_FILES)
 
 
 def _config_with_selection(tmp_path, test_npz, **selection):

@@ -10,20 +10,12 @@ from click.testing import CliRunner
 
 from pruneaudit.cli import cli
 from pruneaudit.results import load_results
-from tests.conftest import DATA, SAMPLES, TinyNet, audit_args, run_cli, save_torchscript
+from tests.conftest import DATA, REPORT_FILES, SAMPLES, TinyNet, audit_args, run_cli, save_torchscript
 
 
 def test_sample_audit_writes_both_outputs(sample_audit, sample_results):
     out = sample_audit["torchscript"]
-    assert sorted(p.name for p in out.iterdir()) == [
-        "card.md",
-        "confusion.parquet",
-        "index.html",
-        "per_class.csv",
-        "per_class.parquet",
-        "results.json",
-        "subgroups.parquet",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == list(REPORT_FILES)
     assert sample_results["schema_version"] == "2.0"
     assert len(sample_results["models"]) == 28
     assert sample_results["data"]["n_samples"] == 2000

@@ -21,19 +21,10 @@ import pytest
 from pruneaudit import outputs
 from pruneaudit.errors import OutputError
 from pruneaudit.outputs import report_lock
-from tests.conftest import ROOT, SAMPLES, audit_args
+from tests.conftest import REPORT_FILES, ROOT, SAMPLES, audit_args
 from tests.hostile.conftest import Outcome, assert_user_error, invoke, tree_digest
 
 OWNER_FILES = {"notes.txt": b"the owner's notes\n", "models/dense.onnx": b"\x08\x07not a real model"}
-REPORT_FILES = {
-    "index.html",
-    "card.md",
-    "results.json",
-    "per_class.csv",
-    "per_class.parquet",
-    "confusion.parquet",
-    "subgroups.parquet",
-}
 
 
 @pytest.fixture(scope="module")
@@ -483,7 +474,7 @@ def test_out_is_the_folder_of_the_config_and_its_models(tmp_path, test_npz):
     assert {rel: (folder / rel).lstat().st_ino for rel in owner} == {rel: ino for rel, (ino, _) in owner.items()}
     assert all((folder / rel).read_bytes() == data for rel, (_, data) in owner.items())
     assert os.readlink(folder / "latest") == "dense.onnx"
-    assert {p.name for p in folder.iterdir()} == REPORT_FILES | {
+    assert {p.name for p in folder.iterdir()} == set(REPORT_FILES) | {
         "audit.yaml",
         "dense.onnx",
         "l1-50.onnx",
@@ -507,7 +498,7 @@ def test_the_folder_mode_of_out_is_kept(reports, tmp_path):
 def test_a_new_out_in_missing_folders(reports, tmp_path):
     out = tmp_path / "a" / "b" / "report"
     assert invoke(["render", reports["results"], "--out", out]).exit_code == 0
-    assert {p.name for p in out.iterdir()} == REPORT_FILES and _beside(out) == []
+    assert {p.name for p in out.iterdir()} == set(REPORT_FILES) and _beside(out) == []
 
 
 def test_junit_in_a_missing_folder_is_created(reports, tmp_path):

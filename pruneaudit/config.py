@@ -84,8 +84,13 @@ TOP_KEYS = (
     "selection",
     "dense_seeds",
     "timings",
+    "train_class_counts",
 )
 COLORS = ("grayscale", "rgb")
+BAD_TRAIN_COUNTS = (
+    "{where}: train_class_counts must be a non-empty list of non-negative integers, one per class in the data's "
+    "class order; received {value}"
+)
 TRUST_IN_FILE = (
     "{where}: trust_pickle cannot be set in a config file; trusting a model file's code is the decision of "
     "whoever runs the command: pass --trust-pickle"
@@ -283,6 +288,8 @@ def build_config(
 
     ``output`` selects the score entry of dict/tuple outputs for models given on the command line
     (digits mean a tuple index).
+
+    ``train_class_counts`` comes from the file only: `pruneaudit prune` writes it beside the models it made.
     """
     cli_output: str | int | None = int(output) if output is not None and output.isdigit() else output
     raw = read_config_file(config_path) if config_path else {}
@@ -298,6 +305,7 @@ def build_config(
         trust_pickle=trust_pickle,
         trusted_factories=trusted_factories,
         base_dir=base,
+        config_path=config_path,
         cache_dir=default_cache_dir() if cache_dir == "default" else cache_dir,
     )
 
@@ -383,7 +391,18 @@ def _settings_from(
         "alpha": _fraction(where, "alpha", raw.get("alpha", DEFAULT_ALPHA)),
         "selection": parse_selection(f"{where}: selection", raw["selection"]) if "selection" in raw else None,
         "timings": bool(timings if timings is not None else raw.get("timings", False)),
+        "train_class_counts": _train_class_counts(where, raw),
     }
+
+
+def _train_class_counts(where: str, raw: dict[str, Any]) -> tuple[int, ...] | None:
+    """Checked for type here; their number against the data's classes at audit time, once the classes are known."""
+    if "train_class_counts" not in raw:
+        return None
+    counts = raw["train_class_counts"]
+    if not isinstance(counts, list) or not counts or not all(_is_int(n) and n >= 0 for n in counts):
+        raise ConfigError(BAD_TRAIN_COUNTS.format(where=where, value=shown(counts)))
+    return tuple(counts)
 
 
 def _fraction(where: str, key: str, value: Any) -> float:

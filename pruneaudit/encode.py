@@ -189,7 +189,7 @@ def _group(g: GroupComparison, class_names: tuple[str, ...]) -> dict[str, Any]:
 
 def encode_results(audit: AuditResult) -> dict[str, Any]:
     """The results.json mapping of an audit (selection, gate and card are added by the caller)."""
-    spec = audit.config.data
+    spec, counts = audit.config.data, audit.config.train_class_counts
     n = len(audit.dataset)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -210,6 +210,7 @@ def encode_results(audit: AuditResult) -> dict[str, Any]:
             "n_samples": n,
             "sha256": audit.data_sha256,
             "split": spec.split,
+            "train_class_counts": None if counts is None else list(counts),  # null: not given in the config
         },
         "models": [_model(m, audit.class_names, timings=audit.config.timings) for m in audit.models],
         "configurations": [_configuration(c, n) for c in audit.configurations],

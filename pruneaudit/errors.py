@@ -37,6 +37,7 @@ LABEL_OUT_OF_RANGE = (
     "received label {label}"
 )
 CLASS_COUNT_MISMATCH = "{path}: model {model!r} outputs {got} classes but the dense model outputs {expected}"
+TRAIN_COUNTS_MISMATCH = "{where}: train_class_counts has {got} entries but the data has {expected} classes"
 
 
 class GateFailed(PruneAuditError):

@@ -14,6 +14,8 @@ from pruneaudit.environment import environment
 from pruneaudit.errors import (
     CLASS_COUNT_MISMATCH,
     LABEL_OUT_OF_RANGE,
+    TRAIN_COUNTS_MISMATCH,
+    ConfigError,
     DataError,
     ModelError,
 )
@@ -241,6 +243,15 @@ def _check_class_counts(specs: tuple[ModelSpec, ...], runs: list[ModelRun], data
             )
 
 
+def _check_train_counts(config: AuditConfig, n_classes: int) -> None:
+    """The config's training counts pair with the classes by index, so there must be one per class."""
+    counts = config.train_class_counts
+    if counts is not None and len(counts) != n_classes:
+        raise ConfigError(
+            TRAIN_COUNTS_MISMATCH.format(where=config.config_path or "config", got=len(counts), expected=n_classes)
+        )
+
+
 def _configuration_key(spec: ModelSpec) -> tuple:
     md = spec.metadata
     if md.get("technique") is None or md.get("amount") is None:
@@ -418,7 +429,8 @@ def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: 
     all_runs, env = _infer_all(config, dataset, progress, hashes=hashes)
     pruned_end = 1 + len(config.pruned)
     runs, seed_runs = all_runs[:pruned_end], all_runs[pruned_end:]
-    n_classes = runs[0].n_classes
+    n_classes = runs[0].n_classes  # the dense model's, which the data and every other model fit (_check_class_counts)
+    _check_train_counts(config, n_classes)
     y = dataset.labels
     dense = _model_result(
         config,

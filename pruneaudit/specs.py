@@ -86,10 +86,14 @@ class AuditConfig:
     tolerance: float = DEFAULT_TOLERANCE  # |Δ recall| beyond this counts a class as harmed or helped
     alpha: float = DEFAULT_ALPHA  # significance level after multiple-comparison correction
     selection: Selection | None = None  # operating-point policies; None: the config file had no `selection:`
+    # Training images per class, in the data's class order (written by `pruneaudit prune`); None: not given.
+    # Recorded in the results so that a class's harm can be read against how well training represented it.
+    train_class_counts: tuple[int, ...] | None = None
     trust_pickle: bool = False  # allow unpickling whole nn.Module files (runs their code); never from a file
     trusted_factories: tuple[str, ...] = ()  # installed packages whose factories may build state_dict models
     timings: bool = False  # measure median batch latency (results then differ run to run)
     base_dir: Path = Path(".")  # the config file's folder: relative paths and factory modules
+    config_path: Path | None = None  # the config file, named by errors found at audit time; None: built without one
     # Prediction and file-hash cache folder; None: no cache. build_config (the CLI) defaults it to
     # cachedir.default_cache_dir(); a config built by hand opts in, so it never writes unasked.
     cache_dir: Path | None = None

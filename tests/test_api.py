@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -12,10 +13,11 @@ from pruneaudit.errors import ConfigError, PruneAuditError
 from pruneaudit.gate import Check
 from pruneaudit.policy import Selection
 from pruneaudit.results import Results
-from tests.conftest import REPORT_FILES, ROOT, SAMPLES
+from tests.conftest import DATA, REPORT_FILES, ROOT, SAMPLES
 
 POLICY = ROOT / "examples" / "policy.yaml"
 PRUNED = ("global-90", "l1-90", "random-90-s0")
+MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # MNIST's 60,000 training digits
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +103,44 @@ def test_config_selection_is_used_when_the_policy_has_none(tmp_path, test_npz):
         config, out_dir=tmp_path / "out", policy=pruneaudit.load_policy(rules_only)
     )
     assert results.selection.primary == "knee" and all(c.passed for c in checks)
+
+
+def _config_with_train_counts(tmp_path, counts):
+    ts = SAMPLES / "torchscript"
+    path = tmp_path / "audit.yaml"
+    path.write_text(
+        json.dumps(
+            {
+                "data": {"path": str(DATA), "split": 1},
+                "dense": {"path": str(ts / "dense.pt")},
+                "pruned": [{"path": str(ts / "global-50.pt")}],
+                "train_class_counts": counts,
+            }
+        )
+    )
+    return pruneaudit.build_config(config_path=path, device="cpu")
+
+
+def test_train_class_counts_reach_the_results_and_the_card(tmp_path):
+    config = _config_with_train_counts(tmp_path, MNIST_TRAIN_COUNTS)
+    results, _ = pruneaudit.audit_to_directory(config, out_dir=tmp_path / "out")
+    assert results.data.train_class_counts == tuple(MNIST_TRAIN_COUNTS)
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert written["schema_version"] == "2.1" and written["data"]["train_class_counts"] == MNIST_TRAIN_COUNTS
+    assert pruneaudit.load_results(tmp_path / "out" / "results.json") == results
+    sentence = "Training set: 60,000 images; smallest class 5 (5,421), largest 1 (6,742)."
+    assert sentence in (tmp_path / "out" / "card.md").read_text()
+    assert sentence in " ".join((tmp_path / "out" / "index.html").read_text().split())
+
+
+def test_train_class_counts_not_one_per_class_are_refused_naming_the_config(tmp_path):
+    config = _config_with_train_counts(tmp_path, MNIST_TRAIN_COUNTS[:9])
+    with pytest.raises(ConfigError) as err:
+        pruneaudit.audit(config)
+    assert str(err.value) == f"{tmp_path / 'audit.yaml'}: train_class_counts has 9 entries but the data has 10 classes"
+    assert err.value.exit_code == 2
+
+
+def test_train_class_counts_of_a_config_built_without_a_file(config):
+    with pytest.raises(ConfigError, match=r"^config: train_class_counts has 11 entries but the data has 10 classes$"):
+        pruneaudit.audit(replace(config, train_class_counts=(1,) * 11))

@@ -16,7 +16,7 @@ from tests.conftest import DATA, REPORT_FILES, SAMPLES, TinyNet, audit_args, run
 def test_sample_audit_writes_both_outputs(sample_audit, sample_results):
     out = sample_audit["torchscript"]
     assert sorted(p.name for p in out.iterdir()) == list(REPORT_FILES)
-    assert sample_results["schema_version"] == "2.0"
+    assert sample_results["schema_version"] == "2.1"
     assert len(sample_results["models"]) == 28
     assert sample_results["data"]["n_samples"] == 2000
 

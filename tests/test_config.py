@@ -151,3 +151,48 @@ def test_model_values_are_type_checked_before_any_file_is_read(tmp_path, entry, 
     path = _write(tmp_path, f"dense: {{path: nowhere.pt}}\npruned: [{{path: nowhere.pt, {entry}}}]\n")
     with pytest.raises(ConfigError, match=message):
         build_config(config_path=path, dense=SAMPLES / "torchscript" / "dense.pt")
+
+
+def _with_train_counts(tmp_path: Path, counts: str) -> Path:
+    ts = SAMPLES / "torchscript"
+    return _write(
+        tmp_path,
+        f"data: {{path: {SAMPLES / 'data' / 'mnist10k.npz'}}}\n"
+        f"dense: {{path: {ts / 'dense.pt'}}}\n"
+        f"pruned: [{{path: {ts / 'global-50.pt'}}}]\n"
+        f"train_class_counts: {counts}\n",
+    )
+
+
+def test_train_class_counts_are_kept_in_class_order(tmp_path):
+    path = _with_train_counts(tmp_path, "[5923, 0, 5958]")
+    cfg = build_config(config_path=path)
+    assert cfg.train_class_counts == (5923, 0, 5958) and cfg.config_path == path
+
+
+def test_train_class_counts_are_optional():
+    assert build_config(config_path=SAMPLES / "audit.yaml").train_class_counts is None
+
+
+@pytest.mark.parametrize(
+    ("counts", "received"),
+    [
+        ("['5923', '6742']", "['5923', '6742']"),
+        ("[5923, -1]", "[5923, -1]"),
+        ("[true, 6742]", "[True, 6742]"),
+        ("[5923.0, 6742]", "[5923.0, 6742]"),
+        ("[]", "[]"),
+        ("{zero: 5923, one: 6742}", "{'zero': 5923, 'one': 6742}"),
+        ("5923", "5923"),
+        ("null", "None"),
+    ],
+)
+def test_train_class_counts_must_be_a_list_of_non_negative_integers(tmp_path, counts, received):
+    path = _with_train_counts(tmp_path, counts)
+    with pytest.raises(ConfigError) as err:
+        build_config(config_path=path)
+    assert str(err.value) == (
+        f"{path}: train_class_counts must be a non-empty list of non-negative integers, one per class in the data's "
+        f"class order; received {received}"
+    )
+    assert err.value.exit_code == 2

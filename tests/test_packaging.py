@@ -61,6 +61,6 @@ def test_card_renders_from_a_built_wheel(tmp_path, sample_audit):
     assert out[1].endswith("pruneaudit/templates/card.html.j2")
     assert int(out[2]) > 500_000  # the inlined Vega bundle alone is ~0.9 MB
     assert out[3] == "True"  # the JSON Schema ships in the wheel
-    assert json.loads(results.read_text())["schema_version"] == "2.0"
+    assert json.loads(results.read_text())["schema_version"] == "2.1"
     cli = subprocess.run([str(venv / "bin" / "pruneaudit"), "--version"], check=True, capture_output=True, text=True)
     assert "pruneaudit, version" in cli.stdout

@@ -35,6 +35,20 @@ def test_gate_card_and_subgroups_validate(tmp_path, sample_audit):
     jsonschema.validate(stored, SCHEMA, cls=jsonschema.Draft202012Validator)
 
 
+def test_train_class_counts_validate(sample_stored):
+    assert sample_stored["data"]["train_class_counts"] is None  # the sample config gives none
+    given = copy.deepcopy(sample_stored)
+    given["data"]["train_class_counts"] = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    jsonschema.validate(given, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
+def test_a_2_0_file_without_train_class_counts_validates(sample_stored):
+    older = copy.deepcopy(sample_stored)
+    older["schema_version"] = "2.0"
+    del older["data"]["train_class_counts"]
+    jsonschema.validate(older, SCHEMA, cls=jsonschema.Draft202012Validator)
+
+
 @pytest.mark.parametrize(
     "breakage",
     [
@@ -45,6 +59,10 @@ def test_gate_card_and_subgroups_validate(tmp_path, sample_audit):
         lambda r: r["tables"]["per_class"].update(file="elsewhere.parquet"),
         lambda r: r["models"][0].update(per_class={}),  # schema 2: the arrays live in the tables
         lambda r: r.update(unexpected=1),
+        lambda r: r["data"].update(train_class_counts=[]),
+        lambda r: r["data"].update(train_class_counts=[5923, -1]),
+        lambda r: r["data"].update(train_class_counts=["5923"]),
+        lambda r: r["data"].update(train_class_counts={"0": 5923}),
     ],
 )
 def test_schema_rejects_broken_results(sample_stored, breakage):

@@ -11,7 +11,7 @@ from pruneaudit.report.caveats import automatic_caveats, automatic_recommendatio
 from pruneaudit.report.scope import Scope
 from pruneaudit.report.text import POLICY_TITLES, pct, pick_line, pp, price_sentence
 from pruneaudit.results import Model, Results
-from pruneaudit.results.view import Card, CheckResult, Comparison, Configuration, Exemplar
+from pruneaudit.results.view import Card, CheckResult, Comparison, Configuration, Data, Exemplar
 
 CHANGE_BAD = -0.05  # a change cell at or below this (−5 pp) is shaded as a loss
 CHANGE_WARN = -0.02  # at or below this (−2 pp), lightly shaded
@@ -239,6 +239,22 @@ def selection_view(results: Results) -> dict[str, Any] | None:
     }
 
 
+def training_set(data: Data) -> dict[str, str] | None:
+    """The training set's size and its least and most represented classes (ties: the first); None: no counts given."""
+    counts = data.train_class_counts
+    if counts is None:
+        return None
+    smallest = min(range(len(counts)), key=counts.__getitem__)
+    largest = max(range(len(counts)), key=counts.__getitem__)
+    return {
+        "images": f"{sum(counts):,}",
+        "smallest": data.class_names[smallest],
+        "smallest_count": f"{counts[smallest]:,}",
+        "largest": data.class_names[largest],
+        "largest_count": f"{counts[largest]:,}",
+    }
+
+
 def card_view(results: Results) -> dict[str, Any]:
     """Owner-written parts (None = not provided, shown as such) and facts the audit knows."""
     card = results.card or Card()
@@ -251,6 +267,7 @@ def card_view(results: Results) -> dict[str, Any]:
         "classes": len(data.class_names),
         "attributes": data.attributes,
         "support_range": f"{min(support):,}–{max(support):,}" if support else "n/a",
+        "training_set": training_set(data),
         "caveats": automatic_caveats(results),
         "recommendations": automatic_recommendations(results),
     }

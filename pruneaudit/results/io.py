@@ -28,6 +28,7 @@ from pruneaudit.results.view import (
     POLICIES,
     ROLES,
     Confusion,
+    Data,
     Interval,
     Model,
     Numbers,
@@ -35,7 +36,7 @@ from pruneaudit.results.view import (
     SelectionResult,
 )
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"  # 2.1: data.train_class_counts
 READABLE_MAJORS = ("1", "2")  # 1: every array inline in results.json; 2: the bulk in Parquet tables beside it
 REQUIRED_KEYS = ("schema_version", "data", "models")
 
@@ -290,6 +291,26 @@ def _check_comparison(m: Model, dense: Model, n: int, where: str) -> None:
     _nulls_agree(m.vs_dense.per_class, f"{where}.per_class")
 
 
+def _check_train_counts(data: Data) -> None:
+    """One training count per class, none negative: the card names the classes they belong to."""
+    counts = data.train_class_counts
+    if counts is None:
+        return
+    if len(counts) != data.n_classes:
+        raise _Invalid(
+            BAD_VALUE.format(
+                where="data.train_class_counts",
+                expected=f"{data.n_classes} counts (one per class)",
+                received=len(counts),
+            )
+        )
+    bad = next((i for i, n in enumerate(counts) if n < 0), None)
+    if bad is not None:
+        raise _Invalid(
+            BAD_VALUE.format(where=f"data.train_class_counts[{bad}]", expected="an integer >= 0", received=counts[bad])
+        )
+
+
 def _check_selection(sel: SelectionResult, pruned: set[str]) -> None:
     """What the card reads of a saved selection: one pick per policy, the primary among them, picks it can draw."""
     if set(sel.picks) != set(POLICIES):
@@ -317,6 +338,7 @@ def _check(results: Results) -> None:
         raise _Invalid(
             BAD_VALUE.format(where="data.class_names", expected=f"{n} names", received=len(results.data.class_names))
         )
+    _check_train_counts(results.data)
     if not results.models or results.models[0].role != "dense":
         raise _Invalid("models: expected the dense model first")
     names = [m.name for m in results.models]

@@ -282,6 +282,8 @@ class Data:
     n_samples: int
     sha256: str
     split: int | None
+    # Training images per class, in class order, from the audit config (schema 2.1); None: not given, or an older file.
+    train_class_counts: Counts | None = None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,19 @@
 import copy
 import re
 
-from pruneaudit.report import render_html, summary_table
+import pytest
+
+from pruneaudit.escape import markdown_escape
+from pruneaudit.report import render_html, render_markdown, summary_table
 from pruneaudit.report.headlines import headlines
 from pruneaudit.results import parse_results
+from tests import results_factory as rf
+
+CLASSES = ("<b>cat</b>", "dog_*", "eel")
+NOT_GIVEN = (
+    "Training-set class counts were not given ({code}train_class_counts:{end} in the config, written by "
+    "{code}pruneaudit prune{end}); the card cannot relate harm to how well each class was represented."
+)
 
 
 def test_names_are_escaped_everywhere(sample_results):
@@ -44,3 +54,33 @@ def test_summary_table_lists_every_model(sample_view):
     assert dense == ["dense", "0.0%", "98.5%", "-", "-"]
     g = next(r for r in rows if r.startswith("global-95")).split()
     assert g[0] == "global-95" and g[1] == "95.0%" and g[4] == "pp"
+
+
+def _three_classes(**data):
+    raw = rf.results(
+        rf.model("a50", acc=0.9, worst=-0.1, sparsity=0.5, recall=[0.9] * 3),
+        classes=CLASSES,
+        dense=rf.model("dense", acc=0.95, worst=0, sparsity=0, role="dense", technique=None, recall=[0.95] * 3),
+    )
+    raw["data"].update(data)
+    return parse_results(raw)
+
+
+def test_training_data_names_the_smallest_and_largest_class():
+    results = _three_classes(train_class_counts=[2000, 10, 2000])  # a tie for the largest: the first class wins
+    html = " ".join(render_html(results).split())
+    sentence = "Training set: 4,010 images; smallest class dog_* (10), largest &lt;b&gt;cat&lt;/b&gt; (2,000)."
+    assert f"<p>{sentence}</p>" in html
+    md = render_markdown(results)
+    line = f"Training set: 4,010 images; smallest class {markdown_escape('dog_*')} (10), largest "
+    assert f"{line}{markdown_escape('<b>cat</b>')} (2,000).\n" in md
+    assert "not given" not in html + md
+
+
+@pytest.mark.parametrize("data", [{"train_class_counts": None}, {}])  # null, or a file older than schema 2.1
+def test_training_data_says_when_the_counts_were_not_given(data):
+    results = _three_classes(**data)
+    html = " ".join(render_html(results).split())
+    assert f'<p class="missing">{NOT_GIVEN.format(code="<code>", end="</code>")}</p>' in html
+    assert f"_{NOT_GIVEN.format(code='`', end='`')}_\n" in render_markdown(results)
+    assert "Training set:" not in html

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pruneaudit.cachedir import default_cache_dir
 from pruneaudit.errors import ConfigError
@@ -19,6 +19,10 @@ from pruneaudit.policy import Policy, Selection
 from pruneaudit.results import Results, parse_results, with_blocks
 from pruneaudit.selection import select as selection_block
 from pruneaudit.specs import AuditConfig
+
+if TYPE_CHECKING:
+    from pruneaudit.sweep.config import SweepConfig
+    from pruneaudit.sweep.run import SweepCallback
 
 Progress = Callable[[int, int], None]  # (images just processed, images to process in the whole audit)
 
@@ -120,3 +124,16 @@ def _write_report(
 
     write_outputs(lock, render_outputs(results, timestamp=timestamp, cache_dir=cache_dir))
     return results
+
+
+def prune(
+    config: SweepConfig, *, out_dir: Path, jobs: int = 1, progress: SweepCallback | None = None
+) -> dict[str, Any]:
+    """Make every model of a sweep in ``out_dir`` (a finished model is never made again); return the manifest.
+
+    Writes each model as TorchScript, ONNX and a state_dict, ``manifest.json``, and the audit configs
+    ``audit.yaml`` / ``audit-onnx.yaml`` that `audit` runs as they are. ``jobs``: local worker processes.
+    """
+    from pruneaudit.sweep.run import run_sweep  # torch: only for the command that trains
+
+    return run_sweep(config, out=out_dir, jobs=jobs, progress=progress)

@@ -101,6 +101,20 @@ def _cache_options(*, holds: str, off: str) -> Callable:
     return apply
 
 
+def _trust_options(command: Callable) -> Callable:
+    """--trust-pickle and --trust-factory: running a model file's or a package's code is the caller's decision."""
+    command = click.option(
+        "--trust-factory",
+        "trusted_factories",
+        multiple=True,
+        metavar="PACKAGE",
+        help="Allow state_dict factories from this installed package (runs its code); repeat for several.",
+    )(command)
+    return click.option(
+        "--trust-pickle", is_flag=True, help="Allow whole pickled nn.Module files (runs code from them)."
+    )(command)
+
+
 @cli.command("audit")
 @click.option("--config", "config_path", type=PATH, help="YAML file listing data, dense and pruned models.")
 @click.option("--dense", type=PATH, help="The dense (unpruned) model.")
@@ -125,14 +139,7 @@ def _cache_options(*, holds: str, off: str) -> Callable:
     "--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails."
 )
 @click.option("--output", "output", help="Which output holds the class scores: a dict key or a tuple index.")
-@click.option("--trust-pickle", is_flag=True, help="Allow whole pickled nn.Module files (runs code from them).")
-@click.option(
-    "--trust-factory",
-    "trusted_factories",
-    multiple=True,
-    metavar="PACKAGE",
-    help="Allow state_dict factories from this installed package (runs its code); repeat for several.",
-)
+@_trust_options
 @click.option(
     "--timings", is_flag=True, default=None, help="Measure median batch latency (outputs then vary run to run)."
 )
@@ -322,6 +329,76 @@ def check_command(
     failed = sum(not c.passed for c in checks)
     if failed:
         raise GateFailed(failed, len(checks))
+
+
+@contextmanager
+def sweep_bar(*, quiet: bool) -> Iterator:
+    """A sweep's progress on stderr: one bar over the models, the current model's own bar beside it.
+
+    Not a terminal (a CI log): one line per model made instead, since a bar cannot redraw there.
+    """
+    if quiet:
+        yield None
+        return
+    if not sys.stderr.isatty():
+
+        def lines(p) -> None:
+            if p.made:
+                click.echo(f"[{p.finished}/{p.total}] {p.name}", err=True)
+
+        yield lines
+        return
+    with ExitStack() as stack:
+        bars: list = []
+        shown = {"text": ""}
+
+        def current(_: object) -> str:
+            return shown["text"]
+
+        def update(p) -> None:  # a pruneaudit.sweep.run.SweepProgress
+            if not bars:
+                bar = click.progressbar(length=p.total, label="Sweep", file=sys.stderr, item_show_func=current)
+                bars.append(stack.enter_context(bar))
+                bars[0].update(p.finished)
+            filled = round(20 * p.step / max(p.steps, 1))
+            shown["text"] = f"{p.name} [{'#' * filled}{'-' * (20 - filled)}] {100 * p.step // max(p.steps, 1)}%"
+            bars[0].update(p.finished - bars[0].pos)
+
+        yield update
+
+
+@cli.command("prune")
+@click.option("--config", "config_path", type=PATH, required=True, help="sweep.yaml: dense model, data, techniques.")
+@click.option("--out", type=PATH, required=True, help="Sweep folder: models, manifest.json, audit.yaml.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Models made at once.")
+@click.option(
+    "--device", type=click.Choice(DEVICES), help=f"Where to train [default: the config's, else {DEFAULT_DEVICE}]."
+)
+@_trust_options
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def prune_command(
+    config_path: Path,
+    out: Path,
+    jobs: int,
+    device: str | None,
+    trust_pickle: bool,
+    trusted_factories: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Prune (and fine-tune) the dense model at every technique × amount × seed; resume what OUT holds."""
+    from pruneaudit.api import prune
+    from pruneaudit.sweep.config import build_sweep_config
+
+    config = build_sweep_config(
+        config_path, device=device, trust_pickle=trust_pickle, trusted_factories=trusted_factories
+    )
+    with sweep_bar(quiet=quiet) as progress:
+        manifest = prune(config, out_dir=out, jobs=jobs, progress=progress)
+    for m in manifest["models"]:
+        measured = m["sparsity"]["measured"]
+        click.echo(f"{m['name']:<32} sparsity {measured:.3f}  eval top-1 {m['eval_accuracy']:.4f}")
+    audit_yaml = "audit.yaml" if "torchscript" in config.formats else "audit-onnx.yaml"
+    click.echo(f"\nAudit them: pruneaudit audit --config {out / audit_yaml} --out report")
 
 
 def main() -> None:

@@ -32,6 +32,17 @@ FORBIDDEN = {
     "pruneaudit.models": ("pruneaudit.config", "pruneaudit.policy", "pruneaudit.report", "pruneaudit.results"),
     "pruneaudit.data": ("pruneaudit.config", "pruneaudit.policy", "pruneaudit.report", "pruneaudit.results"),
     "pruneaudit.inference": ("pruneaudit.config", "pruneaudit.policy", "pruneaudit.report", "pruneaudit.results"),
+    # the sweep makes models; it never reads an audit's results nor renders a card
+    "pruneaudit.sweep": (
+        *PIPELINE[2:],
+        "pruneaudit.results",
+        "pruneaudit.report",
+        "pruneaudit.selection",
+        "pruneaudit.gate",
+        "pruneaudit.api",
+        "pruneaudit.cli",
+    ),
+    "pruneaudit.sweep.config": HEAVY,  # a bad sweep file is refused before torch is imported
 }
 
 

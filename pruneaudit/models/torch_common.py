@@ -90,6 +90,11 @@ class TorchPredictor:
         tensors = [*self._module.parameters(), *self._module.buffers()]
         self.parameter_bytes = sum(t.numel() * t.element_size() for t in tensors)
 
+    @property
+    def module(self) -> Any:
+        """The loaded module, for callers that go on to change it (``pruneaudit prune``)."""
+        return self._module
+
     def check_rows(self, n: int) -> None:
         """A model runs on any number of images."""
 

@@ -63,6 +63,22 @@ def resolve_factory(spec: ModelSpec, *, search: Path, trusted: tuple[str, ...]) 
     return target
 
 
+def build_module(spec: ModelSpec, *, search: Path, trusted: tuple[str, ...]) -> torch.nn.Module:
+    """The nn.Module the spec's factory builds (its weights as the factory initialises them)."""
+    build = resolve_factory(spec, search=search, trusted=trusted)
+    try:
+        module = build(**spec.factory_kwargs)
+    except Exception as exc:  # user code
+        raise ModelError(
+            f"{spec.path}: factory {spec.factory!r} failed to build the model ({first_line(exc)})"
+        ) from None
+    if not isinstance(module, torch.nn.Module):
+        raise ModelError(
+            f"{spec.path}: factory {spec.factory!r} must return an nn.Module; received {type(module).__name__}"
+        )
+    return module
+
+
 def fold_prune_masks(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Turn torch.nn.utils.prune's ``X_orig`` + ``X_mask`` pairs into the effective ``X = X_orig * X_mask``."""
     out = {}
@@ -103,7 +119,7 @@ def _torch_load(path: Path, *, weights_only: bool) -> Any:
 
 
 def load_state_dict(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
-    path, factory = spec.path, spec.factory or ""
+    path = spec.path
     state = _torch_load(path, weights_only=True)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # common checkpoint layout
@@ -111,13 +127,7 @@ def load_state_dict(spec: ModelSpec, *, options: LoadOptions) -> TorchPredictor:
         raise ModelError(
             f"{path}: expected a state_dict (a mapping of names to tensors); received {type(state).__name__}"
         )
-    build = resolve_factory(spec, search=options.search, trusted=options.trusted_factories)
-    try:
-        module = build(**spec.factory_kwargs)
-    except Exception as exc:  # user code
-        raise ModelError(f"{path}: factory {factory!r} failed to build the model ({first_line(exc)})") from None
-    if not isinstance(module, torch.nn.Module):
-        raise ModelError(f"{path}: factory {factory!r} must return an nn.Module; received {type(module).__name__}")
+    module = build_module(spec, search=options.search, trusted=options.trusted_factories)
     state = fold_prune_masks(state)
     expected = module.state_dict()
     wrong = [

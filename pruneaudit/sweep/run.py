@@ -1,0 +1,587 @@
+"""Run a sweep: train or load the dense model, make every variant, write the manifest and audit configs.
+
+Resuming is the normal case, not a special one: ``manifest.json`` lists each finished model with a
+key (the hash of everything that decides its weights) and its files' sha256. A model whose entry
+matches is never made again; one that a killed run left half-written has no entry and is made
+again. The manifest is rewritten atomically after each model, by this process only (workers return
+their results), so a kill at any moment leaves it valid. ``audit.yaml`` is written last, once every
+model exists.
+
+Each model is made from its own seed with a fixed number of intra-op threads (``threads``), so its
+weights depend neither on which other models ran, nor in which order, nor on ``--jobs``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pruneaudit._version import __version__
+from pruneaudit.errors import ConfigError, ModelError, OutputError, PruneAuditError
+from pruneaudit.fingerprint import sha256
+from pruneaudit.models import load_predictor, resolve_device
+from pruneaudit.models.base import first_line
+from pruneaudit.models.torch_common import select_output
+from pruneaudit.models.torch_module import build_module
+from pruneaudit.outputs import report_lock, write_file
+from pruneaudit.sweep import export
+from pruneaudit.sweep.audit_config import audit_configs
+from pruneaudit.sweep.config import DenseRun, SweepConfig, Variant
+from pruneaudit.sweep.masks import MaskedWeights, compute_masks, select_layers, sparsity, weight_names
+from pruneaudit.sweep.train import Images, accuracy, fit, load_images
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+TIMINGS = "timings.json"
+MANIFEST_VERSION = "1.0"
+# Bumped whenever the same settings would give other weights (how masks, seeds or training work):
+# models made by another version are then made again, never mixed in silently.
+ALGORITHM = 1
+CYCLE_SEED_STRIDE = 1_000_003  # fine-tuning cycle c of a variant with seed s draws from s + c × this
+STALE = (
+    "{path}: {name} was made with other settings than this config gives it; "
+    "delete its files and its entry (or use another --out) to make it again"
+)
+BAD_MANIFEST = "{path}: not a sweep manifest written by pruneaudit prune ({reason}); use another --out"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One model to make: the dense model itself, a dense seed, or a pruned variant."""
+
+    name: str
+    role: str  # "dense", "dense_seed" or "variant"
+    key: str  # sha256 of everything that decides its weights
+    variant: Variant | None = None
+    dense: DenseRun | None = None
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """What the progress callback is told: a step of model ``name`` and how far the sweep is."""
+
+    name: str
+    step: int  # steps of this model done so far
+    steps: int  # its steps in all (batches × epochs; 1 for a model that is only exported)
+    finished: int  # models finished in the whole sweep, skipped ones included
+    total: int
+    made: bool = False  # this event says that model ``name`` is finished and recorded
+
+
+SweepCallback = Callable[[SweepProgress], None]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _data_identity(spec: Any) -> dict[str, Any]:
+    fields = {k: v for k, v in asdict(spec).items() if k not in ("path", "labels")}
+    files = [spec.path, *([spec.labels] if spec.labels else [])]
+    fields["files"] = [sha256(f) if f.is_file() else str(f) for f in files]
+    return fields
+
+
+def plan(config: SweepConfig) -> tuple[Job, ...]:
+    """Every model of the sweep in order (dense, dense seeds, variants), each with its key."""
+    common = {
+        "algorithm": ALGORITHM,
+        "threads": config.threads,
+        "device": resolve_device(config.device),
+        "train_data": _data_identity(config.train_data),
+        "eval_data": _data_identity(config.eval_data),  # the manifest's eval accuracy
+        "output": config.model.output,
+        "factory": config.model.factory,
+        "factory_kwargs": config.model.factory_kwargs,
+    }
+    if config.trained is None:
+        dense_identity: dict[str, Any] = {
+            "file": sha256(config.model.path),
+            "format": config.model.format,
+            "eval_data": common["eval_data"],
+        }
+    else:
+        dense_identity = {"train": asdict(config.train), "seed": config.trained.seed, **common}
+    dense_key = hashlib.sha256(_canonical(dense_identity).encode()).hexdigest()
+    jobs = [Job(name=config.model.name, role="dense", key=dense_key, dense=config.trained)]
+    for run in config.dense_seeds:
+        identity = {"train": asdict(config.train), "seed": run.seed, **common}
+        jobs.append(Job(name=run.name, role="dense_seed", key=_key(identity), dense=run))
+    for v in config.variants:
+        # neither its name nor its audit label changes a model's weights
+        made = {k: value for k, value in asdict(v).items() if k != "label"} | {"name": None}
+        identity = {"variant": made, "dense": dense_key, **common}
+        if v.finetune is not None and v.finetune.rewind:
+            identity["rewind_from"] = asdict(config.train)
+        jobs.append(Job(name=v.name, role="variant", key=_key(identity), variant=v))
+    return tuple(jobs)
+
+
+def _key(identity: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical(identity).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Making one model (in this process or in a worker)
+
+
+@dataclass
+class Context:
+    """What every job of one process needs, loaded once: the data and the dense model's weights."""
+
+    config: SweepConfig
+    out: Path
+    device: str
+    train: Images
+    eval: Images
+    dense_module: torch.nn.Module | None = None  # loaded from model.path, or the trained dense model
+
+    def build(self) -> torch.nn.Module:
+        """A fresh module from the factory, initialised by torch's global generator (seeded by the caller)."""
+        return build_module(self.config.model, search=self.config.base_dir, trusted=self.config.trusted_factories)
+
+    def dense(self) -> torch.nn.Module:
+        """A copy of the dense model on the device, in eval mode: each variant starts from the same weights.
+
+        A TorchScript model is read again from its file (a deep copy of one has non-leaf parameters).
+        """
+        spec = self.config.model
+        if self.config.trained is None and spec.format == "torchscript":
+            return torch.jit.load(str(spec.path), map_location=self.device).eval()
+        if self.dense_module is None:
+            self.dense_module = _read_dense(self)
+        return copy.deepcopy(self.dense_module).to(self.device).eval()
+
+    def example(self) -> torch.Tensor:
+        return self.eval.prepared(self.eval.raw[:1])
+
+
+def _read_dense(ctx: Context) -> torch.nn.Module:
+    """The dense model: from the config's file, or (trained by this sweep) back from its saved files."""
+    config = ctx.config
+    if config.trained is None:
+        predictor = load_predictor(
+            config.model,
+            device="cpu",
+            trust_pickle=config.trust_pickle,
+            trusted_factories=config.trusted_factories,
+            search=config.base_dir,
+        )
+        return predictor.module
+    if "state_dict" in config.formats:
+        saved = _model_path(ctx.out, config.model.name, "state_dict")
+        state = torch.load(str(saved), map_location="cpu", weights_only=True)
+    else:
+        state = torch.jit.load(
+            str(_model_path(ctx.out, config.model.name, "torchscript")), map_location="cpu"
+        ).state_dict()
+    module = ctx.build()
+    module.load_state_dict(state)
+    return module
+
+
+def _model_path(out: Path, name: str, fmt: str) -> Path:
+    return out / fmt / f"{name}.{export.EXTENSIONS[fmt]}"
+
+
+@contextmanager
+def _numerics(threads: int) -> Iterator[None]:
+    """Fixed threads and deterministic kernels for one model, restored afterwards."""
+    before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)  # CUDA has ops without a deterministic kernel
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        torch.use_deterministic_algorithms(before[1])
+
+
+def make_model(job: Job, ctx: Context, progress: Callable[[int, int], None]) -> dict[str, Any]:
+    """Make one model, write its files, and return its manifest entry."""
+    config = ctx.config
+    started = time.perf_counter()
+    entry: dict[str, Any] = {"name": job.name, "role": job.role, "key": job.key}
+    with _numerics(config.threads):
+        if job.role == "variant":
+            module, facts = _prune(job.variant, ctx, progress)
+            entry.update(facts)
+        elif job.dense is not None:
+            torch.manual_seed(job.dense.seed)  # the factory's initialisation
+            module = ctx.build().to(ctx.device)
+            fit(
+                module,
+                ctx.train,
+                config.train,
+                seed=job.dense.seed,
+                device=ctx.device,
+                output=config.model.output,
+                progress=progress,
+            )
+            entry.update({"technique": "none", "amount": 0.0, "seed": job.dense.seed, "train": asdict(config.train)})
+        else:
+            module = ctx.dense()
+            progress(1, 1)
+            entry.update({"technique": "none", "amount": 0.0, "seed": None})
+        names = weight_names(module)
+        entry["sparsity"] = {**entry.get("sparsity", {}), "measured": sparsity(module, names)}
+        entry["eval_accuracy"] = accuracy(
+            module, ctx.eval, device=ctx.device, output=config.model.output, batch_size=config.batch_size
+        )
+        module = module.to("cpu").eval()
+        files = export.model_files(module, ctx.example(), formats=config.formats, opset=config.opset)
+    entry["files"] = {}
+    for fmt, content in files.items():
+        path = _model_path(ctx.out, job.name, fmt)
+        _write_bytes(path, content)
+        entry["files"][fmt] = {
+            "path": path.relative_to(ctx.out).as_posix(),
+            "sha256": hashlib.sha256(content).hexdigest(),
+        }
+    if job.role == "dense" and config.trained is not None:
+        ctx.dense_module = module
+    entry["seconds"] = time.perf_counter() - started
+    return entry
+
+
+def _prune(v: Variant, ctx: Context, progress: Callable[[int, int], None]) -> tuple[torch.nn.Module, dict[str, Any]]:
+    config = ctx.config
+    module = ctx.dense()
+    layers = select_layers(
+        module, exclude=v.exclude, structured=v.base_technique == "ln_structured", where=str(config.source)
+    )
+    masks = None
+    schedule = v.schedule()
+    for cycle, target in enumerate(schedule):
+        masks = compute_masks(
+            module, technique=v.base_technique, sparsity=target, layers=layers, current=masks, seed=v.seed
+        )
+        if v.finetune is None:
+            MaskedWeights(module, masks).remove()  # zeroes the weights once; nothing trains
+            progress(1, 1)
+            continue
+        fit(
+            module,
+            ctx.train,
+            v.finetune.training,
+            seed=v.seed + CYCLE_SEED_STRIDE * cycle,
+            device=ctx.device,
+            output=config.model.output,
+            masks=masks,
+            rewind_from=config.train if v.finetune.rewind else None,
+            progress=progress,
+        )
+    finetune = None
+    if v.finetune is not None:
+        finetune = {**asdict(v.finetune.training), "rewind": v.finetune.rewind, "cycles": len(schedule)}
+    facts = {
+        "technique": v.technique,
+        "label": v.audit_technique,
+        "amount": v.amount,
+        "seed": v.seed,
+        "finetune": finetune,
+        "schedule": list(schedule),
+        "sparsity": {
+            "declared": v.amount,
+            "pruned_layers": sparsity(module, layers.pruned),
+            "layers": [n.removesuffix(".weight") for n in layers.pruned],
+            "excluded": list(layers.excluded),
+        },
+    }
+    return module, facts
+
+
+def _write_bytes(path: Path, content: bytes) -> None:
+    """Atomically, as `outputs.write_file` writes text: a kill leaves the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Workers
+
+
+_WORKER: dict[str, Any] = {}  # per worker process: its Context and progress queue (a process is its own scope)
+
+
+def _init_worker(config: SweepConfig, out: Path, device: str, queue: Any) -> None:
+    torch.set_num_threads(config.threads)
+    _WORKER["ctx"] = Context(
+        config=config, out=out, device=device, train=load_images(config.train_data), eval=load_images(config.eval_data)
+    )
+    _WORKER["queue"] = queue
+
+
+def _run_in_worker(job: Job) -> dict[str, Any]:
+    queue = _WORKER["queue"]
+    done = [0]
+
+    def progress(step: int, total: int) -> None:
+        done[0] += step
+        if done[0] == total or done[0] % 10 == 0:
+            queue.put((job.name, done[0], total))
+
+    return make_model(job, _WORKER["ctx"], progress)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The sweep
+
+
+def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if raw["manifest_version"].split(".")[0] != MANIFEST_VERSION.split(".")[0]:
+            raise ValueError(f"manifest version {raw['manifest_version']}, expected {MANIFEST_VERSION}")
+        entries = {m["name"]: m for m in raw["models"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OutputError(BAD_MANIFEST.format(path=path, reason=first_line(exc))) from None
+    return entries
+
+
+def _read_timings(path: Path) -> dict[str, float]:
+    """Seconds each model took, kept apart from the manifest so that the manifest repeats byte for byte."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in raw.items() if isinstance(v, (int, float))} if isinstance(raw, dict) else {}
+
+
+def _finished(entry: dict[str, Any] | None, job: Job, *, out: Path, manifest: Path, formats: tuple[str, ...]) -> bool:
+    """Whether ``job`` is done: its entry has the job's key and a file of each format, each intact."""
+    if entry is None:
+        return False
+    if entry.get("key") != job.key:
+        raise ConfigError(STALE.format(path=manifest, name=job.name))
+    files = entry.get("files", {})
+    if set(formats) - set(files):
+        log.info("%s: no %s file yet; making it again", job.name, ", ".join(sorted(set(formats) - set(files))))
+        return False
+    for fmt, item in files.items():
+        path = _model_path(out, job.name, fmt) if fmt in export.EXTENSIONS else None
+        if (
+            path is None or not isinstance(item, dict) or item.get("path") != path.relative_to(out).as_posix()
+        ):  # only where this sweep writes: never elsewhere
+            raise OutputError(
+                BAD_MANIFEST.format(path=manifest, reason=f"{job.name}: unexpected file {item.get('path')!r}")
+            )
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != item["sha256"]:
+            log.info("%s: %s is missing or changed; making it again", job.name, path)
+            return False
+    return True
+
+
+def _check_dense(ctx: Context, jobs: tuple[Job, ...]) -> int:
+    """Before any training: the dense model runs on the data, its classes cover the labels, every variant's layers exist.
+
+    Returns the number of classes (the model's outputs).
+    """
+    config = ctx.config
+    module = ctx.build() if config.trained is not None else ctx.dense()
+    module = module.to(ctx.device).eval()
+    with torch.inference_mode():
+        try:
+            scores = select_output(module(ctx.example().to(ctx.device)), config.model.output, config.source)
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            raise ModelError(
+                f"{config.source}: the dense model rejected the data's input ({first_line(exc)})"
+            ) from None
+    n_classes = int(scores.shape[-1])
+    for images, key in ((ctx.train, "train_data"), (ctx.eval, "eval_data")):
+        if int(images.labels.max()) >= n_classes:
+            raise ConfigError(
+                f"{images.dataset.source}: {key} has labels up to {int(images.labels.max())} "
+                f"but the dense model has {n_classes} outputs"
+            )
+    for job in jobs:
+        if job.variant is not None:
+            select_layers(
+                module,
+                exclude=job.variant.exclude,
+                structured=job.variant.base_technique == "ln_structured",
+                where=f"{config.source}: {job.name}",
+            )
+    return n_classes
+
+
+def run_sweep(
+    config: SweepConfig, *, out: Path, jobs: int = 1, progress: SweepCallback | None = None
+) -> dict[str, Any]:
+    """Make every model of the sweep in ``out`` (resuming what is there) and return the manifest."""
+    device = resolve_device(config.device)
+    planned = plan(config)
+    with report_lock(out) as lock:
+        target = lock.target
+        target.mkdir(parents=True, exist_ok=True)
+        manifest_path = target / MANIFEST
+        previous = _read_manifest(manifest_path)
+        seconds = _read_timings(target / TIMINGS)
+        ctx = Context(
+            config=config,
+            out=target,
+            device=device,
+            train=load_images(config.train_data),
+            eval=load_images(config.eval_data),
+        )
+        n_classes = _check_dense(ctx, planned)
+        counts = np.bincount(ctx.train.labels, minlength=n_classes).tolist()
+        done: dict[str, dict[str, Any]] = {}
+        todo = []
+        for job in planned:
+            if _finished(previous.get(job.name), job, out=target, manifest=manifest_path, formats=config.formats):
+                # what the config alone decides (not the weights) comes from the config of this run
+                done[job.name] = {
+                    **previous[job.name],
+                    **({"label": job.variant.audit_technique} if job.variant else {}),
+                }
+            else:
+                todo.append(job)
+        log.info("%d of %d models already made; %d to make", len(done), len(planned), len(todo))
+
+        def record(entry: dict[str, Any]) -> None:
+            done[entry["name"]] = entry
+            manifest = _manifest(config, planned, done, counts, ctx)
+            write_file(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            seconds[entry["name"]] = entry["seconds"]
+            write_file(target / TIMINGS, json.dumps(seconds, indent=2, sort_keys=True) + "\n")
+            tell(entry["name"], 1, 1, made=True)
+
+        def tell(name: str, step: int, steps: int, *, made: bool = False) -> None:
+            if progress is not None:
+                p = SweepProgress(name=name, step=step, steps=steps, finished=len(done), total=len(planned), made=made)
+                progress(p)
+
+        first = [j for j in todo if j.role == "dense"]
+        rest = [j for j in todo if j.role != "dense"]
+        for job in first:  # every variant starts from it
+            record(make_model(job, ctx, _counter(job.name, tell)))
+        if jobs <= 1 or len(rest) <= 1:
+            for job in rest:
+                record(make_model(job, ctx, _counter(job.name, tell)))
+        else:
+            _run_pool(rest, config=config, out=target, device=device, jobs=jobs, record=record, tell=tell)
+        manifest = _manifest(config, planned, done, counts, ctx)
+        write_file(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        for name, text in audit_configs(config, manifest=manifest, out=out).items():
+            write_file(target / name, text)
+        return manifest
+
+
+def _counter(name: str, tell: Callable[[str, int, int], None]) -> Callable[[int, int], None]:
+    done = [0]
+
+    def progress(step: int, total: int) -> None:
+        done[0] += step
+        tell(name, done[0], total)
+
+    return progress
+
+
+def _run_pool(
+    jobs_todo: list[Job],
+    *,
+    config: SweepConfig,
+    out: Path,
+    device: str,
+    jobs: int,
+    record: Callable[[dict[str, Any]], None],
+    tell: Callable[[str, int, int], None],
+) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # fork after torch has started threads can deadlock
+    queue = context.Queue()
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(jobs_todo)),
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(config, out, device, queue),
+    ) as pool:
+        pending: dict[Future, Job] = {pool.submit(_run_in_worker, job): job for job in jobs_todo}
+        try:
+            while pending:
+                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                while not queue.empty():
+                    tell(*queue.get_nowait())
+                for future in finished:
+                    job = pending.pop(future)
+                    try:
+                        record(future.result())
+                    except PruneAuditError:
+                        raise
+                    except Exception as exc:  # a worker that died (BrokenProcessPool) or a bug in it
+                        raise ModelError(f"{out}: making {job.name} failed in a worker ({first_line(exc)})") from None
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the machine type."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def _manifest(
+    config: SweepConfig,
+    planned: tuple[Job, ...],
+    done: dict[str, dict[str, Any]],
+    counts: list[int],
+    ctx: Context,
+) -> dict[str, Any]:
+    """The manifest: the finished models in plan order, what they were made from, and the training class counts."""
+    models = []
+    for job in planned:
+        if job.name in done:
+            entry = {k: v for k, v in done[job.name].items() if k != "seconds"}
+            models.append(entry)
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "pruneaudit": __version__,
+        "torch": torch.__version__,
+        "cpu": cpu_name(),  # float results differ between CPU types (SIMD kernels): where these were made
+        "config": str(config.source.name),
+        "threads": config.threads,
+        "train_data": {
+            "images": len(ctx.train),
+            "class_counts": counts,
+            "class_names": list(ctx.train.dataset.class_names) if ctx.train.dataset.class_names else None,
+        },
+        "eval_data": {"images": len(ctx.eval)},
+        "models": models,
+        "complete": len(models) == len(planned),
+    }

@@ -35,7 +35,7 @@ def test_torchscript_and_onnx_give_the_same_per_class_numbers(sample_audit):
 def test_results_match_the_manifest(sample_results):
     manifest = {m["name"]: m for m in json.loads((SAMPLES / "manifest.json").read_text())["models"]}
     for m in sample_results["models"]:
-        assert m["metrics"]["accuracy"] == pytest.approx(manifest[m["name"]]["test_accuracy"], abs=1e-9)
+        assert m["metrics"]["accuracy"] == pytest.approx(manifest[m["name"]]["eval_accuracy"], abs=1e-9)
 
 
 def test_summary_table_on_stdout(tmp_path, test_npz):

@@ -13,7 +13,13 @@ def test_sample_config_resolves_paths_relative_to_the_file():
     assert cfg.data.path == SAMPLES / "data" / "mnist10k.npz" and cfg.data.split == 1
     assert len(cfg.pruned) == 27
     g = next(p for p in cfg.pruned if p.name == "global-90")
-    assert g.metadata == {"technique": "global_l1", "amount": 0.9, "finetune_epochs": 3}
+    assert g.metadata == {
+        "technique": "global_l1",
+        "amount": 0.9,
+        "seed": 0,
+        "finetune_epochs": 3,
+        "notes": "fine-tuned 3 epochs, adam lr 0.001 onecycle; dense: fc2",
+    }
 
 
 def test_command_line_overrides_the_file():
@@ -170,8 +176,17 @@ def test_train_class_counts_are_kept_in_class_order(tmp_path):
     assert cfg.train_class_counts == (5923, 0, 5958) and cfg.config_path == path
 
 
-def test_train_class_counts_are_optional():
-    assert build_config(config_path=SAMPLES / "audit.yaml").train_class_counts is None
+def test_train_class_counts_are_optional(tmp_path):
+    counts = build_config(config_path=SAMPLES / "audit.yaml").train_class_counts
+    assert counts is not None and sum(counts) == 8000  # pruneaudit prune wrote the sample's
+    assert (
+        build_config(
+            dense=SAMPLES / "torchscript" / "dense.pt",
+            pruned=(SAMPLES / "torchscript" / "l1-50.pt",),
+            data=SAMPLES / "data" / "mnist10k.npz",
+        ).train_class_counts
+        is None
+    )
 
 
 @pytest.mark.parametrize(

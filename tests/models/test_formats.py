@@ -14,7 +14,7 @@ from pruneaudit.cli import cli
 from pruneaudit.results import load_raw
 from tests.conftest import ROOT, SAMPLES
 
-BUILD = ROOT / "sample_models" / "build.py"
+BUILD = ROOT / "sample_models" / "cnn.py"
 FACTORY = textwrap.dedent(f"""
     import importlib.util, sys, torch
 

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= report
 
-.PHONY: install demo test lint sample-models bench wheel clean
+.PHONY: install demo test lint sample-models findings bench wheel clean
 
 install: $(STAMP)
 
@@ -28,8 +28,16 @@ lint: install
 	$(BIN)/ruff check pruneaudit tests benchmarks sample_models
 	$(BIN)/ruff format --check pruneaudit tests benchmarks sample_models
 
+# The committed sample models, made by `pruneaudit prune` (sample_models/sweep.yaml): the same bytes
+# again on the same CPU type and torch build; about 10 minutes on two cores.
 sample-models: install
-	$(BIN)/python sample_models/build.py
+	$(BIN)/pruneaudit prune --config sample_models/sweep.yaml --out sample_models --jobs 2
+
+# docs/findings.md, from a sweep of the sample model (benchmarks/findings.yaml); about 15 minutes on two cores.
+findings: install
+	$(BIN)/pruneaudit prune --config benchmarks/findings.yaml --out build/findings-sweep --jobs 2
+	$(BIN)/pruneaudit audit --config build/findings-sweep/audit.yaml --out build/findings-report --quiet
+	$(BIN)/python benchmarks/findings.py build/findings-report/results.json --sweep build/findings-sweep > docs/findings.md
 
 bench: install
 	$(BIN)/python benchmarks/bench_metrics.py
@@ -38,6 +46,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_logits.py
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/gpu.py
+	$(BIN)/python benchmarks/bench_prune.py
 
 wheel: install
 	rm -rf dist && $(BIN)/python -m build --wheel --no-isolation --outdir dist .

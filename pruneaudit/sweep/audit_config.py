@@ -18,6 +18,7 @@ from pruneaudit.sweep.config import SweepConfig
 
 PATH_KEYS = ("path", "labels", "class_names_file")
 AUDITED = (("torchscript", "audit.yaml"), ("onnx", "audit-onnx.yaml"))
+AUDIT_CONFIG_NAMES = tuple(name for _, name in AUDITED)
 
 
 def _data(config: SweepConfig, out: Path) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def _data(config: SweepConfig, out: Path) -> dict[str, Any]:
     for key in PATH_KEYS:
         if data.get(key) is not None:
             data[key] = Path(
-                os.path.relpath(os.path.abspath(config.base_dir / data[key]), os.path.abspath(out))
+                os.path.relpath(os.path.realpath(config.base_dir / data[key]), os.path.realpath(out))
             ).as_posix()
     return data
 

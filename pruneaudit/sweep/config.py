@@ -8,6 +8,7 @@ to the config's folder, as in an audit config. Nothing here imports torch.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,7 @@ SCHEDULES = ("constant", "cosine", "onecycle")
 FORMATS_OUT = ("torchscript", "onnx", "state_dict")
 DEFAULT_NAME = "{technique}-{amount}-s{seed}"
 NAME_FIELDS = ("technique", "amount", "percent", "seed")
+MAX_NAME = 120  # a file name with its extension stays far below every file system's limit
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 TOP_KEYS = (
@@ -165,7 +167,15 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite int or float (no bool): a learning rate of .inf trains a model of NaN."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+MAX_SEED = 2**32 - 1  # what every generator takes
+
+
+def _is_seed(v: Any) -> bool:
+    return _is_int(v) and 0 <= v <= MAX_SEED
 
 
 def _value(where: str, raw: dict, key: str, default: Any, ok: Callable[[Any], bool], expected: str) -> Any:
@@ -210,7 +220,7 @@ def _dense_training(where: str, raw: Any) -> tuple[Training, int]:
     fields = _training(where, raw, keys=DENSE_TRAIN_KEYS)
     if fields["epochs"] == 0:
         raise ConfigError(f"{where}.epochs: a dense model needs at least one epoch; received 0")
-    seed = _value(where, raw, "seed", 0, lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+    seed = _value(where, raw, "seed", 0, _is_seed, f"an integer in [0, {MAX_SEED}]")
     return Training(**fields), seed
 
 
@@ -260,13 +270,14 @@ def _technique(where: str, name: Any) -> str:
 def _name(where: str, template: str, **fields: Any) -> str:
     try:
         name = template.format(**fields)
-    except (KeyError, IndexError, ValueError) as exc:
+    except Exception as exc:  # str.format raises KeyError, IndexError, ValueError, TypeError, AttributeError ...
         raise ConfigError(
             f"{where}: name template {template!r} is not valid ({exc}); fields are {', '.join('{' + f + '}' for f in NAME_FIELDS)}"
         ) from None
-    if not SAFE_NAME.match(name):
+    if not SAFE_NAME.match(name) or len(name) > MAX_NAME:
         raise ConfigError(
-            f"{where}: name {name!r} (from {template!r}) must be letters, digits, '.', '_' or '-', not starting with a symbol"
+            f"{where}: name {shown(name)} (from {shown(template)}) must be at most {MAX_NAME} letters, digits, "
+            "'.', '_', '+' or '-', not starting with a symbol"
         )
     return name
 
@@ -276,51 +287,56 @@ def _amount_text(amount: float) -> str:
 
 
 def _grid(where: str, raw: dict, top: dict, *, train: Training | None) -> list[Variant]:
+    """The variants of one grid; ``where`` ends in ':' for the top level ("sweep.yaml: amounts") or not
+    for an entry of ``grids`` ("sweep.yaml: grids[1].amounts")."""
+    at = f"{where} " if where.endswith(":") else f"{where}."
     merged = {k: raw[k] if k in raw else top.get(k) for k in GRID_KEYS}
     if merged["techniques"] is None:
-        raise ConfigError(f"{where}: missing required key 'techniques'")
+        raise ConfigError(f"{where.rstrip(':')}: missing required key 'techniques'")
     if merged["amounts"] is None:
-        raise ConfigError(f"{where}: missing required key 'amounts'")
+        raise ConfigError(f"{where.rstrip(':')}: missing required key 'amounts'")
     techniques = [
-        _technique(f"{where}.techniques", t)
-        for t in _list(f"{where}.techniques", merged["techniques"], lambda v: isinstance(v, str), "technique names")
+        _technique(f"{at}techniques", t)
+        for t in _list(f"{at}techniques", merged["techniques"], lambda v: isinstance(v, str), "technique names")
     ]
-    amounts = _list(f"{where}.amounts", merged["amounts"], lambda v: _is_number(v) and 0 < v < 1, "numbers in (0, 1)")
+    amounts = _list(f"{at}amounts", merged["amounts"], lambda v: _is_number(v) and 0 < v < 1, "numbers in (0, 1)")
     seeds = _list(
-        f"{where}.seeds",
+        f"{at}seeds",
         [0] if merged["seeds"] is None else merged["seeds"],
-        lambda v: _is_int(v) and v >= 0,
-        "non-negative integers",
+        _is_seed,
+        f"integers in [0, {MAX_SEED}]",
     )
     finetune_raw = merged["finetune"] if "finetune" in raw or "finetune" in top else None
-    finetune = _finetune(f"{where}.finetune", finetune_raw, train)
-    iterative = check_keys(f"{where}.iterative", merged["iterative"] or {}, ("steps",))
+    finetune = _finetune(f"{at}finetune", finetune_raw, train)
+    iterative = check_keys(f"{at}iterative", merged["iterative"] or {}, ("steps",))
     steps = _value(
-        f"{where}.iterative", iterative, "steps", 3, lambda v: _is_int(v) and 1 <= v <= 100, "an integer in [1, 100]"
+        f"{at}iterative", iterative, "steps", 3, lambda v: _is_int(v) and 1 <= v <= 100, "an integer in [1, 100]"
     )
-    layers = check_keys(f"{where}.layers", merged["layers"] or {}, ("exclude",))
+    layers = check_keys(f"{at}layers", merged["layers"] or {}, ("exclude",))
     exclude = None  # the default: the output layer
     if layers.get("exclude") is not None:
         given = layers["exclude"]
         if not isinstance(given, list) or not all(isinstance(v, str) for v in given):
-            raise ConfigError(f"{where}.layers.exclude: expected a list of layer names; received {shown(given)}")
+            raise ConfigError(f"{at}layers.exclude: expected a list of layer names; received {shown(given)}")
         exclude = tuple(given)
     label = merged["label"] or ""
     if not isinstance(label, str) or (label and not SAFE_NAME.match(label)):
         raise ConfigError(
-            f"{where}.label: expected a technique name (letters, digits, '.', '_', '-', '+'); received {shown(label)}"
+            f"{at}label: expected a technique name (letters, digits, '.', '_', '-', '+'); received {shown(label)}"
         )
     template = merged["name"] if merged["name"] is not None else DEFAULT_NAME
     if not isinstance(template, str):
-        raise ConfigError(f"{where}.name: expected a name template (text); received {shown(template)}")
+        raise ConfigError(f"{at}name: expected a name template (text); received {shown(template)}")
     out = []
     for technique in techniques:
         if technique.endswith(ITERATIVE) and finetune is None:
-            raise ConfigError(f"{where}: {technique} fine-tunes between its cycles; give 'finetune:' with epochs > 0")
+            raise ConfigError(
+                f"{where.rstrip(':')}: {technique} fine-tunes between its cycles; give 'finetune:' with epochs > 0"
+            )
         for amount in amounts:
             for seed in seeds:
                 name = _name(
-                    f"{where}.name",
+                    f"{at}name",
                     template,
                     technique=technique,
                     amount=_amount_text(amount),
@@ -383,7 +399,14 @@ def _model(where: str, raw: Any, base: Path, *, source: Path) -> tuple[ModelSpec
 def _check_configurations(where: str, variants: list[Variant]) -> None:
     """Variants the audit pools as seeds of one configuration (same technique and amount) must differ only by seed."""
     made: dict[tuple[str, float], Variant] = {}
+    same: dict[tuple, str] = {}
     for v in variants:
+        how = (v.technique, v.amount, v.seed, v.finetune, v.exclude, v.steps)
+        if how in same:
+            raise ConfigError(
+                f"{where}: {same[how]} and {v.name} would be the same model; make them differ or drop one"
+            )
+        same[how] = v.name
         first = made.setdefault((v.audit_technique, v.amount), v)
         if (first.technique, first.finetune, first.exclude, first.steps) != (
             v.technique,
@@ -413,9 +436,9 @@ def build_sweep_config(
     train, train_seed = (None, 0) if raw.get("train") is None else _dense_training(f"{where}: train", raw["train"])
     seeds = []
     if raw.get("dense_seeds") not in (None, []):
-        seeds = _list(
-            f"{where}: dense_seeds", raw["dense_seeds"], lambda v: _is_int(v) and v >= 0, "non-negative integers"
-        )
+        seeds = _list(f"{where}: dense_seeds", raw["dense_seeds"], _is_seed, f"integers in [0, {MAX_SEED}]")
+    if trained and train_seed in seeds:
+        raise ConfigError(f"{where}: dense_seeds includes train.seed {train_seed}, which trains the dense model itself")
     if (trained or seeds) and train is None:
         raise ConfigError(
             NEEDS_TRAIN.format(where=where, what="training a dense model (no model.path, or dense_seeds)")
@@ -427,7 +450,7 @@ def build_sweep_config(
     if grids is not None and (not isinstance(grids, list) or not grids):
         raise ConfigError(f"{where}: grids must be a non-empty list of mappings; received {shown(grids)}")
     if grids is None:
-        variants = _grid(where, {}, raw, train=train)
+        variants = _grid(f"{where}:", {}, raw, train=train)
     else:
         variants = [
             v
@@ -445,9 +468,10 @@ def build_sweep_config(
     if not SAFE_NAME.match(model.name):
         raise ConfigError(f"{where}: model.name {model.name!r} must be letters, digits, '.', '_' or '-'")
 
+    default = FORMATS_OUT if model.factory else tuple(f for f in FORMATS_OUT if f != "state_dict")
     formats = _list(
         f"{where}: formats",
-        raw.get("formats") or list(FORMATS_OUT),
+        raw.get("formats") or list(default),
         lambda v: v in FORMATS_OUT,
         f"formats among {', '.join(FORMATS_OUT)}",
     )
@@ -477,7 +501,7 @@ def build_sweep_config(
         threads=_value(where + ":", raw, "threads", 1, lambda v: _is_int(v) and 1 <= v <= 1024, "a positive integer"),
         device=device,
         batch_size=_value(where + ":", raw, "batch_size", 256, lambda v: _is_int(v) and v > 0, "a positive integer"),
-        opset=_value(where + ":", raw, "opset", 17, lambda v: _is_int(v) and 7 <= v <= 25, "an ONNX opset in [7, 25]"),
+        opset=_value(where + ":", raw, "opset", 17, lambda v: _is_int(v) and 7 <= v <= 20, "an ONNX opset in [7, 20]"),
         base_dir=base,
         source=path,
         trust_pickle=trust_pickle,

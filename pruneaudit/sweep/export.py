@@ -20,12 +20,14 @@ import io
 import re
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from pruneaudit.errors import ModelError
 from pruneaudit.models.base import first_line
+from pruneaudit.models.torch_common import select_output
 
 EXTENSIONS = {"torchscript": "pt", "onnx": "onnx", "state_dict": "pt"}
 SERIALIZATION_ID = ".data/serialization_id"
@@ -126,13 +128,27 @@ def onnx_bytes(module: torch.nn.Module, example: torch.Tensor, *, opset: int) ->
     return buf.getvalue()
 
 
+class _Scores(torch.nn.Module):
+    """The class scores alone, of a model whose output is a dict or a tuple (``model.output`` names the entry):
+    the exported files then need no ``output:`` to be audited, and ONNX's output is named ``logits``."""
+
+    def __init__(self, inner: torch.nn.Module, output: str | int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.output = output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return select_output(self.inner(x), self.output, Path("model"))
+
+
 def model_files(
-    module: torch.nn.Module, example: torch.Tensor, *, formats: tuple[str, ...], opset: int
+    module: torch.nn.Module, example: torch.Tensor, *, formats: tuple[str, ...], opset: int, output: str | int | None
 ) -> Mapping[str, bytes]:
     """format → file content, for each requested format; the module is on the CPU, in eval mode."""
+    scores = module if output is None else _Scores(module, output)
     makers: dict[str, Any] = {
-        "torchscript": lambda: torchscript_bytes(module, example),
-        "onnx": lambda: onnx_bytes(module, example, opset=opset),
+        "torchscript": lambda: torchscript_bytes(scores, example),
+        "onnx": lambda: onnx_bytes(scores, example, opset=opset),
         "state_dict": lambda: state_dict_bytes(module),
     }
     return {fmt: makers[fmt]() for fmt in formats}

@@ -29,7 +29,7 @@ class Layers:
 
     pruned: tuple[str, ...]  # parameter names
     excluded: tuple[str, ...]  # layer (module) names left dense
-    output: str  # the last layer with weights, taken as the output layer
+    output: str  # the output layer (see output_layer)
 
 
 def weight_names(module: torch.nn.Module) -> tuple[str, ...]:
@@ -37,13 +37,24 @@ def weight_names(module: torch.nn.Module) -> tuple[str, ...]:
     return tuple(n for n, p in module.named_parameters() if p.dim() >= 2 and n.rsplit(".", 1)[-1] == "weight")
 
 
-def select_layers(module: torch.nn.Module, *, exclude: tuple[str, ...] | None, structured: bool, where: str) -> Layers:
+def output_layer(module: torch.nn.Module, n_classes: int) -> str:
+    """The parameter taken as the output layer's weight: the last registered weight with one row per class
+    (the layer whose rows are the classes), else the last registered weight."""
+    params = dict(module.named_parameters())
+    names = weight_names(module)
+    rows = [n for n in names if params[n].shape[0] == n_classes]
+    return (rows or names)[-1]
+
+
+def select_layers(
+    module: torch.nn.Module, *, exclude: tuple[str, ...] | None, structured: bool, n_classes: int, where: str
+) -> Layers:
     """The pruned layers; ``exclude`` None leaves the output layer dense; structured pruning never prunes it."""
     names = weight_names(module)
     if not names:
         raise ConfigError(f"{where}: the model has no weight of 2+ dimensions to prune")
     layer = {n: n.removesuffix(".weight").removesuffix("weight").rstrip(".") for n in names}
-    output = layer[names[-1]]
+    output = layer[output_layer(module, n_classes)]
     excluded = (output,) if exclude is None else exclude
     unknown = sorted(set(excluded) - set(layer.values()))
     if unknown:

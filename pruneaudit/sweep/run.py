@@ -38,7 +38,7 @@ from pruneaudit.models.torch_common import select_output
 from pruneaudit.models.torch_module import build_module
 from pruneaudit.outputs import report_lock, write_file
 from pruneaudit.sweep import export
-from pruneaudit.sweep.audit_config import audit_configs
+from pruneaudit.sweep.audit_config import AUDIT_CONFIG_NAMES, audit_configs
 from pruneaudit.sweep.config import DenseRun, SweepConfig, Variant
 from pruneaudit.sweep.masks import MaskedWeights, compute_masks, select_layers, sparsity, weight_names
 from pruneaudit.sweep.train import Images, accuracy, fit, load_images
@@ -89,21 +89,24 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _data_identity(spec: Any) -> dict[str, Any]:
+def _data_identity(images: Images) -> dict[str, Any]:
+    """The data's options and files: an image folder as its tree, a manifest with every image it lists."""
+    spec = images.dataset.spec
     fields = {k: v for k, v in asdict(spec).items() if k not in ("path", "labels")}
     files = [spec.path, *([spec.labels] if spec.labels else [])]
-    fields["files"] = [sha256(f) if f.is_file() else str(f) for f in files]
+    files += list(getattr(images.dataset.images, "paths", ()))  # manifest and folder images
+    fields["files"] = [sha256(f) for f in files]
     return fields
 
 
-def plan(config: SweepConfig) -> tuple[Job, ...]:
+def plan(config: SweepConfig, *, train: Images, eval: Images) -> tuple[Job, ...]:
     """Every model of the sweep in order (dense, dense seeds, variants), each with its key."""
     common = {
         "algorithm": ALGORITHM,
         "threads": config.threads,
         "device": resolve_device(config.device),
-        "train_data": _data_identity(config.train_data),
-        "eval_data": _data_identity(config.eval_data),  # the manifest's eval accuracy
+        "train_data": _data_identity(train),
+        "eval_data": _data_identity(eval),  # the manifest's eval accuracy
         "output": config.model.output,
         "factory": config.model.factory,
         "factory_kwargs": config.model.factory_kwargs,
@@ -149,6 +152,7 @@ class Context:
     train: Images
     eval: Images
     dense_module: torch.nn.Module | None = None  # loaded from model.path, or the trained dense model
+    n_classes: int = 0  # the dense model's outputs, settled by _check_dense (workers: given)
 
     def build(self) -> torch.nn.Module:
         """A fresh module from the factory, initialised by torch's global generator (seeded by the caller)."""
@@ -159,9 +163,9 @@ class Context:
 
         A TorchScript model is read again from its file (a deep copy of one has non-leaf parameters).
         """
-        spec = self.config.model
-        if self.config.trained is None and spec.format == "torchscript":
-            return torch.jit.load(str(spec.path), map_location=self.device).eval()
+        config = self.config
+        if config.trained is None and config.model.format == "torchscript":
+            return load_predictor(config.model, device=self.device).module
         if self.dense_module is None:
             self.dense_module = _read_dense(self)
         return copy.deepcopy(self.dense_module).to(self.device).eval()
@@ -198,6 +202,10 @@ def _model_path(out: Path, name: str, fmt: str) -> Path:
     return out / fmt / f"{name}.{export.EXTENSIONS[fmt]}"
 
 
+def _cuda_devices(device: str) -> list[int]:
+    return [torch.cuda.current_device()] if device == "cuda" else []
+
+
 @contextmanager
 def _numerics(threads: int) -> Iterator[None]:
     """Fixed threads and deterministic kernels for one model, restored afterwards."""
@@ -216,13 +224,14 @@ def make_model(job: Job, ctx: Context, progress: Callable[[int, int], None]) -> 
     config = ctx.config
     started = time.perf_counter()
     entry: dict[str, Any] = {"name": job.name, "role": job.role, "key": job.key}
-    with _numerics(config.threads):
+    seed = job.variant.seed if job.variant is not None else job.dense.seed if job.dense is not None else 0
+    with _numerics(config.threads), torch.random.fork_rng(devices=_cuda_devices(ctx.device)):
+        torch.manual_seed(seed)  # dropout and any other draw from torch's global generator
         if job.role == "variant":
             module, facts = _prune(job.variant, ctx, progress)
             entry.update(facts)
         elif job.dense is not None:
-            torch.manual_seed(job.dense.seed)  # the factory's initialisation
-            module = ctx.build().to(ctx.device)
+            module = ctx.build().to(ctx.device)  # initialised from the seed just set
             fit(
                 module,
                 ctx.train,
@@ -243,7 +252,9 @@ def make_model(job: Job, ctx: Context, progress: Callable[[int, int], None]) -> 
             module, ctx.eval, device=ctx.device, output=config.model.output, batch_size=config.batch_size
         )
         module = module.to("cpu").eval()
-        files = export.model_files(module, ctx.example(), formats=config.formats, opset=config.opset)
+        files = export.model_files(
+            module, ctx.example(), formats=config.formats, opset=config.opset, output=config.model.output
+        )
     entry["files"] = {}
     for fmt, content in files.items():
         path = _model_path(ctx.out, job.name, fmt)
@@ -262,7 +273,11 @@ def _prune(v: Variant, ctx: Context, progress: Callable[[int, int], None]) -> tu
     config = ctx.config
     module = ctx.dense()
     layers = select_layers(
-        module, exclude=v.exclude, structured=v.base_technique == "ln_structured", where=str(config.source)
+        module,
+        exclude=v.exclude,
+        structured=v.base_technique == "ln_structured",
+        n_classes=ctx.n_classes,
+        where=str(config.source),
     )
     masks = None
     schedule = v.schedule()
@@ -285,16 +300,8 @@ def _prune(v: Variant, ctx: Context, progress: Callable[[int, int], None]) -> tu
             rewind_from=config.train if v.finetune.rewind else None,
             progress=progress,
         )
-    finetune = None
-    if v.finetune is not None:
-        finetune = {**asdict(v.finetune.training), "rewind": v.finetune.rewind, "cycles": len(schedule)}
     facts = {
-        "technique": v.technique,
-        "label": v.audit_technique,
-        "amount": v.amount,
-        "seed": v.seed,
-        "finetune": finetune,
-        "schedule": list(schedule),
+        **_config_facts(Job(name=v.name, role="variant", key="", variant=v)),
         "sparsity": {
             "declared": v.amount,
             "pruned_layers": sparsity(module, layers.pruned),
@@ -305,11 +312,31 @@ def _prune(v: Variant, ctx: Context, progress: Callable[[int, int], None]) -> tu
     return module, facts
 
 
+def _config_facts(job: Job) -> dict[str, Any]:
+    """What the config alone says of a variant (how it is made); measured facts come from making it."""
+    v = job.variant
+    if v is None:
+        return {}
+    finetune = None
+    if v.finetune is not None:
+        finetune = {**asdict(v.finetune.training), "rewind": v.finetune.rewind, "cycles": len(v.schedule())}
+    return {
+        "technique": v.technique,
+        "label": v.audit_technique,
+        "amount": v.amount,
+        "seed": v.seed,
+        "finetune": finetune,
+        "schedule": list(v.schedule()),
+    }
+
+
 def _write_bytes(path: Path, content: bytes) -> None:
     """Atomically, as `outputs.write_file` writes text: a kill leaves the old file or the new one."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_symlink():
+            raise OutputError(f"{path}: is a link; the sweep writes its models only inside --out")
         with open(tmp, "wb") as f:
             f.write(content)
             f.flush()
@@ -328,10 +355,15 @@ def _write_bytes(path: Path, content: bytes) -> None:
 _WORKER: dict[str, Any] = {}  # per worker process: its Context and progress queue (a process is its own scope)
 
 
-def _init_worker(config: SweepConfig, out: Path, device: str, queue: Any) -> None:
+def _init_worker(config: SweepConfig, out: Path, device: str, n_classes: int, queue: Any) -> None:
     torch.set_num_threads(config.threads)
     _WORKER["ctx"] = Context(
-        config=config, out=out, device=device, train=load_images(config.train_data), eval=load_images(config.eval_data)
+        config=config,
+        out=out,
+        device=device,
+        train=load_images(config.train_data),
+        eval=load_images(config.eval_data),
+        n_classes=n_classes,
     )
     _WORKER["queue"] = queue
 
@@ -352,24 +384,46 @@ def _run_in_worker(job: Job) -> dict[str, Any]:
 # The sweep
 
 
+MALFORMED = (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError)
+
+
+def _load_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """Entries by name, each shaped as this module writes them; anything else is refused in one line."""
     if not path.exists():
         return {}
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        if raw["manifest_version"].split(".")[0] != MANIFEST_VERSION.split(".")[0]:
-            raise ValueError(f"manifest version {raw['manifest_version']}, expected {MANIFEST_VERSION}")
-        entries = {m["name"]: m for m in raw["models"]}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise OutputError(BAD_MANIFEST.format(path=path, reason=first_line(exc))) from None
+        raw = _load_json(path)
+        if str(raw["manifest_version"]).split(".")[0] != MANIFEST_VERSION.split(".")[0]:
+            raise ValueError(f"manifest version {raw['manifest_version']!r}, expected {MANIFEST_VERSION}")
+        entries = {}
+        for m in raw["models"]:
+            files = m["files"]
+            if not isinstance(m["name"], str) or not isinstance(m["key"], str) or not isinstance(files, dict):
+                raise TypeError(f"model entry {str(m.get('name'))[:80]!r} is malformed")
+            if not all(isinstance(f, dict) and isinstance(f.get("sha256"), str) for f in files.values()):
+                raise TypeError(f"{m['name']}: files must map formats to their path and sha256")
+            if not isinstance(m["sparsity"], dict):
+                raise TypeError(f"{m['name']}: sparsity must be a mapping")
+            entries[m["name"]] = m
+    except MALFORMED as exc:
+        raise OutputError(BAD_MANIFEST.format(path=path, reason=first_line(exc)[:200])) from None
     return entries
+
+
+def previous_sources(path: Path) -> dict[str, Any]:
+    """The sources block of an existing manifest (read after `_read_manifest` vetted the file)."""
+    return _load_json(path).get("sources") or {} if path.exists() else {}
 
 
 def _read_timings(path: Path) -> dict[str, float]:
     """Seconds each model took, kept apart from the manifest so that the manifest repeats byte for byte."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw = _load_json(path)
+    except MALFORMED:
         return {}
     return {k: v for k, v in raw.items() if isinstance(v, (int, float))} if isinstance(raw, dict) else {}
 
@@ -380,11 +434,11 @@ def _finished(entry: dict[str, Any] | None, job: Job, *, out: Path, manifest: Pa
         return False
     if entry.get("key") != job.key:
         raise ConfigError(STALE.format(path=manifest, name=job.name))
-    files = entry.get("files", {})
+    files = entry["files"]
     if set(formats) - set(files):
         log.info("%s: no %s file yet; making it again", job.name, ", ".join(sorted(set(formats) - set(files))))
         return False
-    for fmt, item in files.items():
+    for fmt, item in ((f, files[f]) for f in formats):
         path = _model_path(out, job.name, fmt) if fmt in export.EXTENSIONS else None
         if (
             path is None or not isinstance(item, dict) or item.get("path") != path.relative_to(out).as_posix()
@@ -414,6 +468,21 @@ def _check_dense(ctx: Context, jobs: tuple[Job, ...]) -> int:
                 f"{config.source}: the dense model rejected the data's input ({first_line(exc)})"
             ) from None
     n_classes = int(scores.shape[-1])
+    ctx.n_classes = n_classes
+    size = min(ctx.example().shape[-2:]) if config.eval_data.channels_first else min(ctx.example().shape[1:3])
+    for job in jobs:
+        t = job.variant.finetune.training if job.variant and job.variant.finetune else None
+        if t is not None and t.translate >= size:
+            raise ConfigError(
+                f"{config.source}: {job.name}: augment.translate {t.translate} must be below the image size {size}"
+            )
+    try:  # the formats can be written: an export that fails does so now, not after the training
+        export.model_files(
+            module.to("cpu"), ctx.example(), formats=config.formats, opset=config.opset, output=config.model.output
+        )
+    except ModelError as exc:
+        raise ModelError(f"{config.source}: the dense model: {exc}") from None
+    module = module.to(ctx.device)
     for images, key in ((ctx.train, "train_data"), (ctx.eval, "eval_data")):
         if int(images.labels.max()) >= n_classes:
             raise ConfigError(
@@ -426,9 +495,46 @@ def _check_dense(ctx: Context, jobs: tuple[Job, ...]) -> int:
                 module,
                 exclude=job.variant.exclude,
                 structured=job.variant.base_technique == "ln_structured",
+                n_classes=n_classes,
                 where=f"{config.source}: {job.name}",
             )
     return n_classes
+
+
+def _check_out(config: SweepConfig, out: Path) -> None:
+    """Refuse, before any training, a --out this sweep cannot write or would write its own input into."""
+    for fmt in export.EXTENSIONS:
+        folder = out / fmt
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise OutputError(f"{folder}: expected a folder of this sweep's {fmt} files, not a link or a file")
+        if _model_path(out, config.model.name, fmt).resolve() == config.model.path.resolve():
+            raise ConfigError(
+                f"{config.source}: model.path {config.model.path} is where the sweep writes the dense model's "
+                f"{fmt} file; give another --out"
+            )
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: cannot write the sweep folder")
+
+
+def _sources(config: SweepConfig) -> dict[str, Any]:
+    """The code a sweep's models come from besides pruneaudit: the factory's own Python files."""
+    if config.model.factory is None:
+        return {"factory": None}
+    from pruneaudit.models.factories import factory_sources
+
+    files = factory_sources(config.model, search=config.base_dir)
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.name.encode() + b"\0" + bytes.fromhex(sha256(f)))
+    return {"factory": digest.hexdigest()}
+
+
+def _check_sources(config: SweepConfig, previous: dict[str, Any], manifest: Path) -> None:
+    if "factory" in previous and previous["factory"] != _sources(config)["factory"]:
+        raise ConfigError(
+            f"{manifest}: the factory's code ({config.model.factory}) changed since these models were made; "
+            "use another --out, or delete the models to make them again"
+        )
 
 
 def run_sweep(
@@ -436,10 +542,10 @@ def run_sweep(
 ) -> dict[str, Any]:
     """Make every model of the sweep in ``out`` (resuming what is there) and return the manifest."""
     device = resolve_device(config.device)
-    planned = plan(config)
     with report_lock(out) as lock:
         target = lock.target
         target.mkdir(parents=True, exist_ok=True)
+        _check_out(config, target)
         manifest_path = target / MANIFEST
         previous = _read_manifest(manifest_path)
         seconds = _read_timings(target / TIMINGS)
@@ -450,17 +556,19 @@ def run_sweep(
             train=load_images(config.train_data),
             eval=load_images(config.eval_data),
         )
+        planned = plan(config, train=ctx.train, eval=ctx.eval)
         n_classes = _check_dense(ctx, planned)
+        _check_sources(config, previous_sources(manifest_path), manifest_path)
         counts = np.bincount(ctx.train.labels, minlength=n_classes).tolist()
         done: dict[str, dict[str, Any]] = {}
         todo = []
         for job in planned:
             if _finished(previous.get(job.name), job, out=target, manifest=manifest_path, formats=config.formats):
-                # what the config alone decides (not the weights) comes from the config of this run
-                done[job.name] = {
-                    **previous[job.name],
-                    **({"label": job.variant.audit_technique} if job.variant else {}),
-                }
+                # what the config alone decides comes from the config (the key vouches they match),
+                # and only the files of the formats asked for are listed
+                entry = previous[job.name]
+                files = {f: entry["files"][f] for f in config.formats}
+                done[job.name] = {**entry, **_config_facts(job), "files": files}
             else:
                 todo.append(job)
         log.info("%d of %d models already made; %d to make", len(done), len(planned), len(todo))
@@ -486,11 +594,17 @@ def run_sweep(
             for job in rest:
                 record(make_model(job, ctx, _counter(job.name, tell)))
         else:
-            _run_pool(rest, config=config, out=target, device=device, jobs=jobs, record=record, tell=tell)
+            _run_pool(
+                rest, config=config, out=target, device=device, n_classes=n_classes, jobs=jobs, record=record, tell=tell
+            )
         manifest = _manifest(config, planned, done, counts, ctx)
         write_file(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        for name, text in audit_configs(config, manifest=manifest, out=out).items():
+        written = audit_configs(config, manifest=manifest, out=target)
+        for name, text in written.items():
             write_file(target / name, text)
+        for name in AUDIT_CONFIG_NAMES:
+            if name not in written:  # a format dropped from the config: its audit config would list stale files
+                (target / name).unlink(missing_ok=True)
         return manifest
 
 
@@ -510,6 +624,7 @@ def _run_pool(
     config: SweepConfig,
     out: Path,
     device: str,
+    n_classes: int,
     jobs: int,
     record: Callable[[dict[str, Any]], None],
     tell: Callable[[str, int, int], None],
@@ -522,7 +637,7 @@ def _run_pool(
         max_workers=min(jobs, len(jobs_todo)),
         mp_context=context,
         initializer=_init_worker,
-        initargs=(config, out, device, queue),
+        initargs=(config, out, device, n_classes, queue),
     ) as pool:
         pending: dict[Future, Job] = {pool.submit(_run_in_worker, job): job for job in jobs_todo}
         try:
@@ -582,6 +697,7 @@ def _manifest(
             "class_names": list(ctx.train.dataset.class_names) if ctx.train.dataset.class_names else None,
         },
         "eval_data": {"images": len(ctx.eval)},
+        "sources": _sources(config),
         "models": models,
         "complete": len(models) == len(planned),
     }

@@ -27,9 +27,12 @@ BAD = [
     ({"techniques": ["random_unstructured_iterative"]}, "unknown technique 'random_unstructured_iterative'"),
     ({"amounts": [0.5, 1.2]}, "amounts: expected numbers in (0, 1); received [0.5, 1.2]"),
     ({"amounts": [0.5, 0.5]}, "amounts: values must be distinct"),
-    ({"seeds": [-1]}, "seeds: expected non-negative integers"),
+    ({"seeds": [-1]}, "seeds: expected integers in [0, 4294967295]; received [-1]"),
     ({"name": "{technique}-{amount}"}, "model names must be unique; repeated: global_l1_iterative-0.5,"),
-    ({"name": "{technique}/{seed}"}, "must be letters, digits"),
+    ({"name": "{technique}/{seed}"}, "must be at most 120 letters, digits"),
+    ({"name": "{technique}-{seed:0>300}"}, "must be at most 120 letters, digits"),
+    ({"name": "{seed[0]}"}, "name template '{seed[0]}' is not valid"),
+    ({"name": "{seed:>2000000}"}, "must be at most 120 letters, digits"),
     ({"name": "{sparsity}"}, "name template '{sparsity}' is not valid"),
     (
         {"finetune": {"epochs": 1, "optimizer": "rmsprop"}},
@@ -47,6 +50,17 @@ BAD = [
     ({"formats": ["onnx"]}, "read back from its TorchScript or state_dict file"),
     ({"formats": ["state_dict"]}, "formats must include torchscript or onnx"),
     ({"threads": 0}, "threads: expected a positive integer; received 0"),
+    ({"finetune": {"epochs": 1, "lr": float("inf")}}, "finetune.lr: expected a positive number; received inf"),
+    ({"seeds": [2**64]}, "seeds: expected integers in [0, 4294967295]"),
+    ({"dense_seeds": [3]}, "dense_seeds includes train.seed 3, which trains the dense model itself"),
+    ({"opset": 25}, "opset: expected an ONNX opset in [7, 20]; received 25"),
+    (
+        {
+            "techniques": None,
+            "grids": [{"techniques": ["global_l1"]}, {"techniques": ["global_l1"], "name": "again-{amount}-{seed}"}],
+        },
+        "global_l1-0.5-s0 and again-0.5-0 would be the same model",
+    ),
     ({"device": "tpu"}, "device must be one of auto, cpu, cuda"),
     ({"techniques": None, "grids": [{"amounts": [0.5]}]}, "grids[0]: missing required key 'techniques'"),
     ({"grids": [{"techniques": ["global_l1"], "color": 1}]}, "grids[0]: unknown key 'color'"),
@@ -63,7 +77,7 @@ def test_bad_config_is_one_line_before_any_training(sweep_dir, tmp_path, change,
     path = write_config(sweep_dir, "bad.yaml", **change)
     with pytest.raises(ConfigError) as info:
         build_sweep_config(path)
-    assert message in str(info.value) and "\n" not in str(info.value)
+    assert message in str(info.value) and "\n" not in str(info.value) and len(str(info.value)) < 600
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["prune", "--config", str(path), "--out", str(out), "--quiet"])
     assert result.exit_code == 2 and result.output.startswith("Error: ") and len(result.output.splitlines()) == 1

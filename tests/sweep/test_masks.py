@@ -37,7 +37,7 @@ def masks_of(module: nn.Module, names: tuple[str, ...]) -> dict[str, torch.Tenso
 
 @pytest.mark.parametrize("amount", [0.3, 0.5, 0.9])
 def test_each_technique_matches_torch_prune(net, amount):
-    layers = select_layers(net, exclude=None, structured=False, where="test")
+    layers = select_layers(net, exclude=None, structured=False, n_classes=5, where="test")
     assert layers.pruned == ("conv.weight", "fc1.weight") and layers.excluded == ("fc2",)
     ref = copy.deepcopy(net)
     mods = [(ref.conv, "weight"), (ref.fc1, "weight")]
@@ -63,7 +63,7 @@ def test_each_technique_matches_torch_prune(net, amount):
     for n, m in masks_of(ref, layers.pruned).items():
         assert torch.equal(ours[n], m)
 
-    structured = select_layers(net, exclude=(), structured=True, where="test")
+    structured = select_layers(net, exclude=(), structured=True, n_classes=5, where="test")
     assert structured.excluded == ("fc2",)  # never the output layer, even when exclude is empty
     ref = copy.deepcopy(net)
     for m, name in [(ref.conv, "weight"), (ref.fc1, "weight")]:
@@ -77,7 +77,7 @@ def test_iterative_cycles_only_remove_weights_and_end_at_the_amount(net):
     v = Variant(name="v", technique="global_l1_iterative", amount=0.9, seed=0, finetune=None, exclude=None, steps=3)
     schedule = v.schedule()
     assert schedule == pytest.approx([1 - 0.1 ** (1 / 3), 1 - 0.1 ** (2 / 3), 0.9])
-    layers = select_layers(net, exclude=None, structured=False, where="test")
+    layers = select_layers(net, exclude=None, structured=False, n_classes=5, where="test")
     masks = None
     for target in schedule:
         new = compute_masks(net, technique="global_l1", sparsity=target, layers=layers, current=masks, seed=0)
@@ -96,14 +96,14 @@ def test_excluding_an_unknown_layer_names_the_layers_there_are(net):
         ConfigError,
         match=r"sweep.yaml: layers.exclude names fc3, which the model does not have; its layers with weights are conv, fc1, fc2",
     ):
-        select_layers(net, exclude=("fc3",), structured=False, where="sweep.yaml")
+        select_layers(net, exclude=("fc3",), structured=False, n_classes=5, where="sweep.yaml")
     with pytest.raises(ConfigError, match="leaves no layer to prune"):
-        select_layers(net, exclude=("conv", "fc1", "fc2"), structured=False, where="sweep.yaml")
+        select_layers(net, exclude=("conv", "fc1", "fc2"), structured=False, n_classes=5, where="sweep.yaml")
 
 
 def test_masked_weights_stay_zero_through_training(net):
     """Momentum, weight decay and Adam's moments never bring a pruned weight back."""
-    layers = select_layers(net, exclude=None, structured=False, where="test")
+    layers = select_layers(net, exclude=None, structured=False, n_classes=5, where="test")
     masks = compute_masks(net, technique="l1_unstructured", sparsity=0.7, layers=layers, current=None, seed=0)
     x, y = torch.randn(32, 3, 8, 8), torch.randint(0, 5, (32,))
     for opt in (
@@ -122,3 +122,18 @@ def test_masked_weights_stay_zero_through_training(net):
             w = net.get_parameter(n)
             assert torch.equal(w == 0, masks[n] == 0)  # exactly the pruned entries are zero
         assert not torch.equal(net.fc2.weight, before["fc2.weight"])  # the rest trained
+
+
+def test_the_output_layer_is_the_one_with_a_row_per_class_wherever_it_is_registered():
+    class Head(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(32, 5)  # registered first
+            self.body = nn.Linear(12, 32)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.body(x)))
+
+    layers = select_layers(Head(), exclude=(), structured=True, n_classes=5, where="test")
+    assert layers.output == "head" and layers.pruned == ("body.weight",)
+    assert select_layers(Head(), exclude=None, structured=False, n_classes=5, where="test").excluded == ("head",)

@@ -184,3 +184,122 @@ def test_a_manifest_pointing_outside_the_sweep_is_refused(tiny_sweep, tmp_path, 
     result = runner.invoke(cli, ["prune", "--config", str(config_path), "--out", str(copy), "--quiet"])
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "not a sweep manifest written by pruneaudit prune" in result.output and "secret.onnx" in result.output
+
+
+FACTORIES = '''
+import torch
+from torch import nn
+from tiny import Tiny
+
+
+class Drop(Tiny):
+    """Tiny with dropout: its training draws from torch's global generator."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        return self.fc2(self.drop(torch.relu(self.fc1(torch.flatten(x, 1)))))
+
+
+class Dict(Tiny):
+    def forward(self, x):
+        return {"features": x.mean(), "logits": super().forward(x)}
+'''
+
+
+@pytest.fixture
+def factories(sweep_dir, tmp_path):
+    """A copy of the tiny sweep's folder with more factories; its modules are forgotten before and after,
+    since a module imported from another folder is not "beside the config"."""
+    folder = tmp_path / "src"
+    shutil.copytree(sweep_dir, folder, ignore=shutil.ignore_patterns("*.yaml"))
+    (folder / "more.py").write_text(FACTORIES)
+    for name in ("tiny", "more"):
+        sys.modules.pop(name, None)
+    yield folder
+    for name in ("tiny", "more"):
+        sys.modules.pop(name, None)
+
+
+SMALL = {
+    "techniques": ["global_l1"],
+    "amounts": [0.5],
+    "seeds": [0],
+    "dense_seeds": None,
+    "train": {"epochs": 1, "seed": 3},
+}
+
+
+def test_a_model_does_not_depend_on_the_models_made_before_it(factories, tmp_path):
+    """Dropout draws from torch's global generator: each model seeds it itself."""
+    alone = write_config(factories, "alone.yaml", **{**SMALL, "model": {"factory": "more:Drop"}})
+    after = write_config(
+        factories,
+        "after.yaml",
+        **{**SMALL, "model": {"factory": "more:Drop"}, "techniques": ["l1_unstructured", "global_l1"]},
+    )
+    run_sweep(build_sweep_config(alone), out=tmp_path / "a")
+    run_sweep(build_sweep_config(after), out=tmp_path / "b")
+    for fmt, ext in (("torchscript", "pt"), ("onnx", "onnx"), ("state_dict", "pt")):
+        name = f"{fmt}/global_l1-0.5-s0.{ext}"
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_a_dict_output_model_is_saved_as_its_scores(factories, tmp_path, runner):
+    config = write_config(factories, "dict.yaml", **{**SMALL, "model": {"factory": "more:Dict", "output": "logits"}})
+    out = tmp_path / "sweep"
+    run_sweep(build_sweep_config(config), out=out)
+    for audit_yaml in ("audit.yaml", "audit-onnx.yaml"):  # no `output:` needed: the files give the scores alone
+        result = runner.invoke(
+            cli, ["audit", "--config", str(out / audit_yaml), "--out", str(tmp_path / audit_yaml), "--quiet"]
+        )
+        assert result.exit_code == 0, result.output
+
+
+def test_changed_factory_code_is_refused(factories, tmp_path, runner):
+    config = write_config(factories, "code.yaml", **SMALL)
+    out = tmp_path / "sweep"
+    run_sweep(build_sweep_config(config), out=out)
+    (factories / "tiny.py").write_text((factories / "tiny.py").read_text().replace("16)", "24)"))
+    result = runner.invoke(cli, ["prune", "--config", str(config), "--out", str(out), "--quiet"])
+    assert (
+        result.exit_code == 2 and "the factory's code (tiny:Tiny) changed since these models were made" in result.output
+    )
+
+
+def test_the_dense_model_file_is_never_overwritten(tiny_sweep, factories, runner):
+    _, out, _ = tiny_sweep
+    (factories / "torchscript").mkdir()
+    shutil.copy(out / "torchscript" / "dense.pt", factories / "torchscript" / "dense.pt")
+    config = write_config(
+        factories,
+        "self.yaml",
+        **{**SMALL, "train": None, "model": {"path": "torchscript/dense.pt"}, "formats": ["torchscript", "onnx"]},
+    )
+    before = (factories / "torchscript" / "dense.pt").read_bytes()
+    result = runner.invoke(cli, ["prune", "--config", str(config), "--out", str(factories), "--quiet"])
+    assert result.exit_code == 2 and "is where the sweep writes the dense model's torchscript file" in result.output
+    assert (factories / "torchscript" / "dense.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        '{"manifest_version": "9.0", "models": []}',
+        '{"manifest_version": ["1"], "models": []}',
+        '{"manifest_version": "1.0", "models": [{"name": "dense", "key": "k", "files": [], "sparsity": {}}]}',
+        '{"manifest_version": "1.0", "models": [{"name": "dense", "key": "k", "files": {"onnx": 3}, "sparsity": {}}]}',
+        "[" * 100_000,
+    ],
+)
+def test_a_malformed_manifest_is_one_line(tiny_sweep, tmp_path, runner, manifest):
+    config_path, _, _ = tiny_sweep
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / "manifest.json").write_text(manifest)
+    result = runner.invoke(cli, ["prune", "--config", str(config_path), "--out", str(out), "--quiet"])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "not a sweep manifest written by pruneaudit prune" in result.output

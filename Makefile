@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_scale.py
 	$(BIN)/python benchmarks/gpu.py
 	$(BIN)/python benchmarks/bench_prune.py
+	$(BIN)/python benchmarks/bench_ray.py
 
 wheel: install
 	rm -rf dist && $(BIN)/python -m build --wheel --no-isolation --outdir dist .

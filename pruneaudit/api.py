@@ -127,13 +127,20 @@ def _write_report(
 
 
 def prune(
-    config: SweepConfig, *, out_dir: Path, jobs: int = 1, progress: SweepCallback | None = None
+    config: SweepConfig,
+    *,
+    out_dir: Path,
+    jobs: int | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
+    progress: SweepCallback | None = None,
 ) -> dict[str, Any]:
     """Make every model of a sweep in ``out_dir`` (a finished model is never made again); return the manifest.
 
     Writes each model as TorchScript, ONNX and a state_dict, ``manifest.json``, and the audit configs
-    ``audit.yaml`` / ``audit-onnx.yaml`` that `audit` runs as they are. ``jobs``: local worker processes.
+    ``audit.yaml`` / ``audit-onnx.yaml`` that `audit` runs as they are. ``jobs``: models made at once
+    (worker processes, or Ray actors with ``backend="ray"``).
     """
     from pruneaudit.sweep.run import run_sweep  # torch: only for the command that trains
 
-    return run_sweep(config, out=out_dir, jobs=jobs, progress=progress)
+    return run_sweep(config, out=out_dir, jobs=jobs, backend=backend, ray_address=ray_address, progress=progress)

@@ -138,6 +138,15 @@ def _trust_options(command: Callable) -> Callable:
 @click.option(
     "--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails."
 )
+@click.option(
+    "--backend",
+    type=click.Choice(("local", "ray")),
+    default="local",
+    show_default=True,
+    help="Where models run: this process, or Ray actors (pip install 'pruneaudit[ray]').",
+)
+@click.option("--ray-address", metavar="ADDR", help="--backend ray: an existing cluster [default: start a local one].")
+@click.option("--workers", type=click.IntRange(min=1), help="--backend ray: actors [default: one per CPU, or GPU].")
 @click.option("--output", "output", help="Which output holds the class scores: a dict key or a tuple index.")
 @_trust_options
 @click.option(
@@ -161,6 +170,9 @@ def audit_command(
     cache_path: Path | None,
     no_cache: bool,
     policy_path: Path | None,
+    backend: str,
+    ray_address: str | None,
+    workers: int | None,
     output: str | None,
     trust_pickle: bool,
     trusted_factories: tuple[str, ...],
@@ -193,6 +205,9 @@ def audit_command(
         precision=precision,
         cache_dir=_cache_dir(cache_path, no_cache=no_cache),
     )
+    if backend == "local" and (ray_address or workers):
+        raise click.UsageError("--ray-address and --workers need --backend ray")
+    config = replace(config, backend=backend, ray_address=ray_address, workers=workers)
     policy = load_policy(policy_path) if policy_path else None
     card = load_card(card_path) if card_path else None
     with progress_bar(quiet=quiet) as progress:
@@ -370,7 +385,17 @@ def sweep_bar(*, quiet: bool) -> Iterator:
 @cli.command("prune")
 @click.option("--config", "config_path", type=PATH, required=True, help="sweep.yaml: dense model, data, techniques.")
 @click.option("--out", type=PATH, required=True, help="Sweep folder: models, manifest.json, audit.yaml.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Models made at once.")
+@click.option(
+    "--jobs", type=click.IntRange(min=1), help="Models made at once [default: 1; with --backend ray, one per CPU]."
+)
+@click.option(
+    "--backend",
+    type=click.Choice(("local", "ray")),
+    default="local",
+    show_default=True,
+    help="Where models are made: local worker processes, or Ray actors (pip install 'pruneaudit[ray]').",
+)
+@click.option("--ray-address", metavar="ADDR", help="--backend ray: an existing cluster [default: start a local one].")
 @click.option(
     "--device", type=click.Choice(DEVICES), help=f"Where to train [default: the config's, else {DEFAULT_DEVICE}]."
 )
@@ -379,7 +404,9 @@ def sweep_bar(*, quiet: bool) -> Iterator:
 def prune_command(
     config_path: Path,
     out: Path,
-    jobs: int,
+    jobs: int | None,
+    backend: str,
+    ray_address: str | None,
     device: str | None,
     trust_pickle: bool,
     trusted_factories: tuple[str, ...],
@@ -393,7 +420,9 @@ def prune_command(
         config_path, device=device, trust_pickle=trust_pickle, trusted_factories=trusted_factories
     )
     with sweep_bar(quiet=quiet) as progress:
-        manifest = prune(config, out_dir=out, jobs=jobs, progress=progress)
+        if backend == "local" and ray_address:
+            raise click.UsageError("--ray-address needs --backend ray")
+        manifest = prune(config, out_dir=out, jobs=jobs, backend=backend, ray_address=ray_address, progress=progress)
     for m in manifest["models"]:
         measured = m["sparsity"]["measured"]
         click.echo(f"{m['name']:<32} sparsity {measured:.3f}  eval top-1 {m['eval_accuracy']:.4f}")

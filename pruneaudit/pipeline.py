@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,21 +176,51 @@ def _infer_all(
             keys[i] = key
     names = dataset.class_names
     pending = [i for i in range(len(specs)) if i not in runs]
-    for group in _groups(config, specs, pending, device=device, names=names):
-        known = len(names) if names else (runs[0].n_classes if 0 in runs else None)  # the dense model's
-        tasks = [task for _, task in group]
-        done = run_group(tasks, dataset, batch_size=config.batch_size, n_classes=known, progress=progress)
-        for (i, _), run in zip(group, done):
-            runs[i] = run
-            if cache is not None and i in keys:
-                cache.store(keys[i], run)
+    known = len(names) if names else (runs[0].n_classes if 0 in runs else None)  # the dense model's
+
+    def keep(i: int, run: ModelRun) -> None:
+        """Each run as it comes: cached at once, so an audit that fails later keeps what it finished."""
+        runs[i] = run
+        if cache is not None and i in keys:
+            cache.store(keys[i], run)
+
+    backend: dict[str, str] = {}
+    if config.backend == "ray" and pending:
+        from pruneaudit.raybackend import run_models  # Ray is imported only for --backend ray
+
+        backend = run_models(
+            config, specs, pending, dataset, device=device, n_classes=known, keep=keep, progress=progress
+        )
+    else:
+        _run_local(config, specs, pending, dataset, device=device, n_classes=known, keep=keep, progress=progress)
     ordered = [runs[i] for i in range(len(specs))]
     _check_class_counts(specs, ordered, dataset)
     torch_used = "torch" in runtimes or (bool(runtimes) and config.device != "cpu")
-    return ordered, environment(device, torch_used=torch_used)
+    return ordered, {**environment(device, torch_used=torch_used), **backend}
 
 
-def _groups(
+def _run_local(
+    config: AuditConfig,
+    specs: tuple[ModelSpec, ...],
+    pending: list[int],
+    dataset: Dataset,
+    *,
+    device: str,
+    n_classes: int | None,
+    keep: Callable[[int, ModelRun], None],
+    progress: Progress | None,
+) -> None:
+    """The pending models, a group at a time, each group in one pass over the data, in this process."""
+    for group in open_groups(config, specs, pending, device=device, names=dataset.class_names):
+        done = run_group(
+            [t for _, t in group], dataset, batch_size=config.batch_size, n_classes=n_classes, progress=progress
+        )
+        for (i, _), run in zip(group, done):
+            keep(i, run)
+        n_classes = n_classes or done[0].n_classes  # the first group holds the dense model when it runs
+
+
+def open_groups(
     config: AuditConfig,
     specs: tuple[ModelSpec, ...],
     pending: list[int],

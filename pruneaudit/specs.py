@@ -97,3 +97,6 @@ class AuditConfig:
     # Prediction and file-hash cache folder; None: no cache. build_config (the CLI) defaults it to
     # cachedir.default_cache_dir(); a config built by hand opts in, so it never writes unasked.
     cache_dir: Path | None = None
+    backend: str = "local"  # where models run: "local" (this process) or "ray" (Ray actors; pruneaudit.raybackend)
+    ray_address: str | None = None  # --backend ray: an existing cluster; None starts a local Ray instance
+    workers: int | None = None  # --backend ray: actors; None: one per CPU (GPU) of the cluster

@@ -43,6 +43,9 @@ FORBIDDEN = {
         "pruneaudit.cli",
     ),
     "pruneaudit.sweep.config": HEAVY,  # a bad sweep file is refused before torch is imported
+    # the Ray backends only move work: what they run is the local backends' own code
+    "pruneaudit.raycommon": ("pruneaudit.", "!pruneaudit.errors", *HEAVY),
+    "pruneaudit.raybackend": ("pruneaudit.report", "pruneaudit.results", "pruneaudit.selection", "pruneaudit.cli"),
 }
 
 

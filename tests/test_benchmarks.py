@@ -82,3 +82,9 @@ def test_scale_benchmark_runs():
     assert "5 models x 20 classes, 500 rows" in out
     assert re.search(r"^render: +[0-9.]+ s \(target < 5 s\)", out, re.M), out
     assert re.search(r"^  whole output: [0-9.]+ MB \(target <= 40 MB\)", out, re.M), out
+
+
+def test_ray_benchmark_runs():
+    pytest.importorskip("ray")
+    out = run_benchmark("bench_ray.py", "--models", "6")
+    assert re.search(r"^ray: 6 models, 1 worker [0-9]+ s, 2 workers [0-9]+ s: speed-up [0-9.]+x", out, re.M), out

@@ -355,7 +355,20 @@ def _write_bytes(path: Path, content: bytes) -> None:
 _WORKER: dict[str, Any] = {}  # per worker process: its Context and progress queue (a process is its own scope)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose sweep process died (killed, not interrupted) leaves at once instead of lingering."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _init_worker(config: SweepConfig, out: Path, device: str, n_classes: int, queue: Any) -> None:
+    _exit_with_parent(os.getppid())
     torch.set_num_threads(config.threads)
     _WORKER["ctx"] = Context(
         config=config,
@@ -538,9 +551,19 @@ def _check_sources(config: SweepConfig, previous: dict[str, Any], manifest: Path
 
 
 def run_sweep(
-    config: SweepConfig, *, out: Path, jobs: int = 1, progress: SweepCallback | None = None
+    config: SweepConfig,
+    *,
+    out: Path,
+    jobs: int | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
+    progress: SweepCallback | None = None,
 ) -> dict[str, Any]:
-    """Make every model of the sweep in ``out`` (resuming what is there) and return the manifest."""
+    """Make every model of the sweep in ``out`` (resuming what is there) and return the manifest.
+
+    ``jobs``: models made at once (local: worker processes, default 1; ray: actors, default one per
+    CPU of the cluster). ``backend`` "ray" makes them on Ray actors (`pruneaudit.sweep.raytasks`).
+    """
     device = resolve_device(config.device)
     with report_lock(out) as lock:
         target = lock.target
@@ -590,12 +613,32 @@ def run_sweep(
         rest = [j for j in todo if j.role != "dense"]
         for job in first:  # every variant starts from it
             record(make_model(job, ctx, _counter(job.name, tell)))
-        if jobs <= 1 or len(rest) <= 1:
+        if backend == "ray" and rest:
+            from pruneaudit.sweep.raytasks import run_on_ray  # Ray is imported only for --backend ray
+
+            run_on_ray(
+                rest,
+                config=config,
+                out=target,
+                device=device,
+                n_classes=n_classes,
+                workers=jobs,
+                address=ray_address,
+                record=record,
+            )
+        elif (jobs or 1) <= 1 or len(rest) <= 1:
             for job in rest:
                 record(make_model(job, ctx, _counter(job.name, tell)))
         else:
             _run_pool(
-                rest, config=config, out=target, device=device, n_classes=n_classes, jobs=jobs, record=record, tell=tell
+                rest,
+                config=config,
+                out=target,
+                device=device,
+                n_classes=n_classes,
+                jobs=jobs or 1,
+                record=record,
+                tell=tell,
             )
         manifest = _manifest(config, planned, done, counts, ctx)
         write_file(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -33,6 +34,13 @@ def runner() -> CliRunner:
 def model_hashes(out: Path) -> dict[str, str]:
     files = sorted(p for d in MODEL_DIRS for p in (out / d).glob("*"))
     return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (OSError, IndexError):
+        return "gone"
 
 
 def made(config_path: Path, out: Path, **kwargs) -> set[str]:
@@ -111,8 +119,17 @@ def test_a_killed_sweep_resumes_where_it_stopped_with_the_same_bytes(tiny_sweep,
         if manifest.exists() and len(json.loads(manifest.read_text())["models"]) >= 5:
             break
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    assert len(workers) >= 2  # the spawned worker processes (and the resource tracker)
+    os.kill(proc.pid, signal.SIGKILL)  # the sweep process only: its workers must notice and leave
     proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.2)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and "zombie" not in _state(w)]
+    with contextlib.suppress(ProcessLookupError):  # nothing is left to kill, unless the assertion below fails
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert not alive, f"workers {alive} outlived the killed sweep"
     kept = {m["name"] for m in json.loads(manifest.read_text())["models"]}
     assert 5 <= len(kept) < 14
     remade = made(config_path, fresh)

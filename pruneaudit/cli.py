@@ -101,6 +101,24 @@ def _cache_options(*, holds: str, off: str) -> Callable:
     return apply
 
 
+def _backend_options(*, runs: str) -> Callable:
+    """--backend local|ray and --ray-address, for the commands that run models."""
+
+    def apply(command: Callable) -> Callable:
+        command = click.option(
+            "--ray-address", metavar="ADDR", help="--backend ray: an existing cluster [default: start a local one]."
+        )(command)
+        return click.option(
+            "--backend",
+            type=click.Choice(("local", "ray")),
+            default="local",
+            show_default=True,
+            help=f"{runs} (pip install 'pruneaudit[ray]').",
+        )(command)
+
+    return apply
+
+
 def _trust_options(command: Callable) -> Callable:
     """--trust-pickle and --trust-factory: running a model file's or a package's code is the caller's decision."""
     command = click.option(
@@ -138,14 +156,7 @@ def _trust_options(command: Callable) -> Callable:
 @click.option(
     "--policy", "policy_path", type=PATH, help="policy.yaml: selection and gate rules; exit 1 if a rule fails."
 )
-@click.option(
-    "--backend",
-    type=click.Choice(("local", "ray")),
-    default="local",
-    show_default=True,
-    help="Where models run: this process, or Ray actors (pip install 'pruneaudit[ray]').",
-)
-@click.option("--ray-address", metavar="ADDR", help="--backend ray: an existing cluster [default: start a local one].")
+@_backend_options(runs="Where models run: this process, or Ray actors")
 @click.option("--workers", type=click.IntRange(min=1), help="--backend ray: actors [default: one per CPU, or GPU].")
 @click.option("--output", "output", help="Which output holds the class scores: a dict key or a tuple index.")
 @_trust_options
@@ -388,14 +399,7 @@ def sweep_bar(*, quiet: bool) -> Iterator:
 @click.option(
     "--jobs", type=click.IntRange(min=1), help="Models made at once [default: 1; with --backend ray, one per CPU]."
 )
-@click.option(
-    "--backend",
-    type=click.Choice(("local", "ray")),
-    default="local",
-    show_default=True,
-    help="Where models are made: local worker processes, or Ray actors (pip install 'pruneaudit[ray]').",
-)
-@click.option("--ray-address", metavar="ADDR", help="--backend ray: an existing cluster [default: start a local one].")
+@_backend_options(runs="Where models are made: local worker processes, or Ray actors")
 @click.option(
     "--device", type=click.Choice(DEVICES), help=f"Where to train [default: the config's, else {DEFAULT_DEVICE}]."
 )

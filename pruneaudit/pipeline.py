@@ -192,14 +192,14 @@ def _infer_all(
             config, specs, pending, dataset, device=device, n_classes=known, keep=keep, progress=progress
         )
     else:
-        _run_local(config, specs, pending, dataset, device=device, n_classes=known, keep=keep, progress=progress)
+        run_local(config, specs, pending, dataset, device=device, n_classes=known, keep=keep, progress=progress)
     ordered = [runs[i] for i in range(len(specs))]
     _check_class_counts(specs, ordered, dataset)
     torch_used = "torch" in runtimes or (bool(runtimes) and config.device != "cpu")
     return ordered, {**environment(device, torch_used=torch_used), **backend}
 
 
-def _run_local(
+def run_local(
     config: AuditConfig,
     specs: tuple[ModelSpec, ...],
     pending: list[int],
@@ -208,9 +208,10 @@ def _run_local(
     device: str,
     n_classes: int | None,
     keep: Callable[[int, ModelRun], None],
-    progress: Progress | None,
+    progress: Progress | None = None,
 ) -> None:
-    """The pending models, a group at a time, each group in one pass over the data, in this process."""
+    """The pending models, a group at a time, each group in one pass over the data, in this process
+    (the local backend, and each actor of the Ray backend)."""
     for group in open_groups(config, specs, pending, device=device, names=dataset.class_names):
         done = run_group(
             [t for _, t in group], dataset, batch_size=config.batch_size, n_classes=n_classes, progress=progress

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pruneaudit.data.dataset import Dataset
-from pruneaudit.inference import ModelRun, run_group
+from pruneaudit.inference import ModelRun
 from pruneaudit.raycommon import ray_instance, result, slots
 from pruneaudit.specs import AuditConfig, ModelSpec
 
@@ -34,15 +34,20 @@ class Worker:
         self.config, self.dataset = config, dataset
 
     def run(self, indices: list[int], *, device: str, n_classes: int | None) -> list[tuple[int, ModelRun]]:
-        from pruneaudit.pipeline import open_groups  # the local backend's own grouping and loaders
+        from pruneaudit.pipeline import run_local  # the local backend itself, on this actor
 
         config = self.config
         specs = (config.dense, *config.pruned, *config.dense_seeds)
-        out = []
-        for group in open_groups(config, specs, indices, device=device, names=self.dataset.class_names):
-            runs = run_group([t for _, t in group], self.dataset, batch_size=config.batch_size, n_classes=n_classes)
-            out += [(i, run) for (i, _), run in zip(group, runs)]
-            n_classes = n_classes or runs[0].n_classes
+        out: list[tuple[int, ModelRun]] = []
+        run_local(
+            config,
+            specs,
+            indices,
+            self.dataset,
+            device=device,
+            n_classes=n_classes,
+            keep=lambda *kept: out.append(kept),
+        )
         return out
 
 

@@ -20,20 +20,9 @@ from pruneaudit.sweep.config import SweepConfig
 
 class SweepWorker:
     def __init__(self, config: SweepConfig, out: Path, device: str, n_classes: int) -> None:
-        import torch
-
         from pruneaudit.sweep.run import Context
-        from pruneaudit.sweep.train import load_images
 
-        torch.set_num_threads(config.threads)
-        self.ctx = Context(
-            config=config,
-            out=out,
-            device=device,
-            train=load_images(config.train_data),
-            eval=load_images(config.eval_data),
-            n_classes=n_classes,
-        )
+        self.ctx = Context.loaded(config, out=out, device=device, n_classes=n_classes)
 
     def make(self, job: Any) -> dict[str, Any]:
         from pruneaudit.sweep.run import make_model

@@ -154,6 +154,13 @@ class Context:
     dense_module: torch.nn.Module | None = None  # loaded from model.path, or the trained dense model
     n_classes: int = 0  # the dense model's outputs, settled by _check_dense (workers: given)
 
+    @classmethod
+    def loaded(cls, config: SweepConfig, *, out: Path, device: str, n_classes: int) -> Context:
+        """A worker's context (a process or a Ray actor): its own threads setting and copy of the data."""
+        torch.set_num_threads(config.threads)
+        train, eval = load_images(config.train_data), load_images(config.eval_data)
+        return cls(config=config, out=out, device=device, train=train, eval=eval, n_classes=n_classes)
+
     def build(self) -> torch.nn.Module:
         """A fresh module from the factory, initialised by torch's global generator (seeded by the caller)."""
         return build_module(self.config.model, search=self.config.base_dir, trusted=self.config.trusted_factories)
@@ -369,15 +376,7 @@ def _exit_with_parent(parent: int) -> None:
 
 def _init_worker(config: SweepConfig, out: Path, device: str, n_classes: int, queue: Any) -> None:
     _exit_with_parent(os.getppid())
-    torch.set_num_threads(config.threads)
-    _WORKER["ctx"] = Context(
-        config=config,
-        out=out,
-        device=device,
-        train=load_images(config.train_data),
-        eval=load_images(config.eval_data),
-        n_classes=n_classes,
-    )
+    _WORKER["ctx"] = Context.loaded(config, out=out, device=device, n_classes=n_classes)
     _WORKER["queue"] = queue
 
 

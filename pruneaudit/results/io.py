@@ -399,8 +399,12 @@ def _check_version(raw: dict[str, Any], where: str) -> str:
 
 
 def stored_files(raw: dict[str, Any]) -> dict[str, str | bytes]:
-    """results.json (canonical text, schema 2: no bulk arrays) and the Parquet tables it refers to, by file name."""
-    stored, files = tables.split(raw)
+    """results.json (canonical text, schema 2: no bulk arrays) and the Parquet tables it refers to, by file name.
+
+    Stored this way, results are of the current schema whatever version they were read as: a 1.x
+    mapping rendered again is written as schema 2, tables and version together, so it reads back.
+    """
+    stored, files = tables.split({**raw, "schema_version": SCHEMA_VERSION})
     return {"results.json": dumps(stored), **files}
 
 

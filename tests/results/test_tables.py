@@ -76,6 +76,14 @@ def test_schema_1_files_still_load():
     assert parse_results(raw).models[2].confusion.count.tolist() == [7]
 
 
+def test_a_schema_1_file_stored_again_is_schema_2_and_reads_back(tmp_path):
+    raw = _mapping()
+    raw["schema_version"] = "1.1"
+    path = _write(tmp_path, stored_files(raw))
+    assert json.loads(path.read_text())["schema_version"] == SCHEMA_VERSION
+    assert load_results(path).models[2].confusion.count.tolist() == [7]
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [

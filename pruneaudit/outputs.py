@@ -136,14 +136,14 @@ def write_outputs(lock: HeldLock, files: Mapping[str, str | bytes]) -> None:
         shutil.rmtree(replaced, ignore_errors=True)  # a leftover would be removed by the next run
 
 
-def write_file(path: Path, text: str) -> None:
-    """Write one file atomically: a temporary sibling, synced, then a rename."""
+def write_file(path: Path, content: str | bytes) -> None:
+    """Write one file atomically: a temporary sibling, synced, then a rename; text is written as UTF-8."""
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content.encode("utf-8") if isinstance(content, str) else content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -99,12 +99,12 @@ def _data_identity(images: Images) -> dict[str, Any]:
     return fields
 
 
-def plan(config: SweepConfig, *, train: Images, eval: Images) -> tuple[Job, ...]:
+def plan(config: SweepConfig, *, device: str, train: Images, eval: Images) -> tuple[Job, ...]:
     """Every model of the sweep in order (dense, dense seeds, variants), each with its key."""
     common = {
         "algorithm": ALGORITHM,
         "threads": config.threads,
-        "device": resolve_device(config.device),
+        "device": device,
         "train_data": _data_identity(train),
         "eval_data": _data_identity(eval),  # the manifest's eval accuracy
         "output": config.model.output,
@@ -265,7 +265,7 @@ def make_model(job: Job, ctx: Context, progress: Callable[[int, int], None]) -> 
     entry["files"] = {}
     for fmt, content in files.items():
         path = _model_path(ctx.out, job.name, fmt)
-        _write_bytes(path, content)
+        _write_model(path, content)
         entry["files"][fmt] = {
             "path": path.relative_to(ctx.out).as_posix(),
             "sha256": hashlib.sha256(content).hexdigest(),
@@ -337,22 +337,11 @@ def _config_facts(job: Job) -> dict[str, Any]:
     }
 
 
-def _write_bytes(path: Path, content: bytes) -> None:
-    """Atomically, as `outputs.write_file` writes text: a kill leaves the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_symlink():
-            raise OutputError(f"{path}: is a link; the sweep writes its models only inside --out")
-        with open(tmp, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+def _write_model(path: Path, content: bytes) -> None:
+    """Atomically (a kill leaves the old file or the new one), and never through a link out of --out."""
+    if path.is_symlink():
+        raise OutputError(f"{path}: is a link; the sweep writes its models only inside --out")
+    write_file(path, content)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -403,14 +392,25 @@ def _load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
-    """Entries by name, each shaped as this module writes them; anything else is refused in one line."""
+@dataclass(frozen=True)
+class Previous:
+    """What an existing manifest says: its model entries by name, and the sources they were made from."""
+
+    entries: dict[str, dict[str, Any]]
+    sources: dict[str, Any]
+
+
+def _read_manifest(path: Path) -> Previous:
+    """The manifest, each entry shaped as this module writes it; anything else is refused in one line."""
     if not path.exists():
-        return {}
+        return Previous(entries={}, sources={})
     try:
         raw = _load_json(path)
         if str(raw["manifest_version"]).split(".")[0] != MANIFEST_VERSION.split(".")[0]:
             raise ValueError(f"manifest version {raw['manifest_version']!r}, expected {MANIFEST_VERSION}")
+        sources = raw.get("sources") or {}
+        if not isinstance(sources, dict):
+            raise TypeError("sources must be a mapping")
         entries = {}
         for m in raw["models"]:
             files = m["files"]
@@ -423,12 +423,7 @@ def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
             entries[m["name"]] = m
     except MALFORMED as exc:
         raise OutputError(BAD_MANIFEST.format(path=path, reason=first_line(exc)[:200])) from None
-    return entries
-
-
-def previous_sources(path: Path) -> dict[str, Any]:
-    """The sources block of an existing manifest (read after `_read_manifest` vetted the file)."""
-    return _load_json(path).get("sources") or {} if path.exists() else {}
+    return Previous(entries=entries, sources=sources)
 
 
 def _read_timings(path: Path) -> dict[str, float]:
@@ -578,17 +573,19 @@ def run_sweep(
             train=load_images(config.train_data),
             eval=load_images(config.eval_data),
         )
-        planned = plan(config, train=ctx.train, eval=ctx.eval)
+        planned = plan(config, device=device, train=ctx.train, eval=ctx.eval)
         n_classes = _check_dense(ctx, planned)
-        _check_sources(config, previous_sources(manifest_path), manifest_path)
+        _check_sources(config, previous.sources, manifest_path)
         counts = np.bincount(ctx.train.labels, minlength=n_classes).tolist()
         done: dict[str, dict[str, Any]] = {}
         todo = []
         for job in planned:
-            if _finished(previous.get(job.name), job, out=target, manifest=manifest_path, formats=config.formats):
+            if _finished(
+                previous.entries.get(job.name), job, out=target, manifest=manifest_path, formats=config.formats
+            ):
                 # what the config alone decides comes from the config (the key vouches they match),
                 # and only the files of the formats asked for are listed
-                entry = previous[job.name]
+                entry = previous.entries[job.name]
                 files = {f: entry["files"][f] for f in config.formats}
                 done[job.name] = {**entry, **_config_facts(job), "files": files}
             else:

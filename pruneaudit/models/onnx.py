@@ -1,4 +1,8 @@
-"""ONNX backend on onnxruntime: CUDA provider when a GPU is usable, CPU otherwise."""
+"""ONNX backend on onnxruntime: CUDA provider when a GPU is usable, CPU otherwise.
+
+The `onnxruntime` module comes from onnxruntime-gpu or from the CPU-only onnxruntime package (pyproject.toml
+picks one per platform); both run here, and the card names the provider that ran.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,9 @@ from pruneaudit.specs import ModelSpec
 log = logging.getLogger(__name__)
 _ORT_QUIET = 3  # errors only: keeps onnxruntime's own provider chatter off stderr
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+NO_CUDA = "onnxruntime cannot use CUDA here"
+# The plain onnxruntime package (CPU only) is what pip installs outside Linux x86_64 and Windows x64.
+NO_CUDA_BUILD = "the installed onnxruntime has no CUDA provider (replace it with onnxruntime-gpu)"
 IR_TOO_NEW = (
     "{path}: the model has ONNX IR version {ir} but onnxruntime {ort} reads IR versions up to {most}; "
     "export it with an onnx release that onnxruntime {ort} supports, or set its ir_version to {most} or lower "
@@ -76,7 +83,10 @@ class OnnxPredictor:
         options = ort.SessionOptions()
         options.log_severity_level = _ORT_QUIET
         providers = ["CPUExecutionProvider"]
-        if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        has_cuda = (
+            "CUDAExecutionProvider" in ort.get_available_providers()
+        )  # onnxruntime-gpu lists it even without a GPU
+        if device == "cuda" and has_cuda:
             if hasattr(ort, "preload_dlls"):
                 ort.preload_dlls()  # CUDA libraries shipped with torch's CUDA wheels
             providers.insert(0, "CUDAExecutionProvider")
@@ -91,9 +101,10 @@ class OnnxPredictor:
             raise ModelError(f"{path}: cannot load as an ONNX model ({first_line(exc)})") from None
         ran = self._session.get_providers()[0]
         if device == "cuda" and ran != "CUDAExecutionProvider":
+            why = NO_CUDA if has_cuda else NO_CUDA_BUILD
             if strict:
-                raise ModelError(f"{path}: --device cuda but onnxruntime cannot use CUDA here; it would run on {ran}")
-            log.warning("%s: onnxruntime cannot use CUDA here; running on %s", path, ran)
+                raise ModelError(f"{path}: --device cuda but {why}; it would run on {ran}")
+            log.warning("%s: %s; running on %s", path, why, ran)
         self.device = ran
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
@@ -117,7 +128,7 @@ class OnnxPredictor:
         if selector is None:
             if len(outputs) > 1:
                 raise ModelError(
-                    f"{self.path}: the model has outputs {', '.join(outputs)}; choose one with --output NAME"
+                    f"{self.path}: the model has outputs {', '.join(outputs)}; choose one with --score-output NAME"
                 )
             return outputs[0]
         if isinstance(selector, int):

@@ -19,20 +19,20 @@ def select_output(out: Any, selector: str | int | None, where: Path) -> torch.Te
     """The class-score tensor of a model output: a tensor, or one entry of a dict / tuple / list."""
     if isinstance(out, torch.Tensor):
         if selector is not None:
-            raise ModelError(f"{where}: --output {selector!r} given but the model returns a single tensor")
+            raise ModelError(f"{where}: --score-output {selector!r} given but the model returns a single tensor")
         return out
     if isinstance(out, dict):
         keys = [str(k) for k in out]
         if selector is None:
             raise ModelError(
-                f"{where}: the model returns a dict with keys {', '.join(keys)}; choose one with --output KEY"
+                f"{where}: the model returns a dict with keys {', '.join(keys)}; choose one with --score-output KEY"
             )
         if str(selector) not in keys:
             raise ModelError(f"{where}: output key {selector!r} not found; the model returns {', '.join(keys)}")
         return out[next(k for k in out if str(k) == str(selector))]
     if isinstance(out, (tuple, list)):
         if selector is None:
-            raise ModelError(f"{where}: the model returns {len(out)} outputs; choose one with --output INDEX")
+            raise ModelError(f"{where}: the model returns {len(out)} outputs; choose one with --score-output INDEX")
         if not isinstance(selector, int) or not 0 <= selector < len(out):
             raise ModelError(f"{where}: output index {selector!r} out of range; the model returns {len(out)} outputs")
         return out[selector]

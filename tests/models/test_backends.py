@@ -111,13 +111,13 @@ def test_select_output_kinds(tmp_path):
     where = tmp_path / "m.pt"
     assert select_output(t, None, where) is t
     assert select_output((t, t + 1), 1, where).sum() == 6
-    with pytest.raises(ModelError, match="returns 2 outputs; choose one with --output INDEX"):
+    with pytest.raises(ModelError, match="returns 2 outputs; choose one with --score-output INDEX"):
         select_output((t, t), None, where)
     with pytest.raises(ModelError, match="output index 5 out of range; the model returns 2 outputs"):
         select_output([t, t], 5, where)
     with pytest.raises(ModelError, match="output key 'x' not found; the model returns a, b"):
         select_output({"a": t, "b": t}, "x", where)
-    with pytest.raises(ModelError, match="--output 'a' given but the model returns a single tensor"):
+    with pytest.raises(ModelError, match="--score-output 'a' given but the model returns a single tensor"):
         select_output(t, "a", where)
 
 
@@ -130,7 +130,9 @@ def test_onnx_with_two_outputs(tmp_path, batch):
     graph = helper.make_graph(nodes, "two", [x], [flat, neg], initializer=[shape])
     path = tmp_path / "two.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
-    with pytest.raises(ModelError, match="two.onnx: the model has outputs flat, neg; choose one with --output NAME"):
+    with pytest.raises(
+        ModelError, match="two.onnx: the model has outputs flat, neg; choose one with --score-output NAME"
+    ):
         load_predictor(model_spec(path), device="cpu")
     by_name = load_predictor(model_spec(path, output="neg"), device="cpu")
     by_index = load_predictor(model_spec(path, output=0), device="cpu")

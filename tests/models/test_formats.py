@@ -213,14 +213,14 @@ def test_probabilities_and_dict_outputs(lab):
     )
     assert (
         no_key.exit_code == 2
-        and "returns a dict with keys features, logits; choose one with --output KEY" in no_key.output
+        and "returns a dict with keys features, logits; choose one with --score-output KEY" in no_key.output
     )
     keyed = audit_pair(
         str(paths[("dict", "dense")]),
         str(paths[("dict", "global-90")]),
         lab["data"],
         str(lab["root"] / "d1"),
-        "--output",
+        "--score-output",
         "logits",
     )
     assert keyed.exit_code == 0, keyed.output

@@ -275,7 +275,7 @@ CLASSES = (
     "-0.01",
 )
 DENSE_NAME = "=cmd|' /C calc'!A0"
-PRUNED_NAME = "<img src=x onerror=alert(1)>![t](https://t.example/p.png)|x\r| forged | row |"
+PRUNED_NAME = "<img src=x onerror=alert(1)>![t](https://t.example/p.png)|x\r\x1b[2K| forged | row |"
 CONTROLS = "".join(map(chr, range(0x20))) + "\x7f\x85\u2028\u2029"
 
 
@@ -381,7 +381,7 @@ def test_junit_is_well_formed_whatever_the_names():
     assert "\ufffd" in expected and "]]>\"'<&" in expected and all(c in expected for c in "\t\n\r")
     failed, passed = root.findall("testsuite/testcase")
     assert failed.get("name") == passed.get("name") == expected
-    assert failed.get("classname") == "pruneaudit." + expected
+    assert failed.get("classname") == expected.replace(".", "\u2024")  # no dots: Jenkins splits at the last one
     assert failed.find("failure").get("message") == expected
     assert passed.find("system-out").text == expected.replace("\r", "\n")  # XML normalises a text's line ends
 
@@ -408,3 +408,13 @@ def test_spreadsheet_text_follows_owasp():
     for start in ("=", "+", "-", "@", "\t", "\r"):
         assert spreadsheet_text(start + "1") == "'" + start + "1"
     assert spreadsheet_text("") == "" and spreadsheet_text("plain -1") == "plain -1"
+
+
+def test_progress_lines_carry_no_control_characters(hostile, tmp_path):
+    """Without --quiet the progress names each model on stderr: a hostile name cannot move the cursor or start a
+    line of its own (a forged GitHub workflow command)."""
+    outcome = invoke(["audit", "--config", hostile.parent / "audit.yaml", "--out", tmp_path / "out", "--no-cache"])
+    assert outcome.exit_code == 0, outcome.stderr
+    assert "forged" in outcome.stderr  # the name is there, made plain
+    assert "\x1b" not in outcome.stderr and "\r" not in outcome.stderr
+    assert not [line for line in outcome.stderr.splitlines() if line.lstrip().startswith("::")]

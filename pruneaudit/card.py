@@ -1,31 +1,168 @@
 """card.yaml: the owner-written parts of the model card (Mitchell et al. 2019).
 
 Every field is optional; a part that is not provided is shown as "not provided" in the
-card instead of vanishing, so a reader knows it was never written.
+card instead of vanishing, so a reader knows it was never written. The fields that end up in
+card.md's front matter (licence, base_model, library_name) are checked against what the
+Hugging Face Hub accepts there, so that a card pushed as a model repository's README is not
+refused by the Hub, or shown with a licence it cannot link.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from pruneaudit.errors import ConfigError
+from pruneaudit.results.view import HUB_ID_EXPECTED, is_hub_id
 from pruneaudit.yamlfile import check_keys, read_yaml, shown
 
-TEXT_FIELDS = ("name", "version", "licence", "training_data", "evaluation_data", "ethical_considerations")
+TEXT_FIELDS = (
+    "name",
+    "version",
+    "licence",
+    "licence_name",
+    "licence_link",
+    "base_model",
+    "library_name",
+    "training_data",
+    "evaluation_data",
+    "ethical_considerations",
+)
 LIST_FIELDS = ("owners", "references", "intended_uses", "out_of_scope_uses", "factors", "caveats")
 CARD_KEYS = TEXT_FIELDS + LIST_FIELDS
+
+# The licence identifiers of the Hub (huggingface/hub-docs, docs/hub/repositories-licenses.md); any other
+# licence is `other`, named by licence_name and linked by licence_link.
+HUB_LICENCES = (
+    "apache-2.0",
+    "mit",
+    "openrail",
+    "bigscience-openrail-m",
+    "creativeml-openrail-m",
+    "bigscience-bloom-rail-1.0",
+    "bigcode-openrail-m",
+    "afl-3.0",
+    "artistic-2.0",
+    "bsl-1.0",
+    "bsd",
+    "bsd-2-clause",
+    "bsd-3-clause",
+    "bsd-3-clause-clear",
+    "c-uda",
+    "cc",
+    "cc0-1.0",
+    "cc-by-2.0",
+    "cc-by-2.5",
+    "cc-by-3.0",
+    "cc-by-4.0",
+    "cc-by-sa-3.0",
+    "cc-by-sa-4.0",
+    "cc-by-nc-2.0",
+    "cc-by-nc-3.0",
+    "cc-by-nc-4.0",
+    "cc-by-nd-4.0",
+    "cc-by-nc-nd-3.0",
+    "cc-by-nc-nd-4.0",
+    "cc-by-nc-sa-2.0",
+    "cc-by-nc-sa-3.0",
+    "cc-by-nc-sa-4.0",
+    "cdla-sharing-1.0",
+    "cdla-permissive-1.0",
+    "cdla-permissive-2.0",
+    "wtfpl",
+    "ecl-2.0",
+    "epl-1.0",
+    "epl-2.0",
+    "etalab-2.0",
+    "eupl-1.1",
+    "agpl-3.0",
+    "gfdl",
+    "gpl",
+    "gpl-2.0",
+    "gpl-3.0",
+    "lgpl",
+    "lgpl-2.1",
+    "lgpl-3.0",
+    "isc",
+    "lppl-1.3c",
+    "ms-pl",
+    "mpl-2.0",
+    "odc-by",
+    "odbl",
+    "openrail++",
+    "osl-3.0",
+    "postgresql",
+    "ofl-1.1",
+    "ncsa",
+    "unlicense",
+    "zlib",
+    "pddl",
+    "lgpl-lr",
+    "deepfloyd-if-license",
+    "llama2",
+    "gemma",
+    "unknown",
+    "other",
+)
+OTHER = "other"
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")  # a licence_name or library_name: one token, no spaces
+
+BAD_LICENCE = (
+    "{where}: licence must be a licence id of the Hugging Face Hub (apache-2.0, mit, cc-by-4.0, …, see "
+    "https://huggingface.co/docs/hub/repositories-licenses), or other with licence_link; received {value}"
+)
+OTHER_NEEDS_LINK = (
+    "{where}: licence other needs licence_link: a URL of the licence text, or the path of the LICENSE file "
+    "in the model repository"
+)
+ONLY_FOR_OTHER = "{where}: {key} is for licence other only (the Hub links its listed licences itself); received {value}"
+
+
+def _text(raw: dict[str, Any], key: str, where: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, (str, int, float)):
+        raise ConfigError(f"{where}: {key} must be text, received {shown(value)}")
+    return None if value is None else str(value).strip()
+
+
+def _hub_fields(card: dict[str, Any], where: str) -> None:
+    """The front matter's fields, checked (and the licence id lower-cased) as the Hub reads them."""
+    licence = card["licence"]
+    if licence is not None:
+        if licence.lower() not in HUB_LICENCES:
+            raise ConfigError(BAD_LICENCE.format(where=where, value=shown(licence)))
+        card["licence"] = licence = licence.lower()
+    for key in ("licence_name", "licence_link"):
+        if card[key] is not None and licence != OTHER:
+            raise ConfigError(ONLY_FOR_OTHER.format(where=where, key=key, value=shown(card[key])))
+    if licence == OTHER and not card["licence_link"]:
+        raise ConfigError(OTHER_NEEDS_LINK.format(where=where))
+    if card["licence_link"] is not None and any(c.isspace() for c in card["licence_link"]):
+        raise ConfigError(
+            f"{where}: licence_link must be a URL or a file path without spaces; received {shown(card['licence_link'])}"
+        )
+    if card["licence_name"] is not None and not _ID.fullmatch(card["licence_name"]):
+        raise ConfigError(
+            f"{where}: licence_name must be an id for the licence (letters, digits, '.', '-', '+', e.g. "
+            f"my-licence-1.0); received {shown(card['licence_name'])}"
+        )
+    if card["base_model"] is not None and not is_hub_id(card["base_model"]):
+        raise ConfigError(
+            f"{where}: base_model must be {HUB_ID_EXPECTED}, the dense model's repository; "
+            f"received {shown(card['base_model'])}"
+        )
+    if card["library_name"] is not None and not _ID.fullmatch(card["library_name"]):
+        raise ConfigError(
+            f"{where}: library_name must be a library id of the Hub (pytorch, onnx, timm, …); "
+            f"received {shown(card['library_name'])}"
+        )
 
 
 def parse_card(raw: Any, *, where: str) -> dict[str, Any]:
     """Validate card metadata; returns a dict with every key present (None when not provided)."""
     raw = check_keys(where, {} if raw is None else raw, CARD_KEYS)
-    card: dict[str, Any] = {}
-    for key in TEXT_FIELDS:
-        value = raw.get(key)
-        if value is not None and not isinstance(value, (str, int, float)):
-            raise ConfigError(f"{where}: {key} must be text, received {shown(value)}")
-        card[key] = None if value is None else str(value).strip()
+    card: dict[str, Any] = {key: _text(raw, key, where) for key in TEXT_FIELDS}
     for key in LIST_FIELDS:
         value = raw.get(key)
         if value is None:
@@ -34,6 +171,7 @@ def parse_card(raw: Any, *, where: str) -> dict[str, Any]:
             card[key] = [str(v).strip() for v in value]
         else:
             raise ConfigError(f"{where}: {key} must be a list of text items, received {shown(value)}")
+    _hub_fields(card, where)
     return card
 
 

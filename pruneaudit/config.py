@@ -23,7 +23,7 @@ from pruneaudit.defaults import (
 from pruneaudit.errors import MISSING_FILE, ConfigError
 from pruneaudit.models.formats import EXTENSIONS, FORMATS, TORCH_SAVE_EXTENSIONS, infer_format
 from pruneaudit.policy import parse_selection
-from pruneaudit.results.view import METADATA_TYPES
+from pruneaudit.results.view import HUB_ID_EXPECTED, METADATA_TYPES, is_hub_id
 from pruneaudit.specs import AuditConfig, DataSpec, ModelSpec
 from pruneaudit.yamlfile import check_keys, read_yaml, shown
 
@@ -54,6 +54,8 @@ MODEL_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 METADATA_KEYS = tuple(METADATA_TYPES)
 MODEL_KEYS = tuple(MODEL_TYPES)
 BAD_MODEL_VALUE = "{where}: {key} must be {expected}; received {value}"
+# How the card names the data (model-index dataset name, Hub id and split name): they change no input.
+DATA_NAMES = ("name", "hf_id", "split_name")
 DATA_KEYS = (
     "path",
     "labels",
@@ -71,6 +73,7 @@ DATA_KEYS = (
     "color",
     "channels_first",
     "max_bytes",
+    *DATA_NAMES,
 )
 TOP_KEYS = (
     "data",
@@ -186,6 +189,19 @@ def _floats(where: str, value: Any, *, positive: bool = False) -> tuple[float, .
     return tuple(float(v) for v in values)
 
 
+def _data_names(where: str, raw: dict[str, Any]) -> dict[str, str]:
+    """data.name, data.hf_id and data.split_name as given: non-empty text, the Hub id shaped like one."""
+    names = {key: raw[key] for key in DATA_NAMES if key in raw}
+    for key, value in names.items():
+        if not _is_text(value) or not value.strip():
+            raise ConfigError(f"{where}.{key}: expected non-empty text; received {shown(value)}")
+    if "hf_id" in names and not is_hub_id(names["hf_id"]):
+        raise ConfigError(
+            f"{where}.hf_id: expected {HUB_ID_EXPECTED}, e.g. ylecun/mnist; received {shown(names['hf_id'])}"
+        )
+    return {key: value.strip() for key, value in names.items()}
+
+
 def _data_from_mapping(where: str, raw: Any, base: Path) -> DataSpec:
     """Every value is type-checked here, so that a bad one is a ConfigError naming the config, not a traceback."""
     raw = {k: v for k, v in check_keys(where, raw, DATA_KEYS).items() if v is not None}
@@ -233,6 +249,7 @@ def _data_from_mapping(where: str, raw: Any, base: Path) -> DataSpec:
     crop = _ints(f"{where}.center_crop", raw.get("center_crop"), lengths=(1, 2))
     max_bytes = _ints(f"{where}.max_bytes", raw.get("max_bytes"), lengths=(1,))
     return DataSpec(
+        **_data_names(where, raw),
         path=_existing(base / raw["path"]),
         labels=None if raw.get("labels") is None else _existing(base / raw["labels"]),
         resize=_ints(f"{where}.resize", raw.get("resize"), lengths=(1, 2)),

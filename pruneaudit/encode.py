@@ -206,10 +206,13 @@ def encode_results(audit: AuditResult) -> dict[str, Any]:
             "attributes": sorted(audit.dataset.attributes),
             "class_names": list(audit.class_names),
             "file": spec.path.name,
+            "hf_id": spec.hf_id,  # null: not given in the config
             "n_classes": len(audit.class_names),
             "n_samples": n,
+            "name": spec.name,
             "sha256": audit.data_sha256,
             "split": spec.split,
+            "split_name": spec.split_name,
             "train_class_counts": None if counts is None else list(counts),  # null: not given in the config
         },
         "models": [_model(m, audit.class_names, timings=audit.config.timings) for m in audit.models],

@@ -40,7 +40,7 @@ from pruneaudit.inference import ModelRun
 from pruneaudit.models import LayerFacts, ModelFacts
 from pruneaudit.models.factories import factory_sources
 from pruneaudit.models.formats import FORMATS
-from pruneaudit.specs import ModelSpec
+from pruneaudit.specs import DataSpec, ModelSpec
 
 log = logging.getLogger(__name__)
 LAYOUT = 1  # of an entry; part of the key
@@ -49,6 +49,7 @@ NOT_INPUT = (
     "labels",
     "attributes",
     "max_bytes",
+    *DataSpec.DESCRIPTIVE,
 )  # DataSpec fields that do not change the input (files are hashed)
 UNREADABLE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, RecursionError, MemoryError)
 META_BYTES = 8 << 20  # the JSON part of an entry (facts, per-layer counts) is far smaller

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pruneaudit.defaults import (
     DEFAULT_ALPHA,
@@ -64,6 +64,13 @@ class DataSpec:
     color: str | None = None  # image files: "grayscale" or "rgb" (default: rgb)
     channels_first: bool = True
     max_bytes: int = DEFAULT_MAX_BYTES  # arrays read whole into memory: refused above this, before reading
+    # How the card names the data: a pretty name, its Hugging Face Hub dataset id, the split's name there.
+    # They change no input: the prediction cache and the sweep's model keys leave them out (DESCRIPTIVE).
+    name: str | None = None
+    hf_id: str | None = None
+    split_name: str | None = None
+
+    DESCRIPTIVE: ClassVar[tuple[str, ...]] = ("name", "hf_id", "split_name")
 
     @property
     def kind(self) -> str:

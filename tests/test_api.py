@@ -11,8 +11,9 @@ import pytest
 import pruneaudit
 from pruneaudit.errors import ConfigError, PruneAuditError
 from pruneaudit.gate import Check
+from pruneaudit.inference import Silent
 from pruneaudit.policy import Selection
-from pruneaudit.results import Results
+from pruneaudit.results import SCHEMA_VERSION, Results
 from tests.conftest import DATA, REPORT_FILES, ROOT, SAMPLES
 
 POLICY = ROOT / "examples" / "policy.yaml"
@@ -40,13 +41,30 @@ def test_public_names_are_the_functions():
     assert not issubclass(PruneAuditError, click.ClickException)  # library errors know nothing of Click
 
 
+class Counted(Silent):
+    """The stages an audit reports, and the images its batches add up to."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, tuple[int, int]] = {}
+        self.images = 0
+
+    def stage(self, name: str, *, models: int = 0, images: int = 0) -> None:
+        self.stages[name] = (models, images)
+
+    def advance(self, images: int, *, model: str, warm_up: bool = False) -> None:
+        self.images += images
+
+    def finished(self, model: str, *, cached: bool = False) -> None:
+        if cached:  # from the prediction cache (an earlier test's run): its images, all at once
+            self.images += self.stages["Inference"][1]
+
+
 def test_audit_render_load_select_check(config, tmp_path):
-    calls = []
-    results = pruneaudit.audit(config, progress=lambda step, total: calls.append((step, total)))
+    counted = Counted()
+    results = pruneaudit.audit(config, progress=counted)
     assert isinstance(results, Results) and [m.name for m in results.pruned] == list(PRUNED)
     assert results.selection is not None and results.selection.primary == "fairness_aware"
-    totals = {t for _, t in calls}
-    assert totals == {512 * 4} and sum(s for s, _ in calls) == 512 * 4  # every image of every model, once
+    assert counted.stages["Inference"] == (4, 512) and counted.images == 512 * 4  # every image of every model, once
 
     pruneaudit.render(results, out_dir=tmp_path)
     saved = pruneaudit.load_results(tmp_path / "results.json")
@@ -126,7 +144,7 @@ def test_train_class_counts_reach_the_results_and_the_card(tmp_path):
     results, _ = pruneaudit.audit_to_directory(config, out_dir=tmp_path / "out")
     assert results.data.train_class_counts == tuple(MNIST_TRAIN_COUNTS)
     written = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert written["schema_version"] == "2.1" and written["data"]["train_class_counts"] == MNIST_TRAIN_COUNTS
+    assert written["schema_version"] == SCHEMA_VERSION and written["data"]["train_class_counts"] == MNIST_TRAIN_COUNTS
     assert pruneaudit.load_results(tmp_path / "out" / "results.json") == results
     sentence = "Training set: 60,000 images; smallest class 5 (5,421), largest 1 (6,742)."
     assert sentence in (tmp_path / "out" / "card.md").read_text()

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,46 @@ def test_train_class_counts_must_be_a_list_of_non_negative_integers(tmp_path, co
         f"class order; received {received}"
     )
     assert err.value.exit_code == 2
+
+
+def _with_data_names(tmp_path: Path, names: str) -> Path:
+    ts = SAMPLES / "torchscript"
+    return _write(
+        tmp_path,
+        f"data: {{path: {SAMPLES / 'data' / 'mnist10k.npz'}, split: 1, {names}}}\n"
+        f"dense: {{path: {ts / 'dense.pt'}}}\n"
+        f"pruned: [{{path: {ts / 'global-50.pt'}}}]\n",
+    )
+
+
+def test_the_sample_config_names_its_data_for_the_card():
+    data = build_config(config_path=SAMPLES / "audit.yaml").data
+    assert (data.name, data.hf_id, data.split_name) == ("MNIST", "ylecun/mnist", "test")
+
+
+def test_data_names_are_optional_and_kept_as_given(tmp_path):
+    data = build_config(config_path=_with_data_names(tmp_path, "name: ' MNIST digits ', hf_id: mnist")).data
+    assert (data.name, data.hf_id, data.split_name) == ("MNIST digits", "mnist", None)
+    given = build_config(
+        config_path=SAMPLES / "audit.yaml", data=SAMPLES / "data" / "mnist10k.npz"
+    ).data  # --data replaces the file's whole data mapping
+    assert (given.name, given.hf_id, given.split_name) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ("hf_id: datasets/ylecun/mnist", "hf_id: expected a Hugging Face Hub id ('owner/name' or 'name'"),
+        ("hf_id: ylecun--mnist", "hf_id: expected a Hugging Face Hub id"),
+        ("hf_id: 'ylecun/mnist '", "hf_id: expected a Hugging Face Hub id"),
+        ("hf_id: 7", "hf_id: expected non-empty text; received 7"),
+        ("name: ''", "name: expected non-empty text; received ''"),
+        ("split_name: 1", "split_name: expected non-empty text; received 1"),
+        ("split_name: [test]", "split_name: expected non-empty text; received ['test']"),
+    ],
+)
+def test_data_names_are_checked(tmp_path, names, message):
+    path = _with_data_names(tmp_path, names)
+    with pytest.raises(ConfigError, match=f"^{re.escape(f'{path}: data.{message}')}") as err:
+        build_config(config_path=path)
+    assert err.value.exit_code == 2 and "\n" not in str(err.value)

@@ -8,11 +8,12 @@ from typing import Any
 import yaml
 
 from pruneaudit.escape import spreadsheet_text
+from pruneaudit.report.text import POLICY_TITLES
 from pruneaudit.results import Model, Results
 from pruneaudit.results.tables import CHANGE_COLUMNS, FILES, MODEL_COLUMNS, PER_CLASS, arrow_array
 from pruneaudit.results.view import Card, Data
 
-# libyaml's emitter writes the same YAML as PyYAML's own, five times faster (a model-index of 1,000 models)
+# libyaml's emitter writes the same YAML as PyYAML's own, faster
 SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 CSV_NAME = "per_class.csv"  # beside the card; the card links it (and PARQUET_NAME) from the views it bounds
 PARQUET_NAME = FILES[PER_CLASS]  # results.json's per-class table: the same rows, typed, with more columns
@@ -111,49 +112,110 @@ def per_class_csv(results: Results) -> str:
     return ",".join(columns) + "\n" + out.getvalue().decode("utf-8")
 
 
-def _model_metrics(m: Model) -> list[dict[str, Any]]:
-    """A model's metrics for the model-index; undefined ones are left out."""
-    metrics = [
-        {"type": "accuracy", "name": "Top-1 accuracy", "value": m.metrics.accuracy},
-        {"type": "balanced_accuracy", "name": "Balanced accuracy", "value": m.metrics.balanced_accuracy},
-        {"type": "worst_class_recall", "name": "Worst-class recall", "value": m.metrics.worst_class_recall.value},
-    ]
-    if m.vs_dense:
-        metrics += [
-            {
-                "type": "worst_class_recall_change",
-                "name": "Worst-class recall change vs dense",
-                "value": m.vs_dense.worst_class_change.value,
-            },
-            {
-                "type": "significantly_harmed_classes",
-                "name": "Classes significantly harmed (McNemar, Holm)",
-                "value": m.vs_dense.harmed_significant_holm,
-            },
-        ]
-    return [x for x in metrics if x["value"] is not None]
+# The model-index metrics, by stable type id. Where the Hub knows the metric (hf.co/metrics: accuracy, recall,
+# f1) its id is used, with the averaging in `args` as evaluate's metrics take it; the audit's own quantities
+# have ids of their own. `name` is the label the Hub shows.
+HUB_METRICS = (  # (type, name, args)
+    ("accuracy", "Top-1 accuracy", None),
+    ("recall", "Balanced accuracy (macro-averaged recall)", {"average": "macro"}),
+    ("f1", "Macro-F1", {"average": "macro"}),
+    ("worst_class_recall", "Worst-class recall", None),
+)
+HUB_CHANGE_METRICS = (  # a pruned model against the dense one, on the same images
+    ("accuracy_change", "Top-1 accuracy change vs dense", None),
+    ("worst_class_recall_change", "Worst-class recall change vs dense", None),
+    ("significantly_harmed_classes", "Classes significantly harmed vs dense (McNemar, Holm)", None),
+)
+TASK = {"type": "image-classification", "name": "Image classification"}
+TAGS = ["pruning", "pruneaudit", "model-card"]
 
 
-def _model_result(data: Data, m: Model) -> dict[str, Any]:
-    """One model-index result; built afresh per model, as YAML would write shared objects as anchors."""
-    return {
-        "task": {"type": "image-classification", "name": "Image classification"},
-        "dataset": {"name": data.file, "type": data.file, "split": "all" if data.split is None else str(data.split)},
-        "metrics": _model_metrics(m),
+def _metric_values(m: Model) -> dict[str, float | int | None]:
+    values: dict[str, float | int | None] = {
+        "accuracy": m.metrics.accuracy,
+        "recall": m.metrics.balanced_accuracy,
+        "f1": m.metrics.macro_f1,
+        "worst_class_recall": m.metrics.worst_class_recall.value,
     }
+    if m.vs_dense:
+        values |= {
+            "accuracy_change": m.vs_dense.accuracy_change,
+            "worst_class_recall_change": m.vs_dense.worst_class_change.value,
+            "significantly_harmed_classes": m.vs_dense.harmed_significant_holm,
+        }
+    return values
+
+
+def _model_metrics(m: Model) -> list[dict[str, Any]]:
+    """The released model's metrics for the model-index; undefined ones are left out (the Hub needs a value)."""
+    values = _metric_values(m)
+    metrics = []
+    for kind, name, args in (*HUB_METRICS, *(HUB_CHANGE_METRICS if m.vs_dense else ())):
+        if values[kind] is not None:
+            metrics.append(
+                {"type": kind, "name": name, "value": values[kind], **({"args": dict(args)} if args else {})}
+            )
+    return metrics
+
+
+def _dataset(data: Data) -> dict[str, Any]:
+    """The Hub's dataset entry: its id and name from the config's data.hf_id and data.name (the file otherwise)."""
+    dataset = {"type": data.hf_id or data.file, "name": data.name or data.file}
+    if data.split_name is not None:
+        dataset["split"] = data.split_name
+    return dataset
+
+
+def release(results: Results) -> tuple[Model, str]:
+    """The model the card releases, and why: the primary policy's pick, or the dense model when it picked none.
+
+    A Hugging Face model repository holds one model, so its model-index describes that one; the card's
+    body lists every variant."""
+    sel = results.selection
+    if sel is None:
+        return results.dense, "the dense model: no operating point was selected"
+    pick = sel.primary_pick
+    policy = POLICY_TITLES.get(sel.primary, sel.primary)
+    if pick.model is None:
+        return results.dense, f"the dense model: the primary policy ({policy}) picked no pruned model"
+    return results.model(pick.model), f"the primary pick ({policy} policy)"
+
+
+def hub_view(results: Results) -> dict[str, str | None]:
+    """What card.md's body says of its front matter: the model it describes, why, and the dataset it names."""
+    model, why = release(results)
+    data = results.data
+    where = []
+    if data.hf_id:
+        where.append(f"Hugging Face dataset {data.hf_id}")
+    if data.split_name:
+        where.append(f"split {data.split_name}")
+    dataset = None  # the file, as the sentence after it names it anyway
+    if data.name or where:
+        dataset = (data.name or data.file) + (f" ({', '.join(where)})" if where else "")
+    return {"model": model.name, "why": why, "dataset": dataset}
 
 
 def front_matter(results: Results) -> str:
-    """YAML front matter for a GitHub release or a Hugging Face model repository (model-index)."""
-    entries = [{"name": m.name, "results": [_model_result(results.data, m)]} for m in results.models]
-    meta: dict[str, Any] = {"tags": ["pruning", "pruneaudit", "model-card"], "model-index": entries}
+    """YAML front matter for a Hugging Face model repository (or a release page): the released model's
+    model-index entry and the Hub's metadata, in the form huggingface_hub's ModelCard loads and saves unchanged."""
+    model, _ = release(results)
+    entry = {
+        "name": model.name,
+        "results": [{"task": dict(TASK), "dataset": _dataset(results.data), "metrics": _model_metrics(model)}],
+    }
+    meta: dict[str, Any] = {"tags": list(TAGS), "pipeline_tag": TASK["type"], "model-index": [entry]}
     card = results.card or Card()
-    if card.licence:  # Hugging Face wants an identifier; free text goes to license_name
-        if " " in card.licence:
-            meta.update({"license": "other", "license_name": card.licence})
-        else:
-            meta["license"] = card.licence.lower()
-    if card.name:
-        meta["model_name"] = card.name
+    if card.licence and " " in card.licence:  # free text, as results.json kept it before schema 2.2
+        meta.update({"license": "other", "license_name": card.licence})
+    elif card.licence:
+        meta["license"] = card.licence.lower()
+        for key, value in (("license_name", card.licence_name), ("license_link", card.licence_link)):
+            if value is not None:
+                meta[key] = value
+    if card.library_name:
+        meta["library_name"] = card.library_name
+    if card.base_model and model.is_pruned:  # the dense model is no model's derivative here
+        meta["base_model"] = card.base_model
     text = yaml.dump(meta, Dumper=SAFE_DUMPER, sort_keys=True, allow_unicode=True, width=100)
     return "---\n" + text + "---\n"

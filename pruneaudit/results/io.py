@@ -24,6 +24,7 @@ import numpy as np
 from pruneaudit.errors import MISSING_FILE, DataError
 from pruneaudit.results import tables
 from pruneaudit.results.view import (
+    HUB_ID_EXPECTED,
     METADATA_TYPES,
     POLICIES,
     ROLES,
@@ -34,9 +35,10 @@ from pruneaudit.results.view import (
     Numbers,
     Results,
     SelectionResult,
+    is_hub_id,
 )
 
-SCHEMA_VERSION = "2.1"  # 2.1: data.train_class_counts
+SCHEMA_VERSION = "2.2"  # 2.1: data.train_class_counts; 2.2: gate.warned, checks[].warned, data.name/hf_id/split_name
 READABLE_MAJORS = ("1", "2")  # 1: every array inline in results.json; 2: the bulk in Parquet tables beside it
 REQUIRED_KEYS = ("schema_version", "data", "models")
 
@@ -311,6 +313,18 @@ def _check_train_counts(data: Data) -> None:
         )
 
 
+def _check_data_names(data: Data) -> None:
+    """The card's front matter names the data with these: an id the Hub cannot resolve would be published as is."""
+    if data.hf_id is not None and not is_hub_id(data.hf_id):
+        raise _Invalid(BAD_VALUE.format(where="data.hf_id", expected=HUB_ID_EXPECTED, received=repr(data.hf_id)))
+    for key in ("name", "split_name"):
+        value = getattr(data, key)
+        if value is not None and not value.strip():
+            raise _Invalid(
+                BAD_VALUE.format(where=f"data.{key}", expected="non-empty text or null", received=repr(value))
+            )
+
+
 def _check_selection(sel: SelectionResult, pruned: set[str]) -> None:
     """What the card reads of a saved selection: one pick per policy, the primary among them, picks it can draw."""
     if set(sel.picks) != set(POLICIES):
@@ -339,6 +353,7 @@ def _check(results: Results) -> None:
             BAD_VALUE.format(where="data.class_names", expected=f"{n} names", received=len(results.data.class_names))
         )
     _check_train_counts(results.data)
+    _check_data_names(results.data)
     if not results.models or results.models[0].role != "dense":
         raise _Invalid("models: expected the dense model first")
     names = [m.name for m in results.models]
@@ -482,7 +497,8 @@ def load_raw(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise DataError(f"{path}: is a folder; expected a results.json file")
     try:
-        raw = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+        text = path.read_bytes().decode("utf-8")
+        raw = json.loads(text, parse_constant=_no_constant)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
     except UnicodeDecodeError:
@@ -491,9 +507,26 @@ def load_raw(path: Path) -> dict[str, Any]:
         raise DataError(NOT_RESULTS.format(path=path, reason=f"invalid JSON ({exc})")) from None
     except RecursionError:
         raise DataError(NOT_RESULTS.format(path=path, reason="invalid JSON (nested too deeply)")) from None
+    if "\\ud" in text.lower() and has_lone_surrogate(raw):  # only a \u escape can write one: UTF-8 cannot
+        raise DataError(NOT_RESULTS.format(path=path, reason="a string holds a lone UTF-16 surrogate (\\udXXXX)"))
     if isinstance(raw, dict) and "schema_version" in raw and _check_version(raw, str(path)) == "2":
         raw = _join(raw, lambda kind, ref: _table_bytes(path.parent / tables.FILES[kind]), str(path))
     return raw
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in the parsed JSON holds a lone surrogate, which no output can encode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_lone_surrogate(v) for v in value)
+    return False
 
 
 def _table_bytes(path: Path) -> bytes:

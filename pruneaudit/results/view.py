@@ -9,6 +9,7 @@ Per-class arrays are tuples in the data's class order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,18 @@ METADATA_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "finetune_epochs": ("a non-negative integer", lambda v: _integer(v) and v >= 0),
     "notes": ("text", lambda v: isinstance(v, str)),
 }
+
+
+# A Hugging Face Hub repository id, "name" or "owner/name", by huggingface_hub's `validate_repo_id` rules (ASCII
+# letters, digits, "-", "_" and ".", no "--" or "..", neither part starting or ending with "-" or "."): what the
+# card's metadata may name as a dataset (data.hf_id) or a base model (card.yaml base_model).
+_HUB_PART = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
+HUB_ID = re.compile(rf"(?!.*(?:--|\.\.))(?:{_HUB_PART}/)?{_HUB_PART}(?<!\.git)")
+HUB_ID_EXPECTED = "a Hugging Face Hub id ('owner/name' or 'name': letters, digits, '-', '_', '.')"
+
+
+def is_hub_id(value: object) -> bool:
+    return isinstance(value, str) and HUB_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -284,6 +297,11 @@ class Data:
     split: int | None
     # Training images per class, in class order, from the audit config (schema 2.1); None: not given, or an older file.
     train_class_counts: Counts | None = None
+    # How the card names the data (schema 2.2): a pretty name, its Hugging Face Hub dataset id and the split's
+    # name there ("test"); None: not given, or an older file (the card falls back to the file name).
+    name: str | None = None
+    hf_id: str | None = None
+    split_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -367,9 +385,10 @@ class SelectionResult:
 class CheckResult:
     detail: str
     model: str
-    passed: bool
+    passed: bool  # not failed: a check with a warning passes
     rule: str
     value: float | None
+    warned: bool = False  # beyond the rule's warning limit (schema 2.2; older files have no warnings)
 
 
 @dataclass(frozen=True)
@@ -378,18 +397,23 @@ class GateResult:
     failed: int
     passed: bool
     total: int
+    warned: int = 0
 
 
 @dataclass(frozen=True)
 class Card:
     """The owner-written parts of the model card; None = not provided (the card says so)."""
 
+    base_model: str | None = None  # the dense model's Hub id: the front matter names it when it releases a pruned model
     caveats: tuple[str, ...] | None = None
     ethical_considerations: str | None = None
     evaluation_data: str | None = None
     factors: tuple[str, ...] | None = None
     intended_uses: tuple[str, ...] | None = None
-    licence: str | None = None
+    library_name: str | None = None  # the Hub's library tag of the model files (pytorch, onnx, …)
+    licence: str | None = None  # a Hub licence id (card.yaml, checked by pruneaudit.card); older files: free text
+    licence_link: str | None = None  # licence "other": a URL or the LICENSE file's path in the model repository
+    licence_name: str | None = None  # licence "other": an id for it
     name: str | None = None
     out_of_scope_uses: tuple[str, ...] | None = None
     owners: tuple[str, ...] | None = None

@@ -48,11 +48,13 @@ def test_card_md_front_matter_is_valid_yaml(sample_results):
     md = render_markdown(parse_results({**sample_results, "card": card}))
     assert md.startswith("---\n")
     meta = yaml.safe_load(md.split("---\n")[1])
-    assert meta["license"] == "mit" and meta["model_name"] == "n"
-    names = [e["name"] for e in meta["model-index"]]
-    assert names[0] == "dense" and len(names) == 28
+    assert meta["license"] == "mit" and "model_name" not in meta  # the Hub names the model from its entry
+    selection = sample_results["selection"]
+    picked = selection["picks"][selection["primary"]]["model"]
+    assert [e["name"] for e in meta["model-index"]] == [picked]  # one entry: the model the card releases
     metrics = {x["type"]: x["value"] for x in meta["model-index"][0]["results"][0]["metrics"]}
-    assert metrics["accuracy"] == sample_results["models"][0]["metrics"]["accuracy"]
+    model = next(m for m in sample_results["models"] if m["name"] == picked)
+    assert metrics["accuracy"] == model["metrics"]["accuracy"]
 
 
 def test_missing_card_parts_are_said_not_hidden(sample_view):
@@ -66,7 +68,8 @@ def test_hostile_text_is_escaped_in_html_and_markdown(sample_results):
     results = copy.deepcopy(sample_results)
     results["data"]["class_names"][3] = EVIL
     results["models"][1]["name"] = EVIL
-    card = parse_card({"name": EVIL, "caveats": [EVIL], "training_data": EVIL, "licence": "x y"}, where="card.yaml")
+    results["data"]["name"] = EVIL
+    card = parse_card({"name": EVIL, "caveats": [EVIL], "training_data": EVIL}, where="card.yaml")
     out = render_outputs(parse_results({**results, "card": card}))
     html, md = out["index.html"], out["card.md"]
     assert "<script>alert" not in html
@@ -75,7 +78,7 @@ def test_hostile_text_is_escaped_in_html_and_markdown(sample_results):
     assert "<script>" not in body and "\\<script\\>" in body
     assert "\\| \\*bold\\* \\[link\\](http://x)" in body
     front = yaml.safe_load(md.split("---\n")[1])
-    assert front["model_name"] == EVIL  # YAML quoting keeps it intact and inert
+    assert front["model-index"][0]["results"][0]["dataset"]["name"] == EVIL  # YAML quoting keeps it intact and inert
     rows = list(csv.reader(io.StringIO(out["per_class.csv"])))
     assert any(r[2] == EVIL for r in rows)
 

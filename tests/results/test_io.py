@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 
 import pytest
 
@@ -51,3 +53,16 @@ def test_train_class_counts_are_checked_when_read(counts, message):
     with pytest.raises(DataError, match=re.escape(f"results: not a pruneaudit results file: {message}")) as err:
         parse_results(_mapping(train_class_counts=counts))
     assert "\n" not in str(err.value)
+
+
+def test_a_lone_surrogate_in_results_is_refused_in_one_line(tmp_path, sample_audit):
+    """A JSON \\ud800 escape parses into a string that no output (card.md's YAML, index.html) can encode."""
+    for f in sample_audit["torchscript"].iterdir():
+        if f.suffix in (".json", ".parquet"):
+            shutil.copy(f, tmp_path / f.name)
+    path = tmp_path / "results.json"
+    raw = json.loads(path.read_text())
+    raw["data"]["name"] = "MNIST\ud800"
+    path.write_text(json.dumps(raw))  # ensure_ascii: written as the escape \ud800
+    with pytest.raises(DataError, match="a string holds a lone UTF-16 surrogate"):
+        load_results(path)

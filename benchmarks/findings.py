@@ -24,7 +24,14 @@ from pruneaudit.results import Results, load_results
 COMMANDS = (  # what `make findings` runs (Makefile); shown verbatim so the document says how to remake it
     "pruneaudit prune --config benchmarks/findings.yaml --out build/findings-sweep --jobs 2",
     "pruneaudit audit --config build/findings-sweep/audit.yaml --out build/findings-report --quiet",
-    "python benchmarks/findings.py build/findings-report/results.json --sweep build/findings-sweep > docs/findings.md",
+    "python benchmarks/findings.py build/findings-report/results.json --sweep build/findings-sweep "
+    "--mitigation build/mitigate-l1-90 > docs/findings.md",
+)
+MITIGATION_COMMANDS = (  # the Mitigation section's own inputs, from the committed sample models (make findings runs them)
+    "pruneaudit audit --config sample_models/audit.yaml --out build/sample-report --quiet",
+    "pruneaudit mitigate --config sample_models/sweep.yaml --results build/sample-report/results.json "
+    "--model l1-90 --out build/mitigate-l1-90 --quiet",
+    "pruneaudit audit --config build/mitigate-l1-90/audit.yaml --out build/mitigate-l1-90/report --quiet",
 )
 
 
@@ -324,8 +331,135 @@ def section_cost(results: Results, df: pd.DataFrame, timings: dict[str, float] |
     return lines + [f"Total: {t['seconds'].sum():.1f} s for {len(t)} models."]
 
 
-def render(results: Results, *, manifest: dict[str, Any] | None = None, timings: dict[str, float] | None = None) -> str:
-    """The whole document; the same inputs give the same bytes."""
+def section_mitigation(reaudit: Results, mitigation: dict[str, Any]) -> list[str]:
+    """Section 7: a pruned model fine-tuned again, mask held, for its harmed classes; graded on the held-out split.
+
+    ``reaudit``: the audit of the mitigation folder's audit.yaml; ``mitigation``: its mitigation.json.
+    """
+    harm, splits, source = mitigation["harmed"], mitigation["splits"], mitigation["source"]["name"]
+    classes, names = harm["classes"], reaudit.data.class_names
+    made = {m["name"]: m for m in mitigation["models"]}
+    tol = pp(harm["tolerance"]).lstrip("+")
+    t = mitigation["training"]
+    where = f"`{splits['harm']['file']}`, " + (
+        "every row" if splits["harm"]["split"] is None else f"split {splits['harm']['split']}"
+    )
+    carved = splits["heldout"]["carved_from"]
+    lines = ["## Mitigation", "", "`make findings` also runs, from the committed sample models:", ""]
+    lines += ["```", *MITIGATION_COMMANDS, "```", ""]
+    lines.append(
+        f"Which split did what. The audit of {where} ({splits['harm']['images']:,} images) chose the classes: rule "
+        f"`{harm['rule']}` ({harm['definition']}; tolerance {tol} pp) names classes "
+        + ", ".join(
+            f"{n} ({pp(d)} pp, ψ {pp(e)} pp)"
+            for n, d, e in zip(harm["class_names"], harm["recall_change"], harm["excess_gap"])
+        )
+        + f" of {source} (recall change, excess gap). Each method fine-tunes {source} {t['epochs']} more epochs "
+        f"({t['optimizer']} lr {t['lr']:g} {t['schedule']}, the variant's own settings; the same batches for every "
+        f"method), its mask held, on {splits['finetune']['images']:,} images of `{carved['file']}` split "
+        f"{carved['split']}; the other {splits['heldout']['images']:,} (a stratified fifth, `{splits['heldout']['file']}`) "
+        "are held out, and every number below is the re-audit on them. The sweep trained the dense model and "
+        f"fine-tuned {source} on the whole of split {carved['split']}, so these images are new to the mitigation "
+        f"only: the dense model scores {pct(reaudit.dense.metrics.accuracy, 1)} on them."
+    )
+    rows, by_method = [], {}
+    for m in reaudit.pruned:
+        d, pc = m.vs_dense, m.vs_dense.per_class
+        entry = made.get(m.name)
+        method = "none (as pruned)" if entry is None else entry["method"]
+        worst = d.worst_class_change
+        ci = f"[{pp(pc.recall_change_ci.low[worst.index])}, {pp(pc.recall_change_ci.high[worst.index])}]"
+        on_harmed = float(np.mean([pc.recall_change[c] for c in classes]))
+        psi = max(pc.excess_gap[c] for c in classes)
+        by_method[method] = {"top1": m.metrics.accuracy, "worst": worst, "harmed": on_harmed, "ci": pc.recall_change_ci}
+        rows.append(
+            [
+                m.name,
+                method,
+                "–" if entry is None else str(entry["epochs"]),
+                "–" if entry is None else f"{entry['seconds']:.1f}",
+                pct(m.metrics.accuracy),
+                pp(d.accuracy_change),
+                f"{pp(worst.value)} {ci}",
+                str(worst.class_name),
+                pp(on_harmed),
+                pp(psi),
+                str(d.harmed),
+                str(d.harmed_significant_holm),
+                pct(m.facts.sparsity),
+            ]
+        )
+    header = ["model", "method", "epochs", "seconds", "top-1", "top-1 change (pp)", "worst-class change (pp) [95% CI]"]
+    header += ["worst class", "harmed classes' mean change (pp)", "max ψ, harmed classes (pp)"]
+    header += [f"harmed (> {tol} pp)", "significantly harmed (Holm)", "sparsity"]
+    lines += ["", "Changes are against the dense model on the held-out images.", "", *table(header, rows), ""]
+    body = [
+        [names[c], pp(before)] + [pp(m.vs_dense.per_class.recall_change[c]) for m in reaudit.pruned]
+        for c, before in zip(classes, harm["recall_change"])
+    ]
+    lines += ["Recall change per harmed class (pp): on the harm split, then each model on the held-out images:", ""]
+    lines += table(["class", f"{source}, harm split", *(m.name for m in reaudit.pruned)], body) + [""]
+    sparsities = {m.facts.sparsity for m in reaudit.pruned}
+    zeros = {mitigation["source"]["sparsity"]["zeros"], *(m["sparsity"]["zeros"] for m in made.values())}
+    lines.append(
+        f"- Sparsity: {pct(next(iter(sparsities)))} in every model, each with the same {next(iter(zeros)):,} zero weights."
+        if len(sparsities) == 1 and len(zeros) == 1
+        else f"- Sparsity differs between the models: {', '.join(sorted(pct(s) for s in sparsities))}."
+    )
+    before, control = by_method.get("none (as pruned)"), by_method.get("finetune")
+    if before is not None and control is not None:
+        lines.append(
+            f"- More fine-tuning alone (the control, `finetune`) moved the worst-class change from "
+            f"{pp(before['worst'].value)} pp (class {before['worst'].class_name}) to {pp(control['worst'].value)} pp "
+            f"(class {control['worst'].class_name}), the harmed classes' mean from {pp(before['harmed'])} to "
+            f"{pp(control['harmed'])} pp, and top-1 from {pct(before['top1'])} to {pct(control['top1'])}."
+        )
+    if control is not None:
+        half = float(np.median((np.array(control["ci"].high) - np.array(control["ci"].low)) / 2))
+        for method in ("reweight", "constrained"):
+            if method not in by_method:
+                continue
+            got = by_method[method]
+            gains = (got["harmed"] - control["harmed"], got["worst"].value - control["worst"].value)
+            if max(abs(g) for g in gains) <= half:
+                verdict = (
+                    f"Both differences are within the median half-width of a class's 95% interval here "
+                    f"({pp(half).lstrip('+')} pp): on these images it did not help measurably beyond more fine-tuning."
+                )
+            else:
+                size = ["larger than" if abs(g) > half else "within" for g in gains]
+                verdict = (
+                    f"Against the median half-width of a class's 95% interval here ({pp(half).lstrip('+')} pp), the "
+                    f"harmed classes' difference is {size[0]} it and the worst class's {size[1]} it."
+                )
+            lines.append(
+                f"- `{method}` against the control (positive: better): harmed classes' mean {pp(got['harmed'])} pp "
+                f"instead of {pp(control['harmed'])} ({pp(gains[0])} pp), worst-class change {pp(got['worst'].value)} "
+                f"pp (class {got['worst'].class_name}) instead of {pp(control['worst'].value)} ({pp(gains[1])} pp), "
+                f"top-1 {pct(got['top1'])} instead of {pct(control['top1'])}. {verdict}"
+            )
+    constrained = next((m for m in made.values() if m["method"] == "constrained"), None)
+    if constrained is not None:
+        lams = ", ".join(f"{names[c]} {v:.2f}" for c, v in zip(constrained["classes"], constrained["multipliers"]))
+        lines.append(
+            f"- `constrained` ended with multipliers λ {lams} (ε = {pp(constrained['epsilon']).lstrip('+')} pp, dual "
+            f"step {constrained['dual_lr']:g}); a multiplier at 0: the last batch that held the class met its bound."
+        )
+    lines.append(
+        f"- Made on {mitigation['cpu']} with torch {mitigation['torch']}, {mitigation['threads']} thread(s): the "
+        "model files repeat there byte for byte; another CPU type gives other floats, so other numbers here."
+    )
+    return lines
+
+
+def render(
+    results: Results,
+    *,
+    manifest: dict[str, Any] | None = None,
+    timings: dict[str, float] | None = None,
+    mitigation: tuple[Results, dict[str, Any]] | None = None,
+) -> str:
+    """The whole document; the same inputs give the same bytes. ``mitigation``: the re-audit and mitigation.json."""
     df, recall = frame(results)
     counts, source = results.data.train_class_counts, "results.json `data.train_class_counts`"
     train = (manifest or {}).get("train_data") or {}
@@ -340,6 +474,7 @@ def render(results: Results, *, manifest: dict[str, Any] | None = None, timings:
         section_alpha(df),
         section_representation(results, df, recall, counts, source),
         section_cost(results, df, timings),
+        *([section_mitigation(*mitigation)] if mitigation is not None else []),
     ]
     return "\n\n".join("\n".join(s) for s in sections) + "\n"
 
@@ -356,9 +491,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path, help="results.json of the audit (its tables beside it)")
     ap.add_argument("--sweep", type=Path, help="the sweep folder: manifest.json (class counts), timings.json (cost)")
+    ap.add_argument("--mitigation", type=Path, help="a `pruneaudit mitigate --out` folder, its re-audit in report/")
     args = ap.parse_args()
     manifest, timings = read_sweep(args.sweep)
-    print(render(load_results(args.results), manifest=manifest, timings=timings), end="")
+    mitigation = None
+    if args.mitigation is not None:
+        mitigation = (
+            load_results(args.mitigation / "report" / "results.json"),
+            json.loads((args.mitigation / "mitigation.json").read_text()),
+        )
+    print(render(load_results(args.results), manifest=manifest, timings=timings, mitigation=mitigation), end="")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,22 @@ LABEL_OUT_OF_RANGE = (
 )
 CLASS_COUNT_MISMATCH = "{path}: model {model!r} outputs {got} classes but the dense model outputs {expected}"
 TRAIN_COUNTS_MISMATCH = "{where}: train_class_counts has {got} entries but the data has {expected} classes"
+# pruneaudit mitigate
+NOT_A_PRUNED_MODEL = "{path}: no pruned model {name!r}; its pruned models are {known}"
+NO_HARMED_CLASS = "{path}: {name} has no class harmed by rule {rule!r} ({definition}); nothing to mitigate"
+OTHER_DATASET = (
+    "{path}: the audit measured {file} (sha256 {sha}...), which is neither the sweep's eval_data nor its "
+    "train_data file ({files}); give the results.json of an audit of this sweep's data"
+)
+HARM_ON_HELDOUT = (
+    "{path}: the audit was run on the held-out split that mitigate re-audits on ({file}); the harmed classes "
+    "must be read on another split (the sweep's eval_data), or the re-audit would grade its own selection"
+)
+HARM_ON_TRAINING = (
+    "{path}: the audit read the harm on the training split ({file}, {split}), which holds the rows held out "
+    "for the re-audit; audit another split (the sweep's eval_data) and pass that results.json"
+)
+NOT_MASKABLE = "{path}: {name} has no weight of 2+ dimensions with a zero in it: no sparsity mask to hold fixed"
 
 
 class GateFailed(PruneAuditError):

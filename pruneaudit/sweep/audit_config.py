@@ -89,3 +89,51 @@ def audit_configs(config: SweepConfig, *, manifest: dict[str, Any], out: Path) -
             body["dense_seeds"] = seeds
         texts[filename] = header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=120)
     return texts
+
+
+def mitigation_configs(
+    config: SweepConfig,
+    *,
+    sweep_manifest: dict[str, Any],
+    source: str,
+    recovered: list[dict[str, Any]],
+    data: dict[str, Any],
+    sweep_dir: Path,
+    out: Path,
+    command: str,
+) -> dict[str, str]:
+    """file name → YAML text: the re-audit of ``pruneaudit mitigate`` (written into ``out``), one per audited format.
+
+    It lists the sweep's dense model, the pruned model ``source`` as the sweep made it, and each recovered
+    model (``recovered``: its audit entry, with ``files`` as a manifest entry has them, relative to ``out``),
+    on ``data``, the held-out split. The sweep's files are named relative to ``out``.
+    """
+    entries = {m["name"]: m for m in sweep_manifest["models"]}
+    dense = next(m for m in sweep_manifest["models"] if m["role"] == "dense")
+    header = (
+        f"# pruneaudit audit config written by `{command}`: the dense model, {source} and its recovered models, "
+        "on the split held out of every mitigation fine-tuning\n"
+    )
+
+    def swept(entry: dict[str, Any], fmt: str) -> dict[str, Any]:
+        item = _entry(entry, fmt)
+        where = os.path.realpath(sweep_dir / item["path"])
+        return item | {"path": Path(os.path.relpath(where, os.path.realpath(out))).as_posix()}
+
+    texts = {}
+    for fmt, filename in AUDITED:
+        if fmt not in config.formats or not all(fmt in m["files"] for m in (dense, entries[source])):
+            continue
+        made = [
+            {"name": m["name"], "path": m["files"][fmt]["path"]}
+            | {k: v for k, v in m.items() if k not in ("name", "files")}
+            for m in recovered
+        ]
+        body = {
+            "data": data,
+            "train_class_counts": sweep_manifest["train_data"]["class_counts"],
+            "dense": swept(dense, fmt),
+            "pruned": [swept(entries[source], fmt), *made],
+        }
+        texts[filename] = header + yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=120)
+    return texts

@@ -141,3 +141,14 @@ def sparsity(module: torch.nn.Module, names: tuple[str, ...]) -> float:
     params = dict(module.named_parameters())
     zeros = sum(int((params[n] == 0).sum()) for n in names)
     return zeros / sum(params[n].numel() for n in names)
+
+
+def zero_masks(module: torch.nn.Module) -> Masks:
+    """The masks a pruned model's own zeros imply, for the weights (2+ dimensions) that hold any zero.
+
+    Fine-tuning a model whose pruning is not at hand (a file made elsewhere, or made earlier by a
+    sweep) holds exactly what it has pruned: every weight that is zero stays zero, and only those.
+    """
+    params = dict(module.named_parameters())
+    masks = {n: (params[n].detach() != 0).to("cpu", torch.float32) for n in weight_names(module)}
+    return {n: m for n, m in masks.items() if not bool(m.all())}

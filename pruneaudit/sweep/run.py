@@ -92,7 +92,7 @@ def _canonical(value: Any) -> str:
 def _data_identity(images: Images) -> dict[str, Any]:
     """The data's options and files: an image folder as its tree, a manifest with every image it lists."""
     spec = images.dataset.spec
-    fields = {k: v for k, v in asdict(spec).items() if k not in ("path", "labels")}
+    fields = {k: v for k, v in asdict(spec).items() if k not in ("path", "labels", *spec.DESCRIPTIVE)}
     files = [spec.path, *([spec.labels] if spec.labels else [])]
     files += list(getattr(images.dataset.images, "paths", ()))  # manifest and folder images
     fields["files"] = [sha256(f) for f in files]
@@ -209,12 +209,12 @@ def _model_path(out: Path, name: str, fmt: str) -> Path:
     return out / fmt / f"{name}.{export.EXTENSIONS[fmt]}"
 
 
-def _cuda_devices(device: str) -> list[int]:
+def cuda_devices(device: str) -> list[int]:
     return [torch.cuda.current_device()] if device == "cuda" else []
 
 
 @contextmanager
-def _numerics(threads: int) -> Iterator[None]:
+def numerics(threads: int) -> Iterator[None]:
     """Fixed threads and deterministic kernels for one model, restored afterwards."""
     before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
     torch.set_num_threads(threads)
@@ -232,7 +232,7 @@ def make_model(job: Job, ctx: Context, progress: Callable[[int, int], None]) -> 
     started = time.perf_counter()
     entry: dict[str, Any] = {"name": job.name, "role": job.role, "key": job.key}
     seed = job.variant.seed if job.variant is not None else job.dense.seed if job.dense is not None else 0
-    with _numerics(config.threads), torch.random.fork_rng(devices=_cuda_devices(ctx.device)):
+    with numerics(config.threads), torch.random.fork_rng(devices=cuda_devices(ctx.device)):
         torch.manual_seed(seed)  # dropout and any other draw from torch's global generator
         if job.role == "variant":
             module, facts = _prune(job.variant, ctx, progress)
@@ -698,16 +698,26 @@ def _run_pool(
 
 
 def cpu_name() -> str:
-    """The CPU's model name (Linux), else the machine type."""
+    """The CPU's model name with its family and model numbers (Linux), else the machine type.
+
+    The numbers matter: a virtual machine may call two generations "AMD EPYC" alike, and their SIMD
+    kernels give fine-tuned weights that differ in the last bits."""
     import platform
 
     try:
+        fields: dict[str, str] = {}
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            if not key.strip():
+                break  # the first processor's block is enough
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
-        pass
-    return platform.machine()
+        fields = {}
+    name = fields.get("model name")
+    if not name:
+        return platform.machine()
+    numbers = [f"{k} {fields[k]}" for k in ("cpu family", "model") if k in fields]
+    return f"{name} ({', '.join(numbers)})" if numbers else name
 
 
 def _manifest(

@@ -27,6 +27,7 @@ from pruneaudit.sweep.config import Training
 from pruneaudit.sweep.masks import MaskedWeights, Masks
 
 Progress = Callable[[int, int], None]  # (steps done in this call, steps in the whole run)
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (scores, labels) → the batch's loss
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class Images:
 
     def prepared(self, raw: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(self.dataset.prepare(raw))
+
+    def subset(self, rows: np.ndarray) -> Images:
+        """The images at ``rows`` (e.g. a split held out of training), in that order."""
+        return Images(dataset=self.dataset, raw=self.raw[rows], labels=self.labels[rows])
 
 
 def load_images(spec: DataSpec) -> Images:
@@ -121,13 +126,16 @@ def fit(
     output: str | int | None,
     masks: Masks | None = None,
     rewind_from: Training | None = None,
+    loss: Loss | None = None,
     progress: Progress | None = None,
 ) -> None:
     """Train ``module`` in place for ``t.epochs`` epochs; ``masks`` stay zero throughout.
 
     ``rewind_from``: learning-rate rewinding; the schedule is that of the dense training
-    ``rewind_from``, entered where its last ``t.epochs`` epochs begin.
+    ``rewind_from``, entered where its last ``t.epochs`` epochs begin. ``loss``: what each step
+    minimises (default: cross-entropy); `pruneaudit.mitigation` passes its reweighted and constrained losses.
     """
+    objective = loss or F.cross_entropy
     per_epoch = steps_per_epoch(len(images), t.batch_size)
     total = t.epochs * per_epoch
     gen = torch.Generator().manual_seed(seed)
@@ -150,8 +158,7 @@ def fit(
                 opt.zero_grad(set_to_none=True)
                 try:
                     scores = select_output(module(x), output, images.dataset.source)
-                    loss = F.cross_entropy(scores, labels[idx].to(device))
-                    loss.backward()
+                    objective(scores, labels[idx].to(device)).backward()
                 except (RuntimeError, ValueError, TypeError, IndexError) as exc:
                     raise ModelError(f"{images.dataset.source}: training step failed ({first_line(exc)})") from None
                 opt.step()

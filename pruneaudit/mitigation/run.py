@@ -1,0 +1,520 @@
+"""Mitigate one pruned model of a sweep: fine-tune it, mask held, for the classes its audit found harmed.
+
+Which split does what (stated again in the manifest):
+
+- the *harm* split is the one the audit in results.json measured: it chooses the harmed classes;
+- the *held-out* split is carved from the sweep's training split (`mitigation.heldout`) and written as
+  ``heldout.npz``: no mitigation fine-tunes on it, and ``audit.yaml`` re-audits every model on it;
+- the *fine-tuning* split is the training split without the held-out rows.
+
+An audit of the held-out split, or of the training split it comes from, cannot choose the classes
+(`mitigation.harm.check_harm_split`): the re-audit would then grade rows that chose what it grades.
+
+Every method starts from the same file, draws the same batches and augmentation (one seed), with
+``threads`` intra-op threads and deterministic kernels, so the model files repeat byte for byte on
+one CPU type and torch build; only the manifest's seconds vary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pruneaudit._version import __version__
+from pruneaudit.errors import NOT_MASKABLE, ConfigError, DataError, ModelError
+from pruneaudit.fingerprint import sha256
+from pruneaudit.mitigation.harm import Harm, check_harm_split, harmed_classes
+from pruneaudit.mitigation.heldout import FILE, HELDOUT_FRACTION, heldout_arrays, heldout_rows, npz_bytes
+from pruneaudit.mitigation.objectives import ConstrainedLoss, Reference, class_weights, reference, reweighted
+from pruneaudit.mitigation.settings import Settings
+from pruneaudit.models import load_predictor, resolve_device
+from pruneaudit.models.base import first_line
+from pruneaudit.models.torch_common import select_output
+from pruneaudit.models.torch_module import build_module
+from pruneaudit.outputs import report_lock, write_file
+from pruneaudit.results import Model, Results, load_results
+from pruneaudit.specs import ModelSpec
+from pruneaudit.sweep import export
+from pruneaudit.sweep.audit_config import mitigation_configs
+from pruneaudit.sweep.config import SweepConfig, Training
+from pruneaudit.sweep.masks import sparsity as zero_share
+from pruneaudit.sweep.masks import weight_names, zero_masks
+from pruneaudit.sweep.run import MANIFEST as SWEEP_MANIFEST
+from pruneaudit.sweep.run import SweepCallback, SweepProgress, cpu_name, cuda_devices, numerics
+from pruneaudit.sweep.train import Images, accuracy, fit, load_images
+
+MANIFEST = "mitigation.json"
+MANIFEST_VERSION = "1.0"
+HOW = {
+    "finetune": "plain cross-entropy (the control: more fine-tuning alone)",
+    "reweight": "class-reweighted cross-entropy",
+    "constrained": "excess-accuracy-gap constraints with Lagrange multipliers (Hashemizadeh et al. 2023)",
+}
+KEEP_DATA_KEYS = ("scale", "mean", "std", "channels_first", "max_bytes", "name", "hf_id")  # still true of heldout.npz
+
+
+@dataclass(frozen=True)
+class Swept:
+    """A model of the sweep as mitigate reads it: its manifest entry, and a fresh module on each call."""
+
+    entry: dict[str, Any]
+    file: Path  # the file the module is read from
+    build: Callable[[], torch.nn.Module]
+    output: str | int | None  # what selects the scores from the module's output
+
+
+def run_mitigation(
+    config: SweepConfig,
+    *,
+    results_path: Path,
+    model: str,
+    sweep_dir: Path,
+    out: Path,
+    settings: Settings,
+    progress: SweepCallback | None = None,
+) -> dict[str, Any]:
+    """Fine-tune ``model`` of the sweep in ``sweep_dir`` by each of ``settings.methods``; write them and return the manifest."""
+    if out.resolve() == sweep_dir.resolve():
+        raise ConfigError(f"{out}: is the sweep folder; give mitigate an --out of its own")
+    results = load_results(results_path)
+    sweep_manifest = _read_sweep_manifest(sweep_dir)
+    train = load_images(config.train_data)
+    rows = heldout_rows(train.labels)
+    if not len(rows):
+        raise DataError(f"{config.train_data.path}: train_data has no class with two images; nothing can be held out")
+    heldout = npz_bytes(
+        heldout_arrays(train.raw, train.labels, train.dataset.attributes, rows, where=str(config.source))
+    )
+    check_harm_split(
+        results,
+        where=str(results_path),
+        train=config.train_data,
+        eval=config.eval_data,
+        heldout_sha256=hashlib.sha256(heldout).hexdigest(),
+        heldout_name=FILE,
+        class_names=train.dataset.class_names,
+    )
+    harm = harmed_classes(results, model=model, rule=settings.rule, where=str(results_path))
+    training = _training(config, model, settings)
+    epsilon = results.settings.tolerance if settings.epsilon is None else settings.epsilon
+    device = resolve_device(config.device)
+    source_entry = _audited(sweep_manifest, results.model(model), sweep_dir=sweep_dir, results_path=results_path)
+    dense_entry = _audited(sweep_manifest, results.dense, sweep_dir=sweep_dir, results_path=results_path)
+    tune = train.subset(np.setdiff1d(np.arange(len(train)), rows))
+    held = train.subset(rows)
+    _check_classes(results, harm, tune, where=str(config.train_data.path))
+    with numerics(config.threads):
+        source = _swept(source_entry, config=config, sweep_dir=sweep_dir, device=device)
+        dense = _swept(dense_entry, config=config, sweep_dir=sweep_dir, device=device)
+        start = source.build()
+        masks = zero_masks(start)
+        if not masks:
+            raise ModelError(NOT_MASKABLE.format(path=source.file, name=model))
+        _check_outputs(start, held, output=source.output, n_classes=results.data.n_classes, where=source.file)
+        names = weight_names(start)
+        zeros = _zeros(start, names)
+        ref = None
+        if "constrained" in settings.methods:
+            ref = reference(
+                dense.build(),
+                tune,
+                n_classes=results.data.n_classes,
+                device=device,
+                output=dense.output,
+                batch_size=config.batch_size,
+            )
+        facts = {
+            "heldout_accuracy": accuracy(
+                start, held, device=device, output=source.output, batch_size=config.batch_size
+            ),
+            "sparsity": {"measured": zero_share(start, names), "zeros": zeros},
+        }
+        dense_accuracy = accuracy(dense.build(), held, device=device, output=dense.output, batch_size=config.batch_size)
+    with report_lock(out) as lock:
+        target = lock.target
+        made: list[dict[str, Any]] = []
+        for method in settings.methods:
+            name = f"{model}+{method}"
+
+            def tell(step: int, steps: int, *, name: str = name, finished: bool = False) -> None:
+                if progress is not None:
+                    total = len(settings.methods)
+                    progress(SweepProgress(name, step, steps, len(made), total, made=finished))
+
+            made.append(
+                _mitigate(
+                    method,
+                    name=name,
+                    n_classes=results.data.n_classes,
+                    source=source,
+                    masks=masks,
+                    tune=tune,
+                    held=held,
+                    harm=harm,
+                    training=training,
+                    settings=settings,
+                    epsilon=epsilon,
+                    reference=ref,
+                    config=config,
+                    device=device,
+                    out=target,
+                    progress=tell,
+                )
+            )
+            tell(1, 1, finished=True)
+        write_file(target / FILE, heldout)
+        manifest = _manifest(
+            config,
+            results=results,
+            results_path=results_path,
+            harm=harm,
+            source=source,
+            sweep_dir=sweep_dir,
+            source_facts=facts,
+            dense_entry=dense_entry,
+            dense_accuracy=dense_accuracy,
+            training=training,
+            settings=settings,
+            splits=_splits(results, config=config, tune=tune, held=held, rows=rows, heldout=heldout),
+            made=made,
+        )
+        write_file(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        texts = mitigation_configs(
+            config,
+            sweep_manifest=sweep_manifest,
+            source=model,
+            recovered=[_audit_item(m, source_entry, training) for m in made],
+            data=_heldout_data(config, held),
+            sweep_dir=sweep_dir,
+            out=target,
+            command=f"pruneaudit mitigate --model {model}",
+        )
+        for filename, text in texts.items():
+            write_file(target / filename, text)
+        return manifest
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the sweep made
+
+
+def _read_sweep_manifest(sweep_dir: Path) -> dict[str, Any]:
+    path = sweep_dir / SWEEP_MANIFEST
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found; --sweep must be the folder `pruneaudit prune --out` wrote")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        models = raw["models"]
+        if not all(isinstance(m["name"], str) and isinstance(m["files"], dict) for m in models):
+            raise TypeError("a model entry has no name or files")
+        if not isinstance(raw["train_data"]["class_counts"], list):  # the re-audit's config repeats them
+            raise TypeError("train_data.class_counts must be a list")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path}: not a sweep manifest written by pruneaudit prune ({first_line(exc)[:200]})"
+        ) from None
+    return raw
+
+
+def _audited(manifest: dict[str, Any], model: Model, *, sweep_dir: Path, results_path: Path) -> dict[str, Any]:
+    """The sweep's entry for a model of the audit, which must have audited one of that entry's files."""
+    entry = next((m for m in manifest["models"] if m["name"] == model.name), None)
+    where = sweep_dir / SWEEP_MANIFEST
+    if entry is None:
+        raise ConfigError(f"{where}: the sweep made no model {model.name!r}, which {results_path} audits")
+    if model.sha256 not in {f.get("sha256") for f in entry["files"].values() if isinstance(f, dict)}:
+        raise ConfigError(
+            f"{results_path}: the audit's {model.name} (sha256 {model.sha256[:12]}...) is none of the files "
+            f"the sweep made under that name ({where}); audit the sweep's own files"
+        )
+    return entry
+
+
+def _training(config: SweepConfig, model: str, settings: Settings) -> Training:
+    """The variant's own fine-tuning settings, its epochs replaced by ``settings.epochs`` when given.
+
+    A rewound variant's are the dense training's optimiser and rate, its schedule started afresh.
+    """
+    variant = next((v for v in config.variants if v.name == model), None)
+    if variant is None:
+        raise ConfigError(f"{config.source}: {model} is not a variant of this sweep")
+    if variant.finetune is None:
+        raise ConfigError(
+            f"{config.source}: {model} was made without fine-tuning (finetune: null), so the sweep gives no "
+            "fine-tuning settings to mitigate it with"
+        )
+    t = variant.finetune.training
+    return t if settings.epochs is None else replace(t, epochs=settings.epochs)
+
+
+def _swept(entry: dict[str, Any], *, config: SweepConfig, sweep_dir: Path, device: str) -> Swept:
+    """How to read a sweep's model: through its factory (state_dict, else TorchScript weights), else as TorchScript."""
+    name, files = entry["name"], entry["files"]
+    kinds = ("state_dict", "torchscript") if config.model.factory else ("torchscript",)
+    fmt = next((k for k in kinds if k in files), None)
+    if fmt is None:
+        raise ModelError(f"{sweep_dir}: {name} has no {' or '.join(kinds)} file to fine-tune (ONNX files cannot train)")
+    path = sweep_dir / fmt / f"{name}.{export.EXTENSIONS[fmt]}"
+    if not path.is_file() or sha256(path) != files[fmt].get("sha256"):
+        raise ModelError(f"{path}: missing, or changed since the sweep made it (its sha256 is not the manifest's)")
+    if config.model.factory is None:
+        spec = ModelSpec(name=name, path=path, format="torchscript")
+        return Swept(entry=entry, file=path, build=lambda: load_predictor(spec, device=device).module, output=None)
+
+    def build() -> torch.nn.Module:
+        try:
+            if fmt == "state_dict":
+                state = torch.load(str(path), map_location="cpu", weights_only=True)
+            else:  # the scores alone were traced (export._Scores) when the model has an `output`
+                state = torch.jit.load(str(path), map_location="cpu").state_dict()
+                if config.model.output is not None:
+                    state = {k.removeprefix("inner."): v for k, v in state.items()}
+            module = build_module(config.model, search=config.base_dir, trusted=config.trusted_factories)
+            module.load_state_dict(state)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ModelError(f"{path}: cannot load it into the factory's model ({first_line(exc)})") from None
+        return module.to(device).eval()
+
+    return Swept(entry=entry, file=path, build=build, output=config.model.output)
+
+
+def _check_classes(results: Results, harm: Harm, tune: Images, *, where: str) -> None:
+    n = results.data.n_classes
+    if int(tune.labels.max()) >= n:
+        raise DataError(f"{where}: train_data has labels up to {int(tune.labels.max())}; the audit has {n} classes")
+    absent = [harm.class_names[i] for i, c in enumerate(harm.classes) if not np.any(tune.labels == c)]
+    if absent:
+        raise DataError(f"{where}: harmed class(es) {', '.join(absent)} have no fine-tuning image")
+
+
+@torch.inference_mode()
+def _check_outputs(
+    module: torch.nn.Module, held: Images, *, output: str | int | None, n_classes: int, where: Path
+) -> None:
+    x = held.prepared(held.raw[:1]).to(next(module.parameters()).device)
+    try:
+        got = int(select_output(module(x), output, where).shape[-1])
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise ModelError(f"{where}: the model rejected the training data's input ({first_line(exc)})") from None
+    if got != n_classes:
+        raise ModelError(f"{where}: the model outputs {got} classes but the audit has {n_classes}")
+
+
+def _zeros(module: torch.nn.Module, names: tuple[str, ...]) -> int:
+    params = dict(module.named_parameters())
+    return sum(int((params[n] == 0).sum()) for n in names)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One method
+
+
+def _mitigate(
+    method: str,
+    *,
+    name: str,
+    n_classes: int,
+    source: Swept,
+    masks: dict[str, torch.Tensor],
+    tune: Images,
+    held: Images,
+    harm: Harm,
+    training: Training,
+    settings: Settings,
+    epsilon: float,
+    reference: Reference | None,
+    config: SweepConfig,
+    device: str,
+    out: Path,
+    progress: Callable[..., None],
+) -> dict[str, Any]:
+    """Fine-tune a fresh copy of the source model by one method; write its files and return its manifest entry."""
+    started = time.perf_counter()
+    entry: dict[str, Any] = {"name": name, "method": method, "how": HOW[method], "epochs": training.epochs}
+    loss = None
+    if method != "finetune":
+        entry |= {"classes": list(harm.classes), "class_names": list(harm.class_names)}
+    with numerics(config.threads), torch.random.fork_rng(devices=cuda_devices(device)):
+        torch.manual_seed(settings.seed)  # dropout and any other draw from torch's global generator
+        module = source.build()
+        if method == "reweight":
+            loss = reweighted(class_weights(n_classes, harm.classes, settings.class_weight))
+            entry["class_weight"] = settings.class_weight
+        elif method == "constrained":
+            loss = ConstrainedLoss(classes=harm.classes, reference=reference, epsilon=epsilon, dual_lr=settings.dual_lr)
+            entry |= {"epsilon": epsilon, "dual_lr": settings.dual_lr}
+        done = [0]
+
+        def step(n: int, total: int) -> None:
+            done[0] += n
+            progress(done[0], total)
+
+        fit(
+            module,
+            tune,
+            training,
+            seed=settings.seed,
+            device=device,
+            output=source.output,
+            masks=masks,
+            loss=loss,
+            progress=step,
+        )
+        _check_held(module, masks, where=name)
+        names = weight_names(module)
+        entry["heldout_accuracy"] = accuracy(
+            module, held, device=device, output=source.output, batch_size=config.batch_size
+        )
+        entry["sparsity"] = {"measured": zero_share(module, names), "zeros": _zeros(module, names)}
+        if isinstance(loss, ConstrainedLoss):
+            entry["multipliers"] = [float(v) for v in loss.multipliers]
+        module = module.to("cpu").eval()
+        files = export.model_files(
+            module, tune.prepared(tune.raw[:1]), formats=config.formats, opset=config.opset, output=source.output
+        )
+    entry["files"] = {}
+    for fmt, content in files.items():
+        path = out / fmt / f"{name}.{export.EXTENSIONS[fmt]}"
+        if path.is_symlink():
+            raise ModelError(f"{path}: is a link; mitigate writes its models only inside --out")
+        write_file(path, content)
+        entry["files"][fmt] = {"path": path.relative_to(out).as_posix(), "sha256": hashlib.sha256(content).hexdigest()}
+    entry["seconds"] = time.perf_counter() - started
+    return entry
+
+
+def _check_held(module: torch.nn.Module, masks: dict[str, torch.Tensor], *, where: str) -> None:
+    """Every weight pruned before is still zero (what `MaskedWeights` promises), checked, not assumed."""
+    params = dict(module.named_parameters())
+    moved = sum(int((params[n].detach().cpu()[m == 0] != 0).sum()) for n, m in masks.items())
+    if moved:
+        raise ModelError(f"{where}: {moved} pruned weight(s) became non-zero during fine-tuning; the mask did not hold")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What is written
+
+
+def _splits(
+    results: Results, *, config: SweepConfig, tune: Images, held: Images, rows: np.ndarray, heldout: bytes
+) -> dict[str, Any]:
+    train = config.train_data
+    n = results.data.n_classes
+    return {
+        "harm": {
+            "role": "chose the harmed classes: the audit in results.json",
+            "file": results.data.file,
+            "sha256": results.data.sha256,
+            "split": results.data.split,
+            "images": results.data.n_samples,
+        },
+        "finetune": {
+            "role": "every mitigation fine-tuned on it: the sweep's train_data without the held-out rows",
+            "file": train.path.name,
+            "split": train.split,
+            "images": len(tune),
+            "class_counts": np.bincount(tune.labels, minlength=n).tolist(),
+        },
+        "heldout": {
+            "role": f"held out of every mitigation fine-tuning; {FILE} holds it and audit.yaml re-audits on it",
+            "file": FILE,
+            "sha256": hashlib.sha256(heldout).hexdigest(),
+            "carved_from": {"file": train.path.name, "split": train.split},
+            "fraction": HELDOUT_FRACTION,
+            "images": len(rows),
+            "class_counts": np.bincount(held.labels, minlength=n).tolist(),
+        },
+    }
+
+
+def _heldout_data(config: SweepConfig, held: Images) -> dict[str, Any]:
+    """The re-audit's data mapping: heldout.npz, read with the training data's own preprocessing settings."""
+    raw = config.raw["train_data"]
+    data: dict[str, Any] = {"path": FILE}
+    names = held.dataset.class_names
+    if names:
+        data["class_names"] = list(names)
+    if held.dataset.attributes:
+        data["attributes"] = list(held.dataset.attributes)
+    return data | {k: raw[k] for k in KEEP_DATA_KEYS if raw.get(k) is not None}
+
+
+def _audit_item(made: dict[str, Any], source: dict[str, Any], training: Training) -> dict[str, Any]:
+    """A recovered model as the re-audit's config lists it: its own technique, so it is never pooled with the source."""
+    ft = source.get("finetune") or {}
+    before = ft.get("epochs", 0) * ft.get("cycles", 1)
+    classes = ", ".join(made.get("class_names", []))
+    how = {
+        "finetune": "plain cross-entropy",
+        "reweight": f"classes {classes} weighted ×{made.get('class_weight', 0):g}",
+        "constrained": f"ψ_c ≤ {made.get('epsilon', 0):g} on classes {classes}",
+    }[made["method"]]
+    return {
+        "name": made["name"],
+        "technique": f"{source['label']}+{made['method']}",
+        "amount": source["amount"],
+        "seed": source["seed"],
+        "finetune_epochs": before + training.epochs,
+        "notes": (
+            f"{source['name']} fine-tuned {training.epochs} more epoch{'s' if training.epochs != 1 else ''}, mask held, "
+            f"{training.optimizer} lr {training.lr:g} {training.schedule}: {how}"
+        ),
+        "files": made["files"],
+    }
+
+
+def _manifest(
+    config: SweepConfig,
+    *,
+    results: Results,
+    results_path: Path,
+    harm: Harm,
+    source: Swept,
+    sweep_dir: Path,
+    source_facts: dict[str, Any],
+    dense_entry: dict[str, Any],
+    dense_accuracy: float,
+    training: Training,
+    settings: Settings,
+    splits: dict[str, Any],
+    made: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "mitigation_version": MANIFEST_VERSION,
+        "pruneaudit": __version__,
+        "torch": torch.__version__,
+        "cpu": cpu_name(),
+        "config": config.source.name,
+        "threads": config.threads,
+        "seed": settings.seed,
+        "results": {"file": results_path.name, "sha256": sha256(results_path)},
+        "source": {
+            "name": harm.model,
+            "sha256": results.model(harm.model).sha256,
+            "file": source.file.relative_to(sweep_dir).as_posix(),
+            **source_facts,
+        },
+        "dense": {"name": dense_entry["name"], "sha256": results.dense.sha256, "heldout_accuracy": dense_accuracy},
+        "harmed": {
+            "rule": harm.rule,
+            "definition": harm.definition,
+            "tolerance": harm.tolerance,
+            "alpha": harm.alpha,
+            "classes": list(harm.classes),
+            "class_names": list(harm.class_names),
+            "recall_change": list(harm.recall_change),
+            "excess_gap": list(harm.excess_gap),
+            "mcnemar_p_holm": list(harm.p_holm),
+        },
+        "training": asdict(training),
+        "splits": splits,
+        "models": made,
+    }

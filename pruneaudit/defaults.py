@@ -10,6 +10,9 @@ DEFAULT_PRECISION = "fp32"
 # the CPU): 2 GiB is ~20 ResNet-50s in fp32, or every sample model many times over, and leaves room
 # for activations on a 16 GB GPU or a 16 GB CI runner. A model larger than the budget runs alone.
 GROUP_PARAMETER_BYTES = 2 * 2**30
+# ... and at most this many models, whatever their size: each holds its (N,) predictions and top-5 hits
+# while the group runs, so that 4,000 saved-prediction models (no parameters) are not one group of ~0.7 GB.
+GROUP_MODELS = 64
 DEFAULT_TOLERANCE = 0.01  # a class is harmed/helped when |Δ recall| exceeds 1 pp
 DEFAULT_ALPHA = 0.05  # significance level after multiple-comparison correction
 SPARSITY_MISMATCH = 0.02  # |declared amount − measured sparsity| beyond this is flagged

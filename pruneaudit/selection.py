@@ -132,7 +132,16 @@ def _knee_pick(models: list[Model], selection: Selection) -> dict[str, Any]:
         }
     pts = _normalise(values, maximize)[idx]
     a, b = pts[np.argmax(pts[:, 0])], pts[np.argmax(pts[:, 1])]  # the two ends of the front
-    direction = (b - a) / np.linalg.norm(b - a)
+    length = np.linalg.norm(b - a)
+    if length == 0:  # tied points only (an audit where pruning changed nothing): no line, no knee
+        return {
+            "policy": "knee",
+            "model": None,
+            "feasible": False,
+            "closest": None,
+            "reason": f"the {x}–{y} front's {len(idx)} points coincide; a knee needs two ends",
+        }
+    direction = (b - a) / length
     rel = pts - a
     dist = np.abs(rel[:, 0] * direction[1] - rel[:, 1] * direction[0])
     order = sorted(range(len(idx)), key=lambda j: (-dist[j], kept[idx[j]].name))

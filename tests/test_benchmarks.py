@@ -88,3 +88,10 @@ def test_ray_benchmark_runs():
     pytest.importorskip("ray")
     out = run_benchmark("bench_ray.py", "--models", "6")
     assert re.search(r"^ray: 6 models, 1 worker [0-9]+ s, 2 workers [0-9]+ s: speed-up [0-9.]+x", out, re.M), out
+
+
+def test_population_benchmark_runs():
+    out = run_benchmark("bench_population.py", "--sizes", "8", "16")
+    assert "Projected to 100,000 models (from 8 and 16" in out
+    assert re.search(r"^  peak MiB +[0-9,]+ MiB   exponent -?[0-9.]+$", out, re.M), out
+    assert re.search(r"^index.html at 16 models: [0-9.]+ MB \(budget 15 MB\)$", out, re.M), out

@@ -82,3 +82,28 @@ def test_dominance_count():
     b = np.array([[1, 1], [2, 2], [3, 0]])
     assert dominance_count(a, b, maximize=[True, True]) == 1
     assert dominance_count(b, a, maximize=[True, True]) == 3
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 3).flatmap(
+        lambda k: st.tuples(
+            st.lists(st.lists(st.integers(0, 3), min_size=k, max_size=k), max_size=12),
+            st.lists(st.lists(st.integers(0, 3), min_size=k, max_size=k), max_size=12),
+            st.lists(st.booleans(), min_size=k, max_size=k),
+        )
+    )
+)
+def test_dominance_count_matches_pairwise_dominates(case):
+    """Blocked counting (PAIR_BLOCK of 5 pairs here, so blocks split) against `dominates` on every pair; ties included."""
+    a, b, maximize = case
+    k = len(maximize)
+    a, b = np.array(a, dtype=float).reshape(-1, k), np.array(b, dtype=float).reshape(-1, k)
+    expected = sum(dominates(x, y, maximize=maximize) for x in a for y in b)
+    import pruneaudit.pareto as pareto
+
+    block, pareto.PAIR_BLOCK = pareto.PAIR_BLOCK, 5
+    try:
+        assert dominance_count(a, b, maximize=maximize) == expected
+    finally:
+        pareto.PAIR_BLOCK = block

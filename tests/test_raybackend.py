@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +107,85 @@ def test_a_worker_that_dies_twice_is_reported_by_model_name(ray_instance, tmp_pa
 def test_ray_options_need_the_ray_backend(tmp_path, test_npz):
     result = CliRunner().invoke(cli, [*audit_args("onnx", test_npz, tmp_path / "r"), "--workers", "2"])
     assert result.exit_code == 2 and "--ray-address and --workers need --backend ray" in result.output
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc: Ray's GCS, raylet and workers are children of the driver)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_ctrl_c_shuts_down_the_local_ray_instance_and_writes_no_card(tmp_path):
+    """SIGINT to the driver while an actor is inside a model: exit 130, no report, every Ray process gone."""
+    (tmp_path / "slow.py").write_text(
+        textwrap.dedent(f"""
+            import pathlib, time
+            import torch
+
+            class Slow(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.w = torch.nn.Parameter(torch.zeros(1))
+
+                def forward(self, x):
+                    pathlib.Path({str(tmp_path / "running")!r}).touch()
+                    time.sleep(300)
+                    return torch.zeros(x.shape[0], 10)
+
+            def make():
+                return Slow()
+        """)
+    )
+    torch.save({"w": torch.zeros(1)}, tmp_path / "slow.pt")
+    (tmp_path / "audit.yaml").write_text(
+        f"data: {{path: {SAMPLES / 'data' / 'mnist10k.npz'}, split: 1}}\n"
+        f"dense: {{path: {SAMPLES / 'torchscript' / 'dense.pt'}}}\n"
+        "pruned:\n  - {name: slow, path: slow.pt, factory: 'slow:make'}\n"
+    )
+    out = tmp_path / "report"
+    args = ["audit", "--config", tmp_path / "audit.yaml", "--out", out, "--quiet", "--backend", "ray", "--no-cache"]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pruneaudit", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,  # its own process group: the signal goes to the driver alone, the hardest case
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "running").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate(timeout=30)
+            time.sleep(0.2)
+        ray_processes = _descendants(proc.pid)
+        assert ray_processes, "the driver started a local Ray instance"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert stderr.decode().strip().splitlines()[-1] == "Error: interrupted"
+    assert not out.exists()
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in ray_processes) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not [p for p in ray_processes if _alive(p)], "Ray processes outlived the interrupted audit"

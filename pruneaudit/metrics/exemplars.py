@@ -8,6 +8,8 @@ Ties in the mode go to the lowest class index.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 
@@ -29,9 +31,15 @@ def pie_mask(dense_preds: np.ndarray, pruned_preds: np.ndarray) -> np.ndarray:
     return modal_prediction(dense_preds) != modal_prediction(pruned_preds)
 
 
-def disagreement(dense_pred: np.ndarray, pruned_preds: np.ndarray) -> np.ndarray:
-    """(N,) number of pruned models whose prediction differs from the dense one: how fragile an image is."""
-    return (np.atleast_2d(pruned_preds) != np.asarray(dense_pred)[None, :]).sum(axis=0)
+def disagreement(dense_pred: np.ndarray, pruned_preds: Iterable[np.ndarray]) -> np.ndarray:
+    """(N,) number of pruned models whose prediction differs from the dense one: how fragile an image is.
+
+    Summed one model at a time, so that 100,000 models never stand in one (models, N) array."""
+    dense = np.asarray(dense_pred)
+    count = np.zeros(dense.shape, dtype=np.int64)
+    for pred in pruned_preds:
+        count += np.asarray(pred) != dense
+    return count
 
 
 def rank_pies(mask: np.ndarray, fragility: np.ndarray, *, limit: int) -> np.ndarray:

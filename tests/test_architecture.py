@@ -26,6 +26,7 @@ FORBIDDEN = {
     "pruneaudit.metrics": (*PIPELINE, "pruneaudit.report", "pruneaudit.cli", "pruneaudit.config", "pruneaudit.api"),
     "pruneaudit.report": (*PIPELINE, "pruneaudit.config", "pruneaudit.cli", "pruneaudit.api", "pruneaudit.card"),
     "pruneaudit.selection": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
+    "pruneaudit.analyses": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
     "pruneaudit.gate": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
     "pruneaudit.scalars": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
     "pruneaudit.policy": (*PIPELINE, "pruneaudit.report", "pruneaudit.cli", "pruneaudit.selection"),
@@ -43,6 +44,17 @@ FORBIDDEN = {
         "pruneaudit.cli",
     ),
     "pruneaudit.sweep.config": HEAVY,  # a bad sweep file is refused before torch is imported
+    # mitigation reads an audit's results and fine-tunes with the sweep's code; it renders and decides nothing
+    "pruneaudit.mitigation": (
+        *PIPELINE[2:],
+        "pruneaudit.report",
+        "pruneaudit.selection",
+        "pruneaudit.gate",
+        "pruneaudit.api",
+        "pruneaudit.cli",
+    ),
+    "pruneaudit.mitigation.settings": HEAVY,  # the CLI imports the options: no torch before a bad input is refused
+    "pruneaudit.mitigation.harm": HEAVY,
     # the Ray backends only move work: what they run is the local backends' own code
     "pruneaudit.raycommon": ("pruneaudit.", "!pruneaudit.errors", *HEAVY),
     "pruneaudit.raybackend": ("pruneaudit.report", "pruneaudit.results", "pruneaudit.selection", "pruneaudit.cli"),

@@ -16,8 +16,19 @@ from typing import Any
 import altair as alt
 import numpy as np
 
+from pruneaudit.analyses import Relation, representation, rich_get_richer
 from pruneaudit.report.headlines import Spotlight
-from pruneaudit.report.scope import HEATMAP_CLASSES, Scope, models_note
+from pruneaudit.report.population import (
+    CRITERIA,
+    OUTCOMES,
+    ConfigurationSummary,
+    configuration_summaries,
+    has_seeds,
+    histogram,
+    outcome_shares,
+)
+from pruneaudit.report.scope import Scope, models_note, points_note
+from pruneaudit.report.text import class_or_none
 from pruneaudit.results import Model, Results
 from pruneaudit.results.view import SelectionResult
 
@@ -25,6 +36,10 @@ HEATMAP_CLAMP_PP = 20.0
 WORST_K = 15
 MAX_MATRIX_CLASSES = 50  # confusion matrices drawn up to this many classes; top confusions beyond
 OPERATING_WINDOW = 0.15  # the operating-point chart shows models within 15 pp of the best top-1
+MIN_ACCURACY_SPAN = 0.02  # an accuracy axis spans at least 2 pp around its points: equal models are not blown up
+MIN_SPARSITY_SPAN = 0.10  # a sparsity axis, at least 10 pp
+MIN_CHANGE_SPAN_PP = 2.0  # an axis of changes in pp, at least 2 pp
+LABEL_NEAR = 0.06  # picks closer than this share of both axes' spans share one label
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442"]
 
 
@@ -53,6 +68,27 @@ def change_scale(values_pp: list[float | None]) -> alt.Scale:
     return alt.Scale(scheme="blueorange", domain=[-limit, limit], reverse=True, clamp=True)
 
 
+def _axis_domain(
+    values: list[float | None], *, min_span: float, low: float = -np.inf, high: float = np.inf
+) -> list[float]:
+    """An axis domain around the values, padded by 5% of their range and at least ``min_span`` wide, kept within
+    [low, high]: models that differ by 0.03 pp are drawn as the near-equals they are, not across the whole axis."""
+    v = [x for x in values if x is not None]
+    lo, hi = (min(v), max(v)) if v else (0.0, 0.0)
+    pad = max(0.05 * (hi - lo), (min_span - (hi - lo)) / 2)
+    a, b = lo - pad, hi + pad
+    if a < low:
+        a, b = low, min(high, b + (low - a))
+    if b > high:
+        a, b = max(low, a - (b - high)), high
+    return [a, b]
+
+
+def _spanning(values: list[float | None], *, min_span: float, low: float = -np.inf, high: float = np.inf) -> alt.Scale:
+    """A linear scale over `_axis_domain`: not niced, so the span stays what was chosen."""
+    return alt.Scale(domain=_axis_domain(values, min_span=min_span, low=low, high=high), nice=False, zero=False)
+
+
 def _model_row(m: Model) -> dict[str, Any]:
     """The scalars the overview charts plot; changes are 0 for the dense model (and where undefined)."""
     vs = m.vs_dense
@@ -66,7 +102,7 @@ def _model_row(m: Model) -> dict[str, Any]:
         "accuracy": m.metrics.accuracy,
         "accuracy_change_pp": 100 * ((vs.accuracy_change if vs else None) or 0.0),
         "worst_change_pp": 100 * ((worst.value if worst else None) or 0.0),
-        "worst_class": (worst.class_name if worst else None) or "",
+        "worst_class": class_or_none(worst.value, worst.class_name) if worst else "",
     }
 
 
@@ -95,19 +131,26 @@ def accuracy_vs_sparsity(results: Results) -> dict[str, Any]:
     """Left: top-1 accuracy; right: worst-class and overall recall change, both against sparsity."""
     rows = model_rows(results.models)
     domain = list(dict.fromkeys(r["technique"] for r in rows))
+    sparsity = _spanning([r["sparsity"] for r in rows], min_span=MIN_SPARSITY_SPAN, low=0.0, high=1.0)
+    accuracy = _spanning([r["accuracy"] for r in rows], min_span=MIN_ACCURACY_SPAN, low=0.0, high=1.0)
+    changes = [0.0] + [r[k] for r in rows for k in ("worst_change_pp", "accuracy_change_pp")]
     base = alt.Chart(data("models")).encode(
-        x=alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%")),
+        x=alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%"), scale=sparsity),
         color=_technique_colour(domain),
         detail="series:N",
         tooltip=MODEL_TOOLTIP,
     )
     acc = (
         (base.mark_line(point=True, opacity=0.8))
-        .encode(y=alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)))
+        .encode(y=alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=accuracy))
         .properties(title="Top-1 accuracy", width=320, height=260)
     )
     worst = (base.mark_line(point=True, opacity=0.8)).encode(
-        y=alt.Y("worst_change_pp:Q", title="Worst-class recall change (pp)")
+        y=alt.Y(
+            "worst_change_pp:Q",
+            title="Worst-class recall change (pp)",
+            scale=_spanning(changes, min_span=MIN_CHANGE_SPAN_PP),
+        )
     )
     overall = base.mark_line(strokeDash=[4, 3], opacity=0.5).encode(y="accuracy_change_pp:Q")
     zero = alt.Chart(data("zero")).mark_rule(color="#888").encode(y="y:Q")
@@ -117,8 +160,88 @@ def accuracy_vs_sparsity(results: Results) -> dict[str, Any]:
     return spec(alt.hconcat(acc, change), models=rows, zero=[{"y": 0}])
 
 
+def _spread_rows(summaries: tuple[ConfigurationSummary, ...]) -> Rows:
+    """Per configuration and measure: the mean over its models and their range, in pp, at its mean sparsity."""
+    rows = []
+    for s in summaries:
+        for measure, v in (("Top-1 change", s.accuracy_change), ("Worst-class change", s.worst_change)):
+            if v.mean is None or s.sparsity.mean is None:
+                continue
+            rows.append(
+                {
+                    "technique": s.technique,
+                    "amount": s.amount,
+                    "sparsity": s.sparsity.mean,
+                    "measure": measure,
+                    "mean": 100 * v.mean,
+                    "low": 100 * v.low,
+                    "high": 100 * v.high,
+                    "models": len(s.models),
+                }
+            )
+    return sorted(rows, key=lambda r: (r["measure"], r["technique"], r["sparsity"]))
+
+
+def seed_curves(summaries: tuple[ConfigurationSummary, ...]) -> dict[str, Any]:
+    """Per technique: the mean over seeds of top-1 and worst-class change against measured sparsity, with the
+    band the seeds span; the sparsity is the configuration's mean measured one, not the declared amount."""
+    rows = _spread_rows(summaries)
+    domain = list(dict.fromkeys(s.technique for s in summaries))
+    x = alt.X("sparsity:Q", title="Weight sparsity (mean over seeds; measured)", axis=alt.Axis(format="%"))
+    colour = _technique_colour(domain)
+    tooltip = [
+        alt.Tooltip("technique:N", title="Technique"),
+        alt.Tooltip("amount:Q", format=".0%", title="Declared amount"),
+        alt.Tooltip("sparsity:Q", format=".1%", title="Mean sparsity"),
+        alt.Tooltip("models:Q", title="Models (seeds)"),
+        alt.Tooltip("mean:Q", format="+.2f", title="Mean change (pp)"),
+        alt.Tooltip("low:Q", format="+.2f", title="Lowest (pp)"),
+        alt.Tooltip("high:Q", format="+.2f", title="Highest (pp)"),
+    ]
+    base = alt.Chart().encode(x=x, color=colour)
+    band = base.mark_area(opacity=0.18).encode(y=alt.Y("low:Q", title="Change (pp)"), y2="high:Q")
+    line = base.mark_line(point=True).encode(y="mean:Q", tooltip=tooltip)
+    zero = alt.Chart().mark_rule(color="#888", strokeDash=[2, 2]).encode(y=alt.datum(0))
+    layered = alt.layer(band, line, zero, data=data("curves")).properties(width=320, height=260)
+    return spec(
+        layered.facet(column=alt.Column("measure:N", title=None, sort=["Top-1 change", "Worst-class change"]))
+        .resolve_scale(y="independent")
+        .properties(title="Per-technique curves: mean over seeds (line) and the range the seeds span (band)"),
+        curves=rows,
+    )
+
+
+def population_histogram(rows: Rows) -> dict[str, Any]:
+    """How many models of each technique fall in each band of top-1 change and of worst-class change."""
+    domain = list(dict.fromkeys(r["technique"] for r in rows))
+    chart = (
+        alt.Chart(data("bins"))
+        .mark_bar(opacity=0.85)
+        .encode(
+            x=alt.X("start:Q", title="Change (pp)", bin="binned"),
+            x2="end:Q",
+            y=alt.Y("models:Q", title="Models", stack=True),
+            color=_technique_colour(domain),
+            tooltip=[
+                alt.Tooltip("technique:N", title="Technique"),
+                alt.Tooltip("start:Q", format="+.2f", title="From (pp)"),
+                alt.Tooltip("end:Q", format="+.2f", title="To (pp)"),
+                alt.Tooltip("models:Q", title="Models"),
+            ],
+        )
+        .properties(width=320, height=220)
+    )
+    return spec(
+        chart.facet(column=alt.Column("measure:N", title=None, sort=["Top-1 change", "Worst-class change"]))
+        .resolve_scale(x="independent", y="independent")
+        .properties(title="Distribution over all pruned models, stacked by technique"),
+        bins=rows,
+    )
+
+
 def recall_change_heatmap(results: Results, scope: Scope) -> dict[str, Any]:
-    """The scope's classes × pruned models, coloured by per-class recall change."""
+    """The scope's classes (top to bottom in its order: the hardest hit first when not all are drawn) × pruned
+    models, coloured by per-class recall change."""
     all_names = results.data.class_names
     shown = scope.heatmap_classes
     names = [all_names[i] for i in shown]
@@ -194,12 +317,18 @@ def change_distribution(models: tuple[Model, ...]) -> dict[str, Any]:
     )
 
 
-def worst_k(results: Results, model: Model, k: int = WORST_K) -> dict[str, Any]:
-    """The k classes that lost most recall in one pruned model, with 95% Newcombe intervals."""
+def lost_classes(model: Model) -> list[int]:
+    """The classes that lost recall in one pruned model, most first (ties: the smaller Holm-adjusted McNemar p,
+    the stronger evidence of a loss; then label order). Unchanged classes are not "lost": none is padding."""
+    pc = model.vs_dense.per_class
+    lost = (i for i, c in enumerate(pc.recall_change) if c is not None and c < 0)  # p is defined where c is
+    return sorted(lost, key=lambda i: (pc.recall_change[i], pc.mcnemar_p_holm[i], i))
+
+
+def worst_k(results: Results, model: Model, *, classes: list[int]) -> dict[str, Any]:
+    """Bars of these classes' recall change in one pruned model (in the order given), with 95% Newcombe intervals."""
     names = results.data.class_names
     pc = model.vs_dense.per_class
-    idx = [i for i in range(len(names)) if pc.recall_change[i] is not None]
-    idx = sorted(idx, key=lambda i: (pc.recall_change[i], i))[:k]
     rows = [
         {
             "class": names[i],
@@ -208,9 +337,9 @@ def worst_k(results: Results, model: Model, k: int = WORST_K) -> dict[str, Any]:
             "high": 100 * pc.recall_change_ci.high[i],
             "holm_p": pc.mcnemar_p_holm[i],
         }
-        for i in idx
+        for i in classes
     ]
-    y = alt.Y("class:N", sort=[names[i] for i in idx], title="Class")
+    y = alt.Y("class:N", sort=[names[i] for i in classes], title="Class")
     tooltip = [
         alt.Tooltip("class:N", title="Class"),
         alt.Tooltip("change:Q", format="+.2f", title="Change (pp)"),
@@ -221,11 +350,12 @@ def worst_k(results: Results, model: Model, k: int = WORST_K) -> dict[str, Any]:
     base = alt.Chart(data("classes"))
     bars = base.mark_bar(color="#D55E00").encode(y=y, x=alt.X("change:Q", title="Recall change (pp)"), tooltip=tooltip)
     err = base.mark_rule(color="#000").encode(y=y, x="low:Q", x2="high:Q")
+    which = "class that lost recall" if len(classes) == 1 else f"{len(classes)} classes that lost most"
     return spec(
         (bars + err).properties(
-            title=f"The {len(idx)} classes that lost most in {model.name} (bars: change; lines: 95% interval)",
+            title=f"The {which} in {model.name} (bars: change; lines: 95% interval)",
             width=520,
-            height=max(120, 18 * len(idx)),
+            height=max(120, 18 * len(classes)),
         ),
         classes=rows,
     )
@@ -309,30 +439,65 @@ def _pick_points(rows: Rows, selection: SelectionResult) -> Rows:
     ]
 
 
-def _pick_labels(picks: Rows, x: alt.X, y: alt.Y) -> tuple[list[alt.Chart], dict[str, Rows]]:
-    """One text layer per picked model naming its policies, stacked upwards so neighbouring labels do not overlap;
-    and their datasets."""
-    labels: dict[str, dict[str, Any]] = {}
+def _near(a: dict[str, Any], b: dict[str, Any], x_domain: list[float], y_domain: list[float]) -> bool:
+    """Whether two points are within LABEL_NEAR of each axis' span: one label would cover the other's."""
+    (x0, x1), (y0, y1) = x_domain, y_domain
+    return abs(a["sparsity"] - b["sparsity"]) <= LABEL_NEAR * (x1 - x0) and abs(
+        a["accuracy"] - b["accuracy"]
+    ) <= LABEL_NEAR * (y1 - y0)
+
+
+def _pick_labels(
+    picks: Rows, x: alt.X, y: alt.Y, *, x_domain: list[float], y_domain: list[float]
+) -> tuple[list[alt.Chart], dict[str, Rows]]:
+    """One text layer per group of picks drawn at (nearly) the same place, and their datasets.
+
+    Picks of one model share a line ("accuracy only + knee"); picked models within LABEL_NEAR of each other share
+    one label, a line per model naming it, instead of labels drawn over each other. A label sits on the side of
+    its point that faces the middle of the chart, so that it stays inside the plot, not piled in a corner; labels
+    on the same side of the chart are moved a line further each, in order of sparsity."""
+    by_model: dict[str, dict[str, Any]] = {}
     for p in picks:
-        label = labels.setdefault(p["model"], {**p, "policy": []})
-        label["policy"].append(p["policy"])
-    ordered = sorted(labels.values(), key=lambda r: (r["sparsity"], r["model"]))
-    layers = [
-        alt.Chart(data(f"label-{i}"))
-        .mark_text(align="left", dx=10, dy=-14 - 14 * i, fontSize=11)
-        .encode(x=x, y=y, text="policy:N")
-        for i in range(len(ordered))
-    ]
-    return layers, {f"label-{i}": [{**r, "policy": " + ".join(r["policy"])}] for i, r in enumerate(ordered)}
+        by_model.setdefault(p["model"], {**p, "policy": []})["policy"].append(p["policy"])
+    groups: list[list[dict[str, Any]]] = []
+    for r in sorted(by_model.values(), key=lambda r: (r["sparsity"], r["accuracy"], r["model"])):
+        group = next((g for g in groups if _near(g[0], r, x_domain, y_domain)), None)
+        if group is None:
+            groups.append([r])
+        else:
+            group.append(r)
+    (x0, x1), (y0, y1) = x_domain, y_domain
+    layers, datasets, sides = [], {}, []
+    for i, group in enumerate(groups):
+        at = group[0]
+        right, top = at["sparsity"] > (x0 + x1) / 2, at["accuracy"] > (y0 + y1) / 2
+        lines = [" + ".join(r["policy"]) + (f": {r['model']}" if len(group) > 1 else "") for r in group]
+        step = 14 * sides.count((right, top))  # below (top) or above the labels already on this side
+        sides += [(right, top)] * len(lines)
+        layers.append(
+            alt.Chart(data(f"label-{i}"))
+            .mark_text(
+                align="right" if right else "left",
+                baseline="top" if top else "bottom",
+                dx=-10 if right else 10,
+                dy=(10 + step) if top else -(10 + step),
+                lineBreak="\n",
+                fontSize=11,
+            )
+            .encode(x=x, y=y, text="label:N")
+        )
+        datasets[f"label-{i}"] = [{"sparsity": at["sparsity"], "accuracy": at["accuracy"], "label": "\n".join(lines)}]
+    return layers, datasets
 
 
-def operating_points(results: Results) -> dict[str, Any]:
+def operating_points(results: Results, points: tuple[Model, ...]) -> dict[str, Any]:
     """Accuracy vs sparsity coloured by worst-class change, the accuracy–sparsity front drawn, picks marked.
 
     The front is the selection's (over all pruned models); drawn through the windowed points it is the
-    front of the window too, since a point outside the window can never dominate one inside it."""
+    front of the window too, since a point outside the window can never dominate one inside it. The axes span
+    at least MIN_ACCURACY_SPAN and MIN_SPARSITY_SPAN, so that near-equal models are drawn near each other."""
     selection = results.selection
-    rows = model_rows(results.pruned)
+    rows = model_rows(points)  # the picks are among the points (scope._point_models)
     picks = _pick_points(rows, selection)
     scale = change_scale([r["worst_change_pp"] for r in rows])
     best = max((r["accuracy"] for r in rows if r["accuracy"] is not None), default=0.0)
@@ -340,8 +505,21 @@ def operating_points(results: Results) -> dict[str, Any]:
     rows = [r for r in rows if r["accuracy"] is not None and r["accuracy"] >= best - OPERATING_WINDOW]
     on_front = set(selection.accuracy_sparsity_front)
     front_rows = sorted((r for r in rows if r["model"] in on_front), key=lambda r: (r["sparsity"], r["accuracy"]))
-    x = alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%"))
-    y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
+    drawn = rows + picks
+    x_domain = _axis_domain([r["sparsity"] for r in drawn], min_span=MIN_SPARSITY_SPAN, low=0.0, high=1.0)
+    y_domain = _axis_domain([r["accuracy"] for r in drawn], min_span=MIN_ACCURACY_SPAN, low=0.0, high=1.0)
+    x = alt.X(
+        "sparsity:Q",
+        title="Weight sparsity (measured)",
+        axis=alt.Axis(format="%"),
+        scale=alt.Scale(domain=x_domain, nice=False, zero=False),
+    )
+    y = alt.Y(
+        "accuracy:Q",
+        title="Top-1 accuracy",
+        axis=alt.Axis(format="%"),
+        scale=alt.Scale(domain=y_domain, nice=False, zero=False),
+    )
     points = (
         alt.Chart(data("models"))
         .mark_circle(size=80, opacity=0.9, stroke="#333", strokeWidth=0.5)
@@ -358,7 +536,7 @@ def operating_points(results: Results) -> dict[str, Any]:
         .mark_point(shape="square", size=260, filled=False, color="#000", strokeWidth=1.5)
         .encode(x=x, y=y, tooltip=[alt.Tooltip("policy:N", title="Policy"), alt.Tooltip("model:N", title="Model")])
     )
-    labels, label_rows = _pick_labels(picks, x, y)
+    labels, label_rows = _pick_labels(picks, x, y, x_domain=x_domain, y_domain=y_domain)
     return spec(
         alt.layer(front, points, marks, *labels).properties(
             title="Operating points: accuracy-sparsity front (dashed) and policy picks (squares)", width=560, height=320
@@ -370,16 +548,25 @@ def operating_points(results: Results) -> dict[str, Any]:
     )
 
 
-def accuracy_vs_disparity(results: Results) -> dict[str, Any]:
+def accuracy_vs_disparity(results: Results, points: tuple[Model, ...]) -> dict[str, Any]:
     """Accuracy against worst-class change; each technique's path as sparsity grows, front members filled.
 
     One dataset for the three layers (the points filter it), so that 1,000 models are inlined once."""
     domain = list(dict.fromkeys(m.technique_label for m in results.pruned))
     front, on_front = set(results.selection.front), "on the Pareto front"
-    rows = sorted(model_rows(results.pruned), key=lambda r: (r["series"], r["sparsity"]))
+    rows = sorted(model_rows(points), key=lambda r: (r["series"], r["sparsity"]))
     rows = [{**r, "on_front": on_front if r["model"] in front else "dominated"} for r in rows]
-    x = alt.X("worst_change_pp:Q", title="Worst-class recall change (pp)")
-    y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
+    x = alt.X(
+        "worst_change_pp:Q",
+        title="Worst-class recall change (pp)",
+        scale=_spanning([r["worst_change_pp"] for r in rows], min_span=MIN_CHANGE_SPAN_PP),
+    )
+    y = alt.Y(
+        "accuracy:Q",
+        title="Top-1 accuracy",
+        axis=alt.Axis(format="%"),
+        scale=_spanning([r["accuracy"] for r in rows], min_span=MIN_ACCURACY_SPAN, low=0.0, high=1.0),
+    )
     base = alt.Chart(data("models")).encode(x=x, y=y, color=_technique_colour(domain))
     tooltip = [*MODEL_TOOLTIP, alt.Tooltip("on_front:N", title="Pareto")]
     paths = base.mark_line(opacity=0.6).encode(detail="series:N", order="sparsity:Q")
@@ -403,63 +590,311 @@ def accuracy_vs_disparity(results: Results) -> dict[str, Any]:
     )
 
 
+def _highest(relations: tuple[Relation, ...]) -> list[Relation]:
+    """Each technique's configuration at its highest amount (ties: the higher mean sparsity)."""
+    best: dict[str, Relation] = {}
+    for r in relations:
+        key = (r.amount or 0.0, r.sparsity or 0.0)
+        if r.technique not in best or key > ((best[r.technique].amount or 0.0), (best[r.technique].sparsity or 0.0)):
+            best[r.technique] = r
+    return list(best.values())
+
+
+def relation_chart(relations: tuple[Relation, ...], *, x_title: str, alpha: float) -> dict[str, Any]:
+    """Left: Spearman's ρ of x against the recall change, per configuration, against sparsity (filled: p < alpha).
+    Right: at each technique's highest amount, every class's x against its mean change, with the fitted line."""
+    domain = list(dict.fromkeys(r.technique for r in relations))
+    colour = _technique_colour(domain)
+    rho_rows = [
+        {
+            "technique": r.technique,
+            "amount": r.amount,
+            "sparsity": r.sparsity,
+            "rho": r.correlation.rho,
+            "p": r.correlation.p,
+            "significant": "p < alpha"
+            if r.correlation.p is not None and r.correlation.p < alpha
+            else "not significant",
+            "models": len(r.models),
+        }
+        for r in relations
+        if r.correlation.rho is not None and r.sparsity is not None
+    ]
+    rho_rows.sort(key=lambda row: (row["technique"], row["sparsity"]))
+    points, lines = [], []
+    for r in _highest(relations):
+        points += [
+            {"technique": r.technique, "class": c, "x": x, "change_pp": 100 * y} for c, x, y in zip(r.classes, r.x, r.y)
+        ]
+        if r.trend.slope is not None:
+            lines += [
+                {"technique": r.technique, "x": x, "change_pp": 100 * (r.trend.intercept + r.trend.slope * x)}
+                for x in (min(r.x), max(r.x))
+            ]
+    x_sparsity = alt.X("sparsity:Q", title="Weight sparsity (mean over seeds)", axis=alt.Axis(format="%"))
+    rho_base = alt.Chart(data("rho")).encode(
+        x=x_sparsity, y=alt.Y("rho:Q", title="Spearman ρ", scale=alt.Scale(domain=[-1, 1])), color=colour
+    )
+    rho_tooltip = [
+        alt.Tooltip("technique:N", title="Technique"),
+        alt.Tooltip("amount:Q", format=".0%", title="Declared amount"),
+        alt.Tooltip("rho:Q", format="+.2f", title="ρ"),
+        alt.Tooltip("p:Q", format=".3g", title="p"),
+        alt.Tooltip("models:Q", title="Models (seeds)"),
+    ]
+    rho_panel = (
+        rho_base.mark_line(opacity=0.7)
+        + rho_base.mark_point(size=60).encode(
+            fill=alt.condition(alt.datum.significant == "p < alpha", colour, alt.value("white")), tooltip=rho_tooltip
+        )
+        + alt.Chart(data("rho")).mark_rule(color="#888", strokeDash=[2, 2]).encode(y=alt.datum(0))
+    ).properties(title="Rank correlation per configuration (filled: p < alpha)", width=300, height=240)
+    x_class = alt.X("x:Q", title=x_title, axis=alt.Axis(format="%"), scale=alt.Scale(zero=False))
+    y_change = alt.Y("change_pp:Q", title="Mean recall change (pp)")
+    scatter = (
+        alt.Chart(data("classes"))
+        .mark_point(size=50, filled=True, opacity=0.8)
+        .encode(
+            x=x_class,
+            y=y_change,
+            color=colour,
+            tooltip=[
+                alt.Tooltip("technique:N", title="Technique"),
+                alt.Tooltip("class:N", title="Class"),
+                alt.Tooltip("x:Q", format=".2%", title=x_title),
+                alt.Tooltip("change_pp:Q", format="+.2f", title="Mean change (pp)"),
+            ],
+        )
+        + alt.Chart(data("trend"))
+        .mark_line(strokeDash=[5, 3])
+        .encode(x=x_class, y=y_change, color=colour, detail="technique:N")
+    ).properties(title="Classes at each technique's highest amount (dashed: fitted line)", width=300, height=240)
+    return spec(alt.hconcat(rho_panel, scatter), rho=rho_rows, classes=points, trend=lines)
+
+
+def _signed(v: float) -> str:
+    return f"{v:+.2f}".replace("+0.00", "0.00").replace("-0.00", "0.00")
+
+
+def relation_sentence(relations: tuple[Relation, ...], *, alpha: float, worse: str, better: str) -> str:
+    """The relation in words, from the numbers: how many configurations lean each way and how many
+    significantly, then each technique at its highest amount."""
+    defined = [r for r in relations if r.correlation.rho is not None]
+    if not defined:
+        return "No configuration has enough classes with a defined change to measure the relation."
+    positive = [r for r in defined if r.correlation.rho > 0]
+    significant = [r for r in positive if r.correlation.p < alpha]
+    against = [r for r in defined if r.correlation.rho < 0 and r.correlation.p < alpha]
+    parts = [
+        f"In {len(positive)} of {len(defined)} configurations {worse} (Spearman ρ > 0), significantly (p < {alpha}) in "
+        f"{len(significant)}; the opposite is significant in {len(against)}."
+    ]
+    highest = [
+        f"{r.technique} at {r.amount:.0%}: ρ = {_signed(r.correlation.rho)} (p = {r.correlation.p:.2g})"
+        for r in _highest(tuple(defined))
+        if r.amount is not None
+    ]
+    if highest:
+        parts.append("At each technique's highest amount: " + "; ".join(highest) + f". {better}")
+    return " ".join(parts)
+
+
+def outcome_chart(rows: Rows) -> dict[str, Any]:
+    """Share of classes harmed, unchanged and helped against sparsity, a line per technique; columns: the two
+    criteria (beyond the tolerance; significant by Holm-corrected McNemar)."""
+    domain = list(dict.fromkeys(r["technique"] for r in sorted(rows, key=lambda r: r["technique"])))
+    base = (
+        alt.Chart()
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("sparsity:Q", title="Weight sparsity (mean over seeds)", axis=alt.Axis(format="%")),
+            y=alt.Y("share:Q", title="Share of classes", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
+            color=_technique_colour(domain),
+            tooltip=[
+                alt.Tooltip("technique:N", title="Technique"),
+                alt.Tooltip("amount:Q", format=".0%", title="Declared amount"),
+                alt.Tooltip("outcome:N", title="Outcome"),
+                alt.Tooltip("criterion:N", title="Criterion"),
+                alt.Tooltip("share:Q", format=".1%", title="Share of classes (mean over seeds)"),
+                alt.Tooltip("models:Q", title="Models (seeds)"),
+            ],
+        )
+        .properties(width=260, height=150)
+    )
+    return spec(
+        base.facet(
+            data=data("outcomes"),
+            row=alt.Row("outcome:N", title=None, sort=list(OUTCOMES)),
+            column=alt.Column("criterion:N", title=None, sort=list(CRITERIA)),
+        ).properties(title="Classes harmed, unchanged and helped as sparsity grows"),
+        outcomes=rows,
+    )
+
+
 @dataclass(frozen=True)
 class Chart:
     """One chart of the card: its section id, heading, a summary in words (what a reader without the chart needs)
-    and the Vega-Lite spec; ``partial``: it draws part of the data, and the card links the files that hold all."""
+    and the Vega-Lite spec; ``partial``: it draws part of the data, and the card links the files that hold all.
+    ``spec`` None: there is nothing to draw (no class lost recall, nothing changed), and the summary says so
+    instead of a chart of zeros."""
 
     id: str
     title: str
     summary: str
-    spec: dict[str, Any]
+    spec: dict[str, Any] | None
     partial: bool = False
 
 
-def _overview_charts(results: Results, scope: Scope) -> list[Chart]:
-    some_classes = len(scope.heatmap_classes) < scope.n_classes
-    clipped = (f" Only the {HEATMAP_CLASSES} classes hit hardest by any model are drawn." if some_classes else "") + (
-        "" if scope.all_models else " " + models_note(scope)
-    )
-    return [
-        Chart(
-            "accuracy-sparsity",
-            "Accuracy and worst-class change against sparsity",
-            "Each point is a model; lines join models of one technique (and seed). "
-            "The table of models above holds the same numbers.",
-            accuracy_vs_sparsity(results),
-        ),
-        Chart(
+def _classes(n: int) -> str:
+    return f"{n:,} class" + ("" if n == 1 else "es")
+
+
+def _unchanged(models: tuple[Model, ...]) -> bool:
+    """Whether no class's recall changed in any of these models (undefined changes aside)."""
+    return all(not c for m in models for c in m.vs_dense.per_class.recall_change if c is not None)
+
+
+def _heatmap_chart(results: Results, scope: Scope) -> Chart:
+    """The heatmap, or a sentence where it would draw no loss: beyond HEATMAP_CLASSES classes it draws only the
+    classes that lost recall (hardest hit first, worst_classes), and when no class lost there is no row to draw."""
+    title = "Per-class recall change against the dense model"
+    bounded = len(scope.heatmap_classes) < scope.n_classes
+    if bounded and not scope.heatmap_classes:
+        return Chart(
             "recall-change",
-            "Per-class recall change against the dense model",
-            "Orange cells lost recall, blue cells gained; colours saturate at "
-            f"±{HEATMAP_CLAMP_PP:.0f} pp. The per-class table below holds the exact numbers." + clipped,
-            recall_change_heatmap(results, scope),
-            partial=some_classes or not scope.all_models,
-        ),
-        Chart(
-            "change-distribution",
-            "Distribution of per-class change",
-            "For each pruned model: the box spans the middle half of the classes' recall changes, the line "
-            "runs from the worst to the best class, the tick is the median; the dashed line is no change."
-            + ("" if scope.all_models else " " + models_note(scope)),
-            change_distribution(scope.models),
-            partial=not scope.all_models,
-        ),
-    ]
+            title,
+            "No class lost recall in any pruned model: there is no class to draw. "
+            "The per-class table below gives each class's change.",
+            None,
+        )
+    if not bounded and _unchanged(scope.models):
+        return Chart("recall-change", title, "No class's recall changed in any pruned model.", None)
+    n = len(scope.heatmap_classes)
+    if not bounded:
+        clipped = ""
+    elif scope.n_lost > n:
+        clipped = f" Only the {_classes(n)} hit hardest by any model are drawn, the hardest at the top."
+    else:
+        clipped = (
+            f" Only the {_classes(n)} that lost recall in some model {'are' if n > 1 else 'is'} drawn (no other "
+            "class lost), the hardest hit at the top."
+        )
+    return Chart(
+        "recall-change",
+        title,
+        "Orange cells lost recall, blue cells gained; colours saturate at "
+        f"±{HEATMAP_CLAMP_PP:.0f} pp. The per-class table below holds the exact numbers."
+        + clipped
+        + ("" if scope.all_models else " " + models_note(scope)),
+        recall_change_heatmap(results, scope),
+        partial=bounded or not scope.all_models,
+    )
+
+
+def _distribution_chart(scope: Scope) -> Chart:
+    title = "Distribution of per-class change"
+    if _unchanged(scope.models):
+        return Chart("change-distribution", title, "No class's recall changed in any pruned model shown.", None)
+    return Chart(
+        "change-distribution",
+        title,
+        "For each pruned model: the box spans the middle half of the classes' recall changes, the line "
+        "runs from the worst to the best class, the tick is the median; the dashed line is no change."
+        + ("" if scope.all_models else " " + models_note(scope)),
+        change_distribution(scope.models),
+        partial=not scope.all_models,
+    )
+
+
+def _seed_chart(summaries: tuple[ConfigurationSummary, ...]) -> Chart:
+    title = "Per-technique curves over seeds"
+    spreads = [v for s in summaries for v in (s.accuracy_change, s.worst_change)]
+    if all(not x for v in spreads for x in (v.mean, v.low, v.high)):  # every one 0 or undefined
+        return Chart(
+            "seed-curves",
+            title,
+            "No configuration changed: every model of every configuration keeps the dense model's top-1, and no "
+            "class lost recall in any of them. The configurations table above lists them.",
+            None,
+        )
+    return Chart(
+        "seed-curves",
+        title,
+        "For each technique and amount: the mean change over the configuration's models (seeds), and the "
+        "band from the lowest to the highest of them"
+        + ("" if has_seeds(summaries) else " (every configuration here has one model, so there is no band)")
+        + ", at the configurations' mean measured sparsity. The configurations table above gives the numbers.",
+        seed_curves(summaries),
+    )
+
+
+def _population_chart(results: Results, scope: Scope) -> Chart:
+    title = "Distribution over all models"
+    values = [v for m in results.pruned for v in (m.vs_dense.accuracy_change, m.vs_dense.worst_class_change.value)]
+    if all(not v for v in values):
+        return Chart(
+            "population",
+            title,
+            f"All {scope.n_pruned:,} pruned models keep the dense model's top-1, and no class lost recall in any of them.",
+            None,
+        )
+    return Chart(
+        "population",
+        title,
+        f"How many of the {scope.n_pruned:,} pruned models (stacked by technique) fall in each band of top-1 "
+        "change and of worst-class change: the whole population, where the views above show some of it.",
+        population_histogram(histogram(results)),
+    )
+
+
+def _overview_charts(results: Results, scope: Scope) -> list[Chart]:
+    charts = []
+    if scope.all_points:  # lines through some of a technique's models would draw a path no seed took
+        charts.append(
+            Chart(
+                "accuracy-sparsity",
+                "Accuracy and worst-class change against sparsity",
+                "Each point is a model; lines join models of one technique (and seed). "
+                "The table of models above holds the same numbers.",
+                accuracy_vs_sparsity(results),
+            )
+        )
+    summaries = configuration_summaries(results)
+    if summaries:
+        charts.append(_seed_chart(summaries))
+    charts += [_heatmap_chart(results, scope), _distribution_chart(scope)]
+    if not scope.all_models:
+        charts.append(_population_chart(results, scope))
+    return charts
+
+
+def _worst_chart(results: Results, focus: Spotlight, scope: Scope) -> Chart:
+    """The spotlight model's classes that lost most, up to WORST_K; only classes that lost, and a sentence
+    instead of the chart when none did."""
+    name = focus.model.name
+    title = f"Worst-hit classes in {name}"
+    lost = lost_classes(focus.model)
+    if not lost:
+        return Chart("worst-classes", title, f"No class lost recall in {name}, {focus.why}.", None)
+    shown = lost[:WORST_K]
+    which = (
+        f"The classes whose recall fell most (up to {WORST_K}) in {name}, {focus.why}"
+        if len(lost) > WORST_K
+        else f"The {_classes(len(lost))} whose recall fell in {name}, {focus.why} (no other class lost)"
+    )
+    return Chart(
+        "worst-classes",
+        title,
+        f"{which}, with 95% Newcombe intervals; equal losses are ordered by the smaller Holm-adjusted McNemar p"
+        + ("; the per-class table has all classes." if scope.all_classes else "."),
+        worst_k(results, focus.model, classes=shown),
+        partial=not scope.all_classes,
+    )
 
 
 def _spotlight_charts(results: Results, focus: Spotlight, scope: Scope) -> list[Chart]:
     name = focus.model.name
-    charts = [
-        Chart(
-            "worst-classes",
-            f"Worst-hit classes in {name}",
-            f"The classes whose recall fell most (up to {WORST_K}) in {name}, {focus.why}, "
-            "with 95% Newcombe intervals" + ("; the per-class table has all classes." if scope.all_classes else "."),
-            worst_k(results, focus.model),
-            partial=not scope.all_classes,
-        )
-    ]
+    charts = [_worst_chart(results, focus, scope)]
     if results.subgroups:
         charts.append(
             Chart(
@@ -473,7 +908,8 @@ def _spotlight_charts(results: Results, focus: Spotlight, scope: Scope) -> list[
     return charts
 
 
-def _selection_charts(results: Results) -> list[Chart]:
+def _selection_charts(results: Results, scope: Scope) -> list[Chart]:
+    drawn = "" if scope.all_points else " " + points_note(scope)
     return [
         Chart(
             "operating-points",
@@ -481,16 +917,16 @@ def _selection_charts(results: Results) -> list[Chart]:
             "Pruned models by sparsity and accuracy, coloured by worst-class change; the dashed line is the "
             "accuracy–sparsity front and squares mark each policy's pick. Models more than "
             f"{100 * OPERATING_WINDOW:.0f} pp below the best top-1 are left off (they are in the tables). "
-            "The selection section below states the same picks in words.",
-            operating_points(results),
+            "The selection section below states the same picks in words." + drawn,
+            operating_points(results, scope.points),
         ),
         Chart(
             "accuracy-disparity",
             "Accuracy against disparity, per technique",
             "Lines follow each technique (and seed) from low to high sparsity; filled points are on the "
             "Pareto front over the selection objectives. Up and to the right is better on both axes. Hypervolumes "
-            "in the selection section summarise each technique's front.",
-            accuracy_vs_disparity(results),
+            "in the selection section summarise each technique's front." + drawn,
+            accuracy_vs_disparity(results, scope.points),
         ),
     ]
 
@@ -512,7 +948,96 @@ def chart_list(results: Results, focus: Spotlight | None, scope: Scope) -> list[
     if focus is not None:
         charts += _spotlight_charts(results, focus, scope)
     if results.selection:
-        charts += _selection_charts(results)
+        charts += _selection_charts(results, scope)
     if focus is not None and results.data.n_classes <= MAX_MATRIX_CLASSES:
         charts.append(_confusion_chart(results, focus))
+    return charts + _outcome_charts(results) + _relation_charts(results)
+
+
+def _outcome_charts(results: Results) -> list[Chart]:
+    rows = outcome_shares(results)
+    if not rows:
+        return []
+    moved = [r for r in rows if r["outcome"] != "unchanged" and r["share"] > 0]
+    if not moved:
+        return [Chart("outcomes", "Classes harmed and helped", "No configuration harmed or helped any class.", None)]
+    worst = max((r for r in rows if r["outcome"] == "harmed"), key=lambda r: (r["share"], r["criterion"]))
+    helped = max((r for r in rows if r["outcome"] == "helped"), key=lambda r: (r["share"], r["criterion"]))
+    return [
+        Chart(
+            "outcomes",
+            "Classes harmed and helped",
+            "For each technique, the share of classes whose recall fell (harmed), rose (helped) or neither, by "
+            "more than the tolerance (left) and significantly by Holm-corrected exact McNemar tests (right), "
+            f"mean over seeds. Most harmed: {worst['technique']} at {worst['amount']:.0%}, "
+            f"{worst['share']:.0%} of classes ({worst['criterion']}); most helped: {helped['technique']} at "
+            f"{helped['amount']:.0%}, {helped['share']:.0%} ({helped['criterion']}).",
+            outcome_chart(rows),
+        )
+    ]
+
+
+_NOTHING_TO_RELATE = (
+    "No configuration has three or more classes whose recall changed unevenly, so there is no relation to measure "
+    "(a constant change has no rank correlation)."
+)
+
+
+def _measurable(relations: tuple[Relation, ...]) -> bool:
+    return any(r.correlation.rho is not None for r in relations)
+
+
+def _relation_charts(results: Results) -> list[Chart]:
+    """The seed study's two questions (pruneaudit.analyses): harm against representation, and "the rich get richer"."""
+    alpha = results.settings.alpha
+    charts = []
+    represented = representation(results)
+    if represented is None:
+        charts.append(
+            Chart(
+                "representation",
+                "Harm against representation",
+                "This analysis needs the training set's class counts (`train_class_counts:` in the audit config, "
+                "written by `pruneaudit prune`), which this audit was not given.",
+                None,
+            )
+        )
+    elif not _measurable(represented):
+        charts.append(Chart("representation", "Harm against representation", _NOTHING_TO_RELATE, None))
+    else:
+        charts.append(
+            Chart(
+                "representation",
+                "Harm against representation",
+                "Does pruning take more from classes with fewer training images? Per configuration, each class's share "
+                "of the training set against its recall change (mean over seeds). "
+                + relation_sentence(
+                    represented,
+                    alpha=alpha,
+                    worse="classes with fewer training images lost more",
+                    better="A positive ρ: the less a class was seen in training, the more it lost.",
+                ),
+                relation_chart(represented, x_title="Share of the training set", alpha=alpha),
+            )
+        )
+    richer = rich_get_richer(results)
+    if richer and not _measurable(richer):
+        charts.append(Chart("rich-get-richer", "Do the rich get richer?", _NOTHING_TO_RELATE, None))
+    elif richer:
+        charts.append(
+            Chart(
+                "rich-get-richer",
+                "Do the rich get richer?",
+                "Does pruning take more from the classes the dense model already found hard? Per configuration, the "
+                "dense model's recall of each class against the class's recall change (mean over seeds). "
+                + relation_sentence(
+                    richer,
+                    alpha=alpha,
+                    worse="classes the dense model recalled worse lost more",
+                    better="A positive ρ: weak classes lose, strong ones keep (bias intensification α > 1 in the "
+                    "models table says the same of each model).",
+                ),
+                relation_chart(richer, x_title="Dense model's recall of the class", alpha=alpha),
+            )
+        )
     return charts

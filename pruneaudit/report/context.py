@@ -10,7 +10,7 @@ from pruneaudit.report.charts import chart_list
 from pruneaudit.report.headlines import Spotlight, headlines, spotlight
 from pruneaudit.report.scope import scope
 from pruneaudit.report.tables import CSV_NAME, PARQUET_NAME
-from pruneaudit.report.text import pp
+from pruneaudit.report.text import unsigned_pp
 from pruneaudit.results import Results
 
 
@@ -33,7 +33,10 @@ def build_context(results: Results, *, timestamp: str | None = None) -> dict[str
     return {
         "results": results,
         "headlines": headlines(results),
-        "models": views.model_table(results),
+        "models": views.model_table(results, shown),
+        "configuration_rows": views.configuration_table(results),
+        "worst_models": views.worst_model_table(results) if not shown.listed else [],
+        "harmed_classes": views.harmed_class_table(results),
         "layers": views.layer_table(results, shown),
         "timed": any(m.timing for m in results.models),
         "scope": shown,
@@ -50,7 +53,7 @@ def build_context(results: Results, *, timestamp: str | None = None) -> dict[str
         "gate": results.gate,
         "gate_checks": views.gate_checks(results),
         "alpha": results.settings.alpha,
-        "tolerance": pp(results.settings.tolerance)[1:],
+        "tolerance": unsigned_pp(results.settings.tolerance),
         "sparsity_mismatch": f"{100 * SPARSITY_MISMATCH:g} pp",
         "change_bad": views.CHANGE_BAD,
         "change_warn": views.CHANGE_WARN,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pruneaudit.report.text import POLICY_TITLES, pct, pick_line, pp, price_sentence
+from pruneaudit.report.text import POLICY_TITLES, pct, pick_line, pp, price_sentence, unsigned_pp
 from pruneaudit.results import Model, Results
 
 NEAR_DENSE = 0.01  # "accuracy near dense": within 1 percentage point
@@ -42,19 +42,23 @@ def spotlight(results: Results) -> Spotlight | None:
 
 
 def _finding(m: Model, alpha: float) -> str:
+    """One model's top-1 change and its worst class; a model whose worst change is not a loss names no class
+    (the first of the unchanged classes would say nothing)."""
     vs = m.vs_dense
     worst = vs.worst_class_change
     n_sig = vs.harmed_significant_holm
+    head = f"{m.name} ({m.technique_label}, {pct(m.facts.sparsity)} sparse): top-1 accuracy {pp(vs.accuracy_change)}"
+    if worst.value >= 0:
+        return f"{head}; no class lost recall."
     return (
-        f"{m.name} ({m.technique_label}, {pct(m.facts.sparsity)} sparse): top-1 accuracy "
-        f"{pp(vs.accuracy_change)} while class '{worst.class_name}' recall {pp(worst.value)}; "
+        f"{head} while class '{worst.class_name}' recall {pp(worst.value)}; "
         f"{n_sig} class{'es are' if n_sig != 1 else ' is'} significantly harmed (McNemar, Holm p < {alpha:g})."
     )
 
 
 def _near_dense(pruned: list[Model], alpha: float) -> list[str]:
     """The sparsest model and the largest single-class drop among models that keep dense accuracy."""
-    within = pp(NEAR_DENSE)[1:]
+    within = unsigned_pp(NEAR_DENSE)
     near = [m for m in pruned if m.vs_dense.accuracy_change >= -NEAR_DENSE]
     if not near:
         return [f"No pruned model stays within {within} of dense accuracy."]
@@ -62,8 +66,20 @@ def _near_dense(pruned: list[Model], alpha: float) -> list[str]:
     drop = min(near, key=lambda m: (m.vs_dense.worst_class_change.value, m.name))
     return [
         f"Sparsest model within {within} of dense accuracy — {_finding(sparsest, alpha)}",
-        f"Largest single-class drop within {within} of dense accuracy — {_finding(drop, alpha)}",
+        f"Largest single-class drop within {within} of dense accuracy — {_finding(drop, alpha)}"
+        if drop.vs_dense.worst_class_change.value < 0
+        else f"No pruned model within {within} of dense accuracy lowers any class's recall.",
     ]
+
+
+def _most_harmed(pruned: list[Model], alpha: float) -> str:
+    """The model with the most significantly harmed classes; when no model has one, that said, then the model
+    with the largest top-1 drop (if any model dropped)."""
+    m = most_harmed(pruned)
+    if m.vs_dense.harmed_significant_holm:
+        return f"Most classes significantly harmed — {_finding(m, alpha)}"
+    none = f"No pruned model harms a class significantly (McNemar, Holm p < {alpha:g})."
+    return f"{none} Largest top-1 drop — {_finding(m, alpha)}" if m.vs_dense.accuracy_change < 0 else none
 
 
 def headlines(results: Results) -> list[str]:
@@ -73,7 +89,7 @@ def headlines(results: Results) -> list[str]:
     if not pruned:
         return ["No pruned model has a defined per-class comparison with the dense model."]
     out = _near_dense(pruned, alpha)
-    out.append(f"Most classes significantly harmed — {_finding(most_harmed(pruned), alpha)}")
+    out.append(_most_harmed(pruned, alpha))
     sel = results.selection
     if sel:
         out.append(

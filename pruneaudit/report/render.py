@@ -17,7 +17,8 @@ from jinja2 import (
 from pruneaudit.escape import markdown_escape  # shared with the gate's step summary
 from pruneaudit.report.bundle import vega_javascript
 from pruneaudit.report.context import build_context
-from pruneaudit.report.tables import front_matter, per_class_csv
+from pruneaudit.report.svg import chart_svg
+from pruneaudit.report.tables import front_matter, hub_view, per_class_csv
 from pruneaudit.results import Results, stored_files
 
 _SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -47,11 +48,18 @@ def make_env() -> Environment:
 
 
 def _html(env: Environment, context: dict[str, Any], *, cache_dir: Path | None = None) -> str:
-    return env.get_template("card.html.j2").render(**context, vega_js=vega_javascript(cache_dir))
+    """The HTML card: each chart as its spec (drawn by the inlined Vega) and as a static SVG (shown without scripts)."""
+    svgs = {
+        c.id: chart_svg(c.spec, prefix=f"svg-{c.id}", cache_dir=cache_dir)
+        for c in context["charts"]
+        if c.spec is not None  # a chart with nothing to draw is a sentence
+    }
+    return env.get_template("card.html.j2").render(**context, vega_js=vega_javascript(cache_dir), chart_svgs=svgs)
 
 
 def _markdown(env: Environment, results: Results, context: dict[str, Any]) -> str:
-    return front_matter(results) + env.get_template("card.md.j2").render(**context)
+    """The front matter (one model-index entry) and the body, which says which model that entry describes."""
+    return front_matter(results) + env.get_template("card.md.j2").render(**context, hub=hub_view(results))
 
 
 def render_html(results: Results, *, timestamp: str | None = None) -> str:

@@ -1,4 +1,8 @@
-"""Plain-text views of an audit for the terminal, and the number formats every view shares."""
+"""Plain-text views of an audit for the terminal, and the number formats every view shares.
+
+Numbers: changes in pp and shares in % have one decimal, or the fewest more (up to 3) that show a value that
+is not zero ("-0.03 pp" for one image of 3,000); a value even 3 decimals round to zero is "0.0", unsigned. So
+the HTML card, the Markdown card and the terminal never print "-0.0 pp" or "+0.0 pp"."""
 
 from __future__ import annotations
 
@@ -14,20 +18,54 @@ POLICY_TITLES = {
 }
 
 
+def _digits(v: float, sign: str) -> str:
+    """``v`` with one decimal, or with the fewest more (up to 3) that show it is not zero; "0.0" when even
+    3 decimals round to zero (a zero, or float noise in a mean): never "-0.0" or "+0.0"."""
+    for decimals in (1, 2, 3):
+        text = f"{v:{sign}.{decimals}f}"
+        if float(text) != 0:
+            return text
+    return "0.0"
+
+
 def pp(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:+.1f} pp"
+    """A change in percentage points, signed: "+1.2 pp", "-0.03 pp" (a change too small for one decimal keeps
+    its first digit), "0.0 pp" (no change, unsigned)."""
+    return "n/a" if x is None else f"{_digits(100 * x, '+')} pp"
+
+
+def unsigned_pp(x: float | None) -> str:
+    """A size in percentage points (a tolerance, a spread, a gap): as `pp`, without the plus sign."""
+    return "n/a" if x is None else f"{_digits(100 * x, '')} pp"
 
 
 def pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
+    """A share (accuracy, sparsity) in percent, under `pp`'s rule for decimals: "80.9%", "0.03%", "0.0%"."""
+    return "n/a" if x is None else f"{_digits(100 * x, '')}%"
+
+
+def class_or_none(value: float | None, name: str | None) -> str:
+    """The worst class's name, or "(none)" where its change is zero: no class lost recall, and which of the
+    unchanged classes came first in label order says nothing."""
+    return "(none)" if value == 0 else name or ""
+
+
+TERMINAL_MODELS = 50  # the summary lists every model up to this many, else the dense model and the worst ones
 
 
 def summary_table(results: Results) -> str:
     """Per model: sparsity, top-1, worst-class recall change vs dense and its class (names as plain text:
-    a name from a results file cannot send escape sequences to the terminal)."""
+    a name from a results file cannot send escape sequences to the terminal). Beyond TERMINAL_MODELS, the
+    dense model and the pruned ones whose worst class lost most, with a line saying how many are left out."""
+    from pruneaudit.report.population import worst_models  # numpy, which the plain listing does not need
+
     header = ("model", "sparsity", "top-1", "worst-class change", "class")
     rows = [header]
-    for m in results.models:
+    listed = results.models
+    if len(listed) > TERMINAL_MODELS:
+        worst = {m.name for m in worst_models(results, k=TERMINAL_MODELS - 1)}
+        listed = tuple(m for m in results.models if not m.is_pruned or m.name in worst)
+    for m in listed:
         worst = m.vs_dense.worst_class_change if m.vs_dense else None
         rows.append(
             (
@@ -35,7 +73,7 @@ def summary_table(results: Results) -> str:
                 pct(m.facts.sparsity),
                 pct(m.metrics.accuracy),
                 pp(worst.value) if worst else "-",
-                plain_text(worst.class_name) if worst else "-",
+                plain_text(class_or_none(worst.value, worst.class_name)) if worst else "-",
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
@@ -43,6 +81,11 @@ def summary_table(results: Results) -> str:
         "  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if len(listed) < len(results.models):
+        lines.append(
+            f"({len(listed) - 1} of {len(results.pruned):,} pruned models: those whose worst class lost most; "
+            "results.json and the card cover all)"
+        )
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -60,14 +103,17 @@ def price_sentence(price: Price | None) -> str:
     acc, fair = price.accuracy_pick, price.fairness_pick
     approx = "" if price.exact else " (using the closest model for a policy no model satisfies)"
     worst = price.accuracy_pick_worst_class_drop
-    harm = (
-        f"The accuracy-only pick {acc} costs class '{price.accuracy_pick_worst_class}' "
-        f"{'n/a' if worst is None else f'{100 * worst:.1f} pp'} of recall, with {int(price.accuracy_pick_harmed_significant_holm or 0)} significantly harmed classes."
-    )
+    if worst is not None and worst <= 0:  # a drop of zero names the first unchanged class: say what it means
+        harm = f"The accuracy-only pick {acc} lowers no class's recall."
+    else:
+        harm = (
+            f"The accuracy-only pick {acc} costs class '{price.accuracy_pick_worst_class}' {unsigned_pp(worst)} "
+            f"of recall, with {int(price.accuracy_pick_harmed_significant_holm or 0)} significantly harmed classes."
+        )
     if acc == fair:
         return f"Both policies pick {acc}: fairness costs nothing here{approx}. {harm}"
     return (
-        f"Price of fairness{approx}: choosing {fair} over {acc} gives up {100 * price.sparsity_given_up:.1f} pp of sparsity "
+        f"Price of fairness{approx}: choosing {fair} over {acc} gives up {unsigned_pp(price.sparsity_given_up)} of sparsity "
         f"({int(price.nonzero_weights_added):+,} non-zero weights, {int(price.file_size_added):+,} bytes). {harm}"
     )
 

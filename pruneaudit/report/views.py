@@ -8,8 +8,9 @@ from dataclasses import fields
 from typing import Any
 
 from pruneaudit.report.caveats import automatic_caveats, automatic_recommendations
+from pruneaudit.report.population import Spread, configuration_summaries, harmed_classes, worst_models
 from pruneaudit.report.scope import Scope
-from pruneaudit.report.text import POLICY_TITLES, pct, pick_line, pp, price_sentence
+from pruneaudit.report.text import POLICY_TITLES, class_or_none, pct, pick_line, pp, price_sentence, unsigned_pp
 from pruneaudit.results import Model, Results
 from pruneaudit.results.view import Card, CheckResult, Comparison, Configuration, Data, Exemplar
 
@@ -25,19 +26,15 @@ def _optional(value: Any, fmt: Callable[[Any], str]) -> str:
     return "" if value is None else fmt(value)
 
 
-def _unsigned_pp(v: float) -> str:
-    return pp(v).replace("+", "")
-
-
 def _comparison_cells(vs: Comparison) -> dict[str, str]:
     """The models table's columns that compare a pruned model with the dense one."""
     worst = vs.worst_class_change
     return {
         "accuracy_change": _optional(vs.accuracy_change, pp),
         "worst_change": _optional(worst.value, pp),
-        "worst_class": worst.class_name or "",
-        "max_excess_gap": _optional(vs.max_excess_gap, _unsigned_pp),
-        "spread": _optional(vs.recall_change_spread, _unsigned_pp),
+        "worst_class": class_or_none(worst.value, worst.class_name),
+        "max_excess_gap": _optional(vs.max_excess_gap, unsigned_pp),
+        "spread": _optional(vs.recall_change_spread, unsigned_pp),
         "intensification": _optional(vs.intensification, lambda v: f"{v:.2f}"),
         "harmed": str(vs.harmed),
         "significant": str(vs.harmed_significant_holm),
@@ -85,9 +82,56 @@ def _model_row(m: Model) -> dict[str, Any]:
     }
 
 
-def model_table(results: Results) -> list[dict[str, Any]]:
-    """Every model: one row each stays small at 1,000 models (the wide views are bounded by the scope)."""
-    return [_model_row(m) for m in results.models]
+def model_table(results: Results, scope: Scope) -> list[dict[str, Any]]:
+    """Every model up to scope.MODEL_ROWS pruned ones; beyond, the dense model and the scope's models (the
+    configurations table and the worst-k tables summarise the rest, results.json lists all)."""
+    return [_model_row(m) for m in (results.models if scope.listed else (results.dense, *scope.models))]
+
+
+def _spread_text(v: Spread, fmt: Callable[[float], str]) -> str:
+    """ "mean (low to high)"; the mean alone when the models agree (one seed, or equal values)."""
+    if v.mean is None:
+        return "n/a"
+    if v.low == v.high:
+        return fmt(v.mean)
+    return f"{fmt(v.mean)} ({fmt(v.low)} to {fmt(v.high)})"
+
+
+def configuration_table(results: Results) -> list[dict[str, str]]:
+    """One row per declared configuration (technique × amount): the mean over its models and their range."""
+    return [
+        {
+            "technique": s.technique,
+            "amount": _optional(s.amount, pct),
+            "models": f"{len(s.models):,}",
+            "sparsity": _spread_text(s.sparsity, pct),
+            "accuracy_change": _spread_text(s.accuracy_change, pp),
+            "worst_change": _spread_text(s.worst_change, pp),
+            "significant": _spread_text(s.harmed_holm, lambda v: f"{v:.1f}".removesuffix(".0")),
+        }
+        for s in configuration_summaries(results)
+    ]
+
+
+def worst_model_table(results: Results) -> list[dict[str, Any]]:
+    """The models whose worst class lost most: the first rows a reader of a large audit needs."""
+    return [_model_row(m) for m in worst_models(results)]
+
+
+def harmed_class_table(results: Results) -> list[dict[str, str]]:
+    """The classes harmed in the most pruned models, with how often and how badly."""
+    n = len(results.pruned)
+    return [
+        {
+            "name": c.name,
+            "significant": f"{c.significant:,} ({pct(c.significant / n)})",
+            "beyond": f"{c.beyond_tolerance:,} ({pct(c.beyond_tolerance / n)})",
+            "mean_change": _optional(c.mean_change, pp),
+            "worst_change": _optional(c.worst_change, pp),
+            "worst_model": c.worst_model or "",
+        }
+        for c in harmed_classes(results)
+    ]
 
 
 def layer_table(results: Results, scope: Scope) -> list[dict[str, str]]:
@@ -191,7 +235,8 @@ def subgroup_tables(results: Results, scope: Scope) -> list[dict[str, Any]]:
         row["cells"][g.model] = {
             "text": _optional(g.accuracy_change, lambda v: pp(v).replace(" pp", "")),
             "value": g.accuracy_change,
-            "title": f"worst class {g.worst_class_change.class_name}: {_optional(g.worst_class_change.value, pp)}; "
+            "title": f"worst class {class_or_none(g.worst_class_change.value, g.worst_class_change.class_name)}: "
+            f"{_optional(g.worst_class_change.value, pp)}; "
             f"{g.harmed_significant_holm} classes significantly harmed",
         }
     return [
@@ -205,11 +250,13 @@ def subgroup_tables(results: Results, scope: Scope) -> list[dict[str, Any]]:
 
 
 def gate_checks(results: Results) -> list[CheckResult]:
-    """The gate's checks the card lists: all of them up to GATE_ROWS, else the failed ones (at most GATE_ROWS)."""
+    """The gate's checks the card lists: all of them up to GATE_ROWS, failures first, then warnings;
+    beyond GATE_ROWS, the failed and then the warned ones (at most GATE_ROWS)."""
     checks = results.gate.checks if results.gate else ()
+    ranked = sorted(checks, key=lambda c: (c.passed, not c.warned))  # stable: the gate's order within each
     if len(checks) <= GATE_ROWS:
-        return list(checks)
-    return [c for c in checks if not c.passed][:GATE_ROWS]
+        return ranked
+    return [c for c in ranked if not c.passed or c.warned][:GATE_ROWS]
 
 
 def selection_view(results: Results) -> dict[str, Any] | None:

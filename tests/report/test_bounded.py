@@ -61,8 +61,8 @@ def test_worst_classes_rank_by_the_largest_loss_in_any_model():
     p = _changed(model("p", acc=0.9, worst=-0.02, sparsity=0.5, **four), [-0.02, 0.05, None, -0.01])
     q = _changed(model("q", acc=0.9, worst=-0.03, sparsity=0.6, **four), [0.0, -0.03, None, -0.02])
     view = parse_results(results(p, q, classes=("a", "b", "c", "d"), dense=dense))
-    # b: -3 pp (in q); a and d: -2 pp, ties in label order; c: never defined, counts as no loss
-    assert worst_classes(view) == [1, 0, 3, 2]
+    # b: -3 pp (in q); d and a: -2 pp, d first (lowered by both models, a by one); c: never defined, no loss
+    assert worst_classes(view) == [1, 3, 0, 2]
 
 
 def test_a_wide_audit_is_bounded_and_says_so(wide):
@@ -104,7 +104,8 @@ def test_every_chart_matches_the_vega_lite_schema(sample_view, wide):
     for view in (sample_view, wide):
         focus = spotlight(view)
         for chart in chart_list(view, focus, scope(view, focus)):
-            validate_jsonschema(chart.spec, schema)
+            if chart.spec is not None:  # None: a sentence stands for a chart with nothing to draw
+                validate_jsonschema(chart.spec, schema)
 
 
 def test_top_confusions_keep_the_largest_cells_in_order(sample_view):
@@ -128,4 +129,4 @@ def test_a_large_gate_lists_its_failures():
     listed = gate_checks(view)
     assert listed and all(not c.passed for c in listed) and len(listed) == failed
     html = render_html(view)
-    assert re.search(rf"Listed: {failed} failed check\(s\) of\s+{len(checks)}", html)
+    assert re.search(rf"Listed: {failed} failed or warned check\(s\) of\s+{len(checks)}", html)

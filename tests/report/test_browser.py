@@ -1,8 +1,10 @@
 """Open the card in headless Debian Chromium with networking disabled.
 
-Asserts no console errors, no request to any network address, every chart drawn (an SVG with
-marks), and saves screenshots at desktop and narrow widths. `.ci/run` installs chromium and
-chromium-driver with apt-get when they are missing; without them these tests skip with the reason.
+Asserts no console errors, no request to any network address, every chart drawn interactively (one
+SVG with marks: the static one gave way), and saves screenshots at desktop and narrow widths.
+`.ci/run` installs chromium and chromium-driver with apt-get when they are missing; without them
+these tests skip with the reason. tests/report/test_print.py uses `chrome` for the card without
+JavaScript and printed.
 """
 
 import json
@@ -20,8 +22,9 @@ pytestmark = pytest.mark.skipif(
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:", "chrome:", "devtools:")
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def chrome(profile: Path, *, javascript: bool = True):
+    """Debian's headless Chromium through chromedriver, every host name unresolvable; ``javascript`` False:
+    the content setting that turns scripts off, as a reader's browser would."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -37,11 +40,18 @@ def browser(tmp_path_factory):
         "--disable-sync",
         "--disable-quic",
         "--host-resolver-rules=MAP * ~NOTFOUND",  # networking disabled: every host name fails to resolve
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        f"--user-data-dir={profile}",
     ):
         opts.add_argument(flag)
+    if not javascript:
+        opts.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
+    return webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    driver = chrome(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
 
@@ -79,9 +89,10 @@ def _load(driver, page: Path, width: int):
     driver.get_log("browser")
     driver.get_log("performance")
     driver.get(page.as_uri())
-    WebDriverWait(driver, 30).until(
+    WebDriverWait(driver, 30).until(  # vegaEmbed marks its element; the static SVG is already there
         lambda d: d.execute_script(
-            "return [...document.querySelectorAll('div.vega')].every(e => e.querySelector('svg') || e.textContent.trim())"
+            "return [...document.querySelectorAll('div.vega')].every(e => "
+            "(e.classList.contains('vega-embed') && e.querySelector('svg')) || e.querySelector('p'))"
         )
     )
 
@@ -100,11 +111,13 @@ def test_card_renders_offline_without_errors(browser, card_dir, tmp_path):
     assert not remote, remote
     charts = browser.execute_script(
         "return [...document.querySelectorAll('div.vega')].map(e => [e.parentElement.id, "
-        "e.querySelectorAll('svg .mark-symbol path, svg .mark-rect path, svg .mark-line path, svg .mark-rule line, svg .mark-text text').length])"
+        "e.querySelectorAll('svg .mark-symbol path, svg .mark-rect path, svg .mark-line path, svg .mark-rule line, svg .mark-text text').length, "
+        "e.querySelectorAll('svg.marks').length])"
     )
     assert len(charts) == page.read_text().count('class="vega"') >= 7
-    for section, marks in charts:
+    for section, marks, svgs in charts:
         assert marks > 0, f"chart in #{section} drew no marks"
+        assert svgs == 1, f"chart in #{section} shows {svgs} SVGs: the static one must give way to the interactive one"
     assert "could not be drawn" not in browser.find_element("tag name", "body").text
     shots = Path(card_dir) / "screenshots"
     shots.mkdir(exist_ok=True)

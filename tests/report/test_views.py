@@ -9,7 +9,7 @@ from pruneaudit.report import render_html
 from pruneaudit.report.caveats import automatic_caveats
 from pruneaudit.report.charts import OPERATING_WINDOW, operating_points
 from pruneaudit.report.context import build_context
-from pruneaudit.report.views import CHANGE_BAD, CHANGE_WARN, model_table
+from pruneaudit.report.views import CHANGE_BAD, CHANGE_WARN
 from pruneaudit.results import parse_results
 
 
@@ -25,11 +25,11 @@ def test_operating_points_draw_the_selections_front(sample_view):
     best = max(m.metrics.accuracy for m in sample_view.pruned)
     shown = [m for m in sample_view.pruned if m.name in front and m.metrics.accuracy >= best - OPERATING_WINDOW]
     expected = [m.name for m in sorted(shown, key=lambda m: (m.facts.sparsity, m.metrics.accuracy))]
-    assert _front_rows(operating_points(sample_view)) == expected
+    assert _front_rows(operating_points(sample_view, sample_view.pruned)) == expected
     # the chart draws whatever front the selection gives; it does not compute its own
     other = next(m.name for m in sample_view.pruned if m.name not in front and m.metrics.accuracy >= best - 0.01)
     moved = replace(sample_view, selection=replace(sample_view.selection, accuracy_sparsity_front=(other,)))
-    assert _front_rows(operating_points(moved)) == [other]
+    assert _front_rows(operating_points(moved, moved.pruned)) == [other]
 
 
 def test_sparsity_mismatch_note_states_the_default_threshold(sample_results):
@@ -37,7 +37,7 @@ def test_sparsity_mismatch_note_states_the_default_threshold(sample_results):
     results["models"][2]["facts"]["declared_amount_mismatch"] = True
     view = parse_results(results)
     assert build_context(view)["sparsity_mismatch"] == f"{100 * SPARSITY_MISMATCH:g} pp" == "2 pp"
-    assert [m["name"] for m in model_table(view) if m["mismatch"]] == [view.models[2].name]
+    assert [m["name"] for m in build_context(view)["models"] if m["mismatch"]] == [view.models[2].name]
     html = render_html(view)
     assert f"more than 2 pp for: {view.models[2].name}. Check what was pruned." in html
 
@@ -65,7 +65,7 @@ def test_smallest_class_caveat_uses_the_wilson_interval(sample_view):
 def test_a_pruned_model_without_a_technique_is_unspecified(sample_results):
     results = copy.deepcopy(sample_results)
     results["models"][1]["metadata"].pop("technique", None)
-    rows = model_table(parse_results(results))
+    rows = build_context(parse_results(results))["models"]
     assert rows[0]["technique"] == "dense" and rows[1]["technique"] == "unspecified"
 
 

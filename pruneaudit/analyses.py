@@ -1,0 +1,148 @@
+"""The seed study's questions asked of an audit's results: does harm fall on under-represented classes,
+and do classes the dense model already got right gain while weak ones lose ("the rich get richer")?
+
+Read from results.json alone (no predictions), so the card, `pruneaudit render` and a study that pools
+many audits ask them the same way. Each relation is between a per-class property x (the class's share
+of the training set; the dense model's recall of the class) and the class's recall change y, per
+configuration (the models of one technique and amount: y is their mean change, Paganini 2020 §4 pools
+seeds the same way), with:
+
+- Spearman's rank correlation ρ (ties: average ranks) and its two-sided p-value from the t distribution
+  with n − 2 degrees of freedom, t = ρ·√((n − 2)/(1 − ρ²)) (scipy.stats.spearmanr's method);
+- the least-squares line y = a + b·x, for the chart's trend.
+
+Classes whose change is undefined (no images) are left out; with fewer than 3 classes left, or a
+constant x or y, ρ and p are None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from pruneaudit.results import Model, Results
+
+MIN_CLASSES = 3
+
+
+def sparsity(m: Model) -> float | None:
+    """The measured weight sparsity; the declared amount for saved predictions, which have no weights to measure."""
+    return m.facts.sparsity if m.facts.weight_count else m.amount
+
+
+@dataclass(frozen=True)
+class Correlation:
+    rho: float | None
+    p: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Trend:
+    slope: float | None
+    intercept: float | None
+
+
+@dataclass(frozen=True)
+class Relation:
+    """x against the mean recall change of one configuration's models, class by class."""
+
+    technique: str
+    amount: float | None
+    sparsity: float | None  # the models' mean (measured; declared for saved predictions)
+    models: tuple[str, ...]
+    x: tuple[float, ...]  # per class, in label order (undefined classes dropped)
+    y: tuple[float, ...]
+    classes: tuple[str, ...]
+    correlation: Correlation
+    trend: Trend
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties sharing the mean of the ranks they span."""
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values), dtype=float)
+    ranks[order] = np.arange(1, len(values) + 1)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return (sums / counts)[inverse]
+
+
+def rank_correlation(x: np.ndarray, y: np.ndarray) -> Correlation:
+    """Spearman's ρ and its two-sided p-value (t approximation, n − 2 degrees of freedom)."""
+    n = len(x)
+    if n < MIN_CLASSES or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return Correlation(None, None, n)
+    rx, ry = average_ranks(np.asarray(x, dtype=float)), average_ranks(np.asarray(y, dtype=float))
+    rho = float(np.corrcoef(rx, ry)[0, 1])
+    if abs(rho) >= 1.0:
+        return Correlation(float(np.sign(rho)), 0.0, n)
+    t = rho * np.sqrt((n - 2) / (1.0 - rho * rho))
+    return Correlation(rho, float(2 * stats.t.sf(abs(t), n - 2)), n)
+
+
+def trend(x: np.ndarray, y: np.ndarray) -> Trend:
+    """Ordinary least squares y = a + b·x; None when x is constant or fewer than two points."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 2 or np.ptp(x) == 0:
+        return Trend(None, None)
+    dx = x - x.mean()
+    slope = float(dx @ (y - y.mean()) / (dx @ dx))
+    return Trend(slope, float(y.mean() - slope * x.mean()))
+
+
+def _mean_change(models: list[Model], n_classes: int) -> np.ndarray:
+    """(C,) mean recall change over the models, NaN where a class's change is undefined in every model."""
+    changes = np.array(
+        [[np.nan if v is None else v for v in m.vs_dense.per_class.recall_change] for m in models], dtype=float
+    ).reshape(len(models), n_classes)
+    defined = ~np.isnan(changes)
+    total = np.where(defined, changes, 0.0).sum(axis=0)
+    count = defined.sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _relations(results: Results, x_all: np.ndarray) -> tuple[Relation, ...]:
+    """One relation per declared configuration, in the results' order."""
+    by_name = {m.name: m for m in results.pruned}
+    names = results.data.class_names
+    out = []
+    for c in results.configurations:
+        members = [by_name[n] for n in c.models if n in by_name]
+        if c.technique is None or not members:
+            continue
+        y_all = _mean_change(members, results.data.n_classes)
+        keep = ~np.isnan(y_all) & ~np.isnan(x_all)
+        x, y = x_all[keep], y_all[keep]
+        shown = [s for s in (sparsity(m) for m in members) if s is not None]
+        out.append(
+            Relation(
+                technique=c.technique,
+                amount=c.amount,
+                sparsity=float(np.mean(shown)) if shown else None,
+                models=tuple(m.name for m in members),
+                x=tuple(x.tolist()),
+                y=tuple(y.tolist()),
+                classes=tuple(n for n, k in zip(names, keep) if k),
+                correlation=rank_correlation(x, y),
+                trend=trend(x, y),
+            )
+        )
+    return tuple(out)
+
+
+def representation(results: Results) -> tuple[Relation, ...] | None:
+    """Recall change against each class's share of the training set; None without training counts."""
+    counts = results.data.train_class_counts
+    if counts is None or sum(counts) == 0:
+        return None
+    share = np.asarray(counts, dtype=float) / float(sum(counts))
+    return _relations(results, share)
+
+
+def rich_get_richer(results: Results) -> tuple[Relation, ...]:
+    """Recall change against the dense model's recall of each class (undefined recall: left out)."""
+    recall = np.array([np.nan if v is None else v for v in results.dense.per_class.recall], dtype=float)
+    return _relations(results, recall)

@@ -26,6 +26,7 @@ _EXPORTS = {
     "render": "pruneaudit.api",
     "select": "pruneaudit.api",
     "prune": "pruneaudit.api",
+    "mitigate": "pruneaudit.api",
     "build_config": "pruneaudit.config",
     "build_sweep_config": "pruneaudit.sweep.config",
     "load_policy": "pruneaudit.policy",

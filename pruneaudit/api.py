@@ -6,7 +6,6 @@ pipeline (models, data, torch), imported when it is called.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,10 +20,10 @@ from pruneaudit.selection import select as selection_block
 from pruneaudit.specs import AuditConfig
 
 if TYPE_CHECKING:
+    from pruneaudit.inference import Progress
+    from pruneaudit.mitigation.settings import Settings
     from pruneaudit.sweep.config import SweepConfig
     from pruneaudit.sweep.run import SweepCallback
-
-Progress = Callable[[int, int], None]  # (images just processed, images to process in the whole audit)
 
 SELECTION_TWICE = (
     "{policy}: the audit config also has a 'selection' section; give the operating-point selection in one place "
@@ -33,15 +32,25 @@ SELECTION_TWICE = (
 
 
 def audit(config: AuditConfig, *, progress: Progress | None = None) -> Results:
-    """Run every model over the data and return the results, with the config's operating-point selection."""
+    """Run every model over the data and return the results, with the config's operating-point selection.
+
+    ``progress`` (a `pruneaudit.inference.Progress`) is told each stage, and each batch of each model.
+    """
     from pruneaudit.data import load_dataset
     from pruneaudit.encode import encode_results
+    from pruneaudit.inference import Silent
     from pruneaudit.pipeline import run_audit
 
+    if progress is not None and not all(hasattr(progress, m) for m in ("stage", "advance", "finished")):
+        raise TypeError(
+            "progress= takes an object with stage(), advance() and finished() (pruneaudit.inference.Progress); "
+            f"received {type(progress).__name__} (a plain function was the earlier form)"
+        )
+    progress = progress or Silent()
+    progress.stage("Reading data")
     dataset = load_dataset(config.data)
-    total = len(dataset) * (1 + len(config.pruned) + len(config.dense_seeds))
-    step = None if progress is None else (lambda n: progress(n, total))
-    results = parse_results(encode_results(run_audit(config, dataset=dataset, progress=step)))
+    results = parse_results(encode_results(run_audit(config, dataset=dataset, progress=progress)))
+    progress.stage("Selection")
     return select(results, selection=config.selection)
 
 
@@ -73,18 +82,24 @@ def audit_to_directory(
     Nothing is written when the audit fails; a failed gate still writes the report, whose
     card shows the verdict rule by rule. The selection comes from the policy or the config,
     never both: a selection given twice is a ConfigError, not a silent choice. The output
-    directory's lock is taken before inference: a second run on it fails at once.
+    directory's lock is taken before inference: a second run on it fails at once. ``progress`` is
+    told the audit's stages, then the gate's and the report's.
     """
+    from pruneaudit.inference import Silent
+
     if policy is not None and policy.selection is not None:
         if config.selection is not None:
             raise ConfigError(SELECTION_TWICE.format(policy=policy_name))
         config = replace(config, selection=policy.selection)
+    progress = progress or Silent()
     with report_lock(out_dir) as lock:
         results = audit(config, progress=progress)
         checks: list[Check] = []
         if policy is not None:
+            progress.stage("Gate")
             checks = check(results, policy=policy, where=policy_name)
             results = with_blocks(results, gate=verdict(checks))
+        progress.stage("Card and files")
         results = _write_report(lock, results, card=card, timestamp=timestamp, cache_dir=config.cache_dir)
     return results, checks
 
@@ -144,3 +159,34 @@ def prune(
     from pruneaudit.sweep.run import run_sweep  # torch: only for the command that trains
 
     return run_sweep(config, out=out_dir, jobs=jobs, backend=backend, ray_address=ray_address, progress=progress)
+
+
+def mitigate(
+    config: SweepConfig,
+    *,
+    results_path: Path,
+    model: str,
+    sweep_dir: Path,
+    out_dir: Path,
+    settings: Settings | None = None,
+    progress: SweepCallback | None = None,
+) -> dict[str, Any]:
+    """Fine-tune pruned ``model`` of the sweep in ``sweep_dir``, its mask held, for the classes its audit harmed.
+
+    ``results_path``: the audit (results.json) that says which classes; it must not be of the split the
+    recovered models are re-audited on. Writes each recovered model (one per method of ``settings``) in
+    the sweep's formats, ``heldout.npz`` (the split held out of the fine-tuning), ``mitigation.json``
+    and ``audit.yaml`` (dense, ``model`` and the recovered models on the held-out split); returns the manifest.
+    """
+    from pruneaudit.mitigation.run import run_mitigation  # torch: only for the command that trains
+    from pruneaudit.mitigation.settings import Settings
+
+    return run_mitigation(
+        config,
+        results_path=results_path,
+        model=model,
+        sweep_dir=sweep_dir,
+        out=out_dir,
+        settings=settings or Settings(),
+        progress=progress,
+    )

@@ -1,8 +1,8 @@
 """Command line: each command parses options and delegates to the library.
 
 The only module that knows Click: library errors (`PruneAuditError`, which carry an exit
-code) become one-line messages here, and the progress bar is drawn here from the
-library's progress callback.
+code) become one-line messages here, and progress is drawn here (tqdm, on stderr) from what
+the library reports.
 """
 
 from __future__ import annotations
@@ -10,16 +10,20 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
 from pruneaudit._version import __version__
 from pruneaudit.defaults import DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_PRECISION, DEVICES, PRECISIONS
 from pruneaudit.errors import PruneAuditError
+from pruneaudit.escape import plain_text
+from pruneaudit.mitigation import settings as mitigation
 
 PATH = click.Path(path_type=Path)
 
@@ -56,21 +60,108 @@ class Group(click.Group):
             raise Interrupted() from None
 
 
+class AuditProgress:
+    """An audit's progress on stderr, as `pruneaudit.inference.Progress`: a line per stage, then the inference.
+
+    On a terminal, the inference is a bar naming the model that runs. Its time left is measured on the
+    batches alone: a model's first batch (loading, warm-up) and cached models count at once but not
+    in the rate, and no estimate is shown before a second of batches is timed, so the first one is
+    not many times the run. In a log (not a terminal) a bar cannot redraw: a line per tenth of the
+    images and per finished model instead.
+    """
+
+    TIMED_BEFORE_ESTIMATE = 1.0  # seconds of batches timed before the time left is shown
+    BAR = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} images [{elapsed} elapsed{postfix}]"
+
+    def __init__(self, *, terminal: bool) -> None:
+        self.terminal = terminal
+        self.bar: Any = None  # a tqdm bar while a counted stage runs on a terminal
+        self._count(models=0, images=0)
+
+    def stage(self, name: str, *, models: int = 0, images: int = 0) -> None:
+        self.close()
+        self._count(models=models, images=images)
+        self._line(f"{name}: {models} model{'s' * (models != 1)} × {images:,} images" if models else name)
+        if models and self.terminal:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=models * images, desc=name, file=sys.stderr, bar_format=self.BAR, dynamic_ncols=True)
+
+    def advance(self, images: int, *, model: str, warm_up: bool = False) -> None:
+        model = plain_text(model)  # a name from a config: no control characters on the terminal or in a CI log
+        now = time.monotonic()
+        if not warm_up:
+            self.timed_images += images
+            self.timed_seconds += now - self.last
+        self.last = now
+        self.done += images
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{self._left()}{model}", refresh=False)
+            self.bar.update(images)
+            return
+        tenths = 10 * self.done // max(self.models * self.images, 1)
+        if tenths > self.tenths:
+            self.tenths = tenths
+            self._line(f"  {10 * tenths}% ({model})")
+
+    def finished(self, model: str, *, cached: bool = False) -> None:
+        model = plain_text(model)
+        self.last = time.monotonic()  # reading the cache, storing a run: not batch time
+        self.finished_models += 1
+        if cached:
+            self.done += self.images
+            if self.bar is not None:
+                self.bar.set_postfix_str(f"{model} (prediction cache)", refresh=False)
+                self.bar.update(self.images)
+        if self.bar is None:
+            self._line(f"  [{self.finished_models}/{self.models}] {model}{' (prediction cache)' * cached}")
+
+    def close(self) -> None:
+        """Ends the bar (left on screen at its last count): the next line starts below it."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def _count(self, *, models: int, images: int) -> None:
+        """A stage's counters, from zero: ``models`` × ``images`` to go, none timed yet."""
+        self.models, self.images = models, images
+        self.done = self.finished_models = self.tenths = 0
+        self.timed_images, self.timed_seconds = 0, 0.0
+        self.last = time.monotonic()
+
+    def _left(self) -> str:
+        """The time left and a comma, once enough batches are timed; else nothing."""
+        if self.timed_seconds < self.TIMED_BEFORE_ESTIMATE or not self.timed_images:
+            return ""
+        left = (self.models * self.images - self.done) * self.timed_seconds / self.timed_images
+        return f"{self.bar.format_interval(left)} left, "
+
+    def _line(self, text: str) -> None:
+        if self.terminal:
+            from tqdm import tqdm
+
+            tqdm.write(text, file=sys.stderr)  # above a bar, if one is drawn
+        else:
+            click.echo(text, err=True)
+
+
 @contextmanager
-def progress_bar(*, quiet: bool) -> Iterator:
-    """A progress callback drawing one bar on stderr (None with --quiet); the bar starts at the first call."""
+def progress_bar(*, quiet: bool) -> Iterator[AuditProgress | None]:
+    """An audit's progress drawn on stderr (`AuditProgress`); None with --quiet. Stdout stays for results.
+
+    On a terminal, log lines (-v) are written above the bar instead of into it.
+    """
     if quiet:
         yield None
         return
+    terminal = sys.stderr.isatty()
     with ExitStack() as stack:
-        bars: list = []
+        if terminal:
+            from tqdm.contrib.logging import logging_redirect_tqdm
 
-        def update(step: int, total: int) -> None:
-            if not bars:
-                bars.append(stack.enter_context(click.progressbar(length=total, label="Inference", file=sys.stderr)))
-            bars[0].update(step)
-
-        yield update
+            stack.enter_context(logging_redirect_tqdm())
+        progress = stack.enter_context(closing(AuditProgress(terminal=terminal)))
+        yield progress
 
 
 @click.group(cls=Group)
@@ -158,7 +249,10 @@ def _trust_options(command: Callable) -> Callable:
 )
 @_backend_options(runs="Where models run: this process, or Ray actors")
 @click.option("--workers", type=click.IntRange(min=1), help="--backend ray: actors [default: one per CPU, or GPU].")
-@click.option("--output", "output", help="Which output holds the class scores: a dict key or a tuple index.")
+@click.option(
+    "--score-output", help="Which output of a model with several holds the class scores: a dict key or a tuple index."
+)
+@click.option("--output", "old_output", hidden=True)  # the old name of --score-output, kept for one release
 @_trust_options
 @click.option(
     "--timings", is_flag=True, default=None, help="Measure median batch latency (outputs then vary run to run)."
@@ -167,7 +261,7 @@ def _trust_options(command: Callable) -> Callable:
 @click.option(
     "--timestamp", is_flag=True, help="Stamp the card with the UTC time (outputs are otherwise byte-identical)."
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress (stage lines, bar) on stderr.")
 def audit_command(
     config_path: Path | None,
     dense: Path | None,
@@ -184,7 +278,8 @@ def audit_command(
     backend: str,
     ray_address: str | None,
     workers: int | None,
-    output: str | None,
+    score_output: str | None,
+    old_output: str | None,
     trust_pickle: bool,
     trusted_factories: tuple[str, ...],
     timings: bool | None,
@@ -209,7 +304,7 @@ def audit_command(
         split=split,
         device=device,
         batch_size=batch_size,
-        output=output,
+        output=_renamed("--output", "--score-output", old_output, score_output),
         trust_pickle=trust_pickle,
         trusted_factories=trusted_factories,
         timings=timings,
@@ -261,6 +356,16 @@ def render_command(
     click.echo(f"Model card: {out / 'index.html'}")
 
 
+def _renamed(old: str, new: str, old_value: object, new_value: object) -> Any:
+    """A value given under an option's old name: still taken for one release, with a one-line warning on stderr."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise click.UsageError(f"{old} is the old name of {new}; give {new} only")
+    click.echo(f"Warning: {old} is deprecated and will be removed in the next release; use {new}", err=True)
+    return old_value
+
+
 def _cache_dir(cache_path: Path | None, *, no_cache: bool) -> Path | None:
     """The cache folder of --cache DIR / --no-cache; neither: the default one; both: a usage error."""
     from pruneaudit.cachedir import default_cache_dir
@@ -301,9 +406,16 @@ def select_command(results_path: Path, policy_path: Path | None, as_json: bool) 
 )
 @click.option("--max-worst-class-drop", type=float, help="Fail a pruned model whose worst class falls more than this.")
 @click.option(
-    "--max-harmed-classes", type=int, help="Fail beyond this many significantly harmed classes (McNemar, Holm)."
+    "--max-harmed-significant-holm",
+    type=int,
+    metavar="N",
+    help="Fail a pruned model with more than N significantly harmed classes (McNemar, Holm).",
 )
+@click.option("--max-harmed-classes", "old_max_harmed", type=int, hidden=True)  # old name, kept for one release
 @click.option("--junit", "junit_path", type=PATH, help="Write JUnit XML: one test case per rule × model.")
+@click.option(
+    "--timestamp", is_flag=True, help="Stamp the JUnit suite with the UTC time (it is otherwise byte-identical)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON instead of a table.")
 def check_command(
     results_path: Path,
@@ -311,28 +423,38 @@ def check_command(
     baseline_path: Path | None,
     max_accuracy_drop: float | None,
     max_worst_class_drop: float | None,
-    max_harmed_classes: int | None,
+    max_harmed_significant_holm: int | None,
+    old_max_harmed: int | None,
     junit_path: Path | None,
+    timestamp: bool,
     as_json: bool,
 ) -> None:
-    """Exit 1 if RESULTS break a rule: 0 pass, 1 a rule failed, 2 usage or input error.
+    """Exit 1 if RESULTS break a rule: 0 pass (warnings too), 1 a rule failed, 2 usage or input error.
 
-    Appends a Markdown summary to $GITHUB_STEP_SUMMARY when that variable is set.
+    Appends a Markdown summary to $GITHUB_STEP_SUMMARY when that variable is set, and prints
+    ::error / ::warning annotations on stderr when GITHUB_ACTIONS is true.
     """
+    from datetime import datetime, timezone
+
     from pruneaudit.api import check, select
     from pruneaudit.errors import ConfigError, GateFailed, OutputError
-    from pruneaudit.gate import dumps, junit_xml, markdown, table
+    from pruneaudit.gate import annotations, dumps, junit_xml, markdown, table
     from pruneaudit.outputs import write_file
-    from pruneaudit.policy import Bound, Policy, load_policy
+    from pruneaudit.policy import Policy, Rule, load_policy
     from pruneaudit.results import load_results
 
+    if timestamp and not junit_path:
+        raise click.UsageError("--timestamp stamps the JUnit report: it needs --junit")
+    harmed = _renamed(
+        "--max-harmed-classes", "--max-harmed-significant-holm", old_max_harmed, max_harmed_significant_holm
+    )
     policy = load_policy(policy_path) if policy_path else Policy()
     flags = [
-        Bound(metric, "max", float(value), name=f"--{flag} {value:g}")
+        Rule(metric, "max", float(value), name=f"--{flag} {value:g}")
         for metric, flag, value in (
             ("accuracy_drop", "max-accuracy-drop", max_accuracy_drop),
             ("worst_class_drop", "max-worst-class-drop", max_worst_class_drop),
-            ("harmed_significant_holm", "max-harmed-classes", max_harmed_classes),
+            ("harmed_significant_holm", "max-harmed-significant-holm", harmed),
         )
         if value is not None
     ]
@@ -343,7 +465,7 @@ def check_command(
     baseline = load_results(baseline_path) if baseline_path else None
     checks = check(results, policy=policy, baseline=baseline, where=str(policy_path or "command line"))
     if junit_path:
-        write_file(junit_path, junit_xml(checks))
+        write_file(junit_path, junit_xml(checks, timestamp=datetime.now(timezone.utc) if timestamp else None))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         try:
@@ -352,6 +474,8 @@ def check_command(
         except OSError as exc:
             raise OutputError(f"{summary}: cannot append the GITHUB_STEP_SUMMARY ({exc.strerror})") from None
     click.echo(dumps(checks) if as_json else table(checks), nl=not as_json)
+    if os.environ.get("GITHUB_ACTIONS") == "true" and any(c.level != "pass" for c in checks):
+        click.echo(annotations(checks), err=True)  # the runner reads workflow commands on stderr too; stdout stays JSON
     failed = sum(not c.passed for c in checks)
     if failed:
         raise GateFailed(failed, len(checks))
@@ -359,9 +483,10 @@ def check_command(
 
 @contextmanager
 def sweep_bar(*, quiet: bool) -> Iterator:
-    """A sweep's progress on stderr: one bar over the models, the current model's own bar beside it.
+    """A sweep's progress on stderr: a bar over the models, naming the current one and how far it is.
 
-    Not a terminal (a CI log): one line per model made instead, since a bar cannot redraw there.
+    Models already made count at once but not in the rate. Not a terminal (a CI log): one line per
+    model made instead, since a bar cannot redraw there.
     """
     if quiet:
         yield None
@@ -370,25 +495,30 @@ def sweep_bar(*, quiet: bool) -> Iterator:
 
         def lines(p) -> None:
             if p.made:
-                click.echo(f"[{p.finished}/{p.total}] {p.name}", err=True)
+                click.echo(f"[{p.finished}/{p.total}] {plain_text(p.name)}", err=True)
 
         yield lines
         return
-    with ExitStack() as stack:
-        bars: list = []
-        shown = {"text": ""}
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
-        def current(_: object) -> str:
-            return shown["text"]
+    with ExitStack() as stack:
+        stack.enter_context(logging_redirect_tqdm())
+        bars: list = []
+        shown = [0.0]
 
         def update(p) -> None:  # a pruneaudit.sweep.run.SweepProgress
             if not bars:
-                bar = click.progressbar(length=p.total, label="Sweep", file=sys.stderr, item_show_func=current)
+                bar = tqdm(total=p.total, initial=p.finished, desc="Sweep", unit="model", file=sys.stderr, smoothing=0)
                 bars.append(stack.enter_context(bar))
-                bars[0].update(p.finished)
-            filled = round(20 * p.step / max(p.steps, 1))
-            shown["text"] = f"{p.name} [{'#' * filled}{'-' * (20 - filled)}] {100 * p.step // max(p.steps, 1)}%"
-            bars[0].update(p.finished - bars[0].pos)
+            bar = bars[0]
+            bar.set_postfix_str(f"{plain_text(p.name)} {100 * p.step // max(p.steps, 1)}%", refresh=False)
+            now = time.monotonic()
+            if p.finished > bar.n:
+                bar.update(p.finished - bar.n)
+            elif now - shown[0] >= bar.mininterval:  # the current model's own steps: redraw now and then
+                bar.refresh()
+                shown[0] = now
 
         yield update
 
@@ -432,6 +562,116 @@ def prune_command(
         click.echo(f"{m['name']:<32} sparsity {measured:.3f}  eval top-1 {m['eval_accuracy']:.4f}")
     audit_yaml = "audit.yaml" if "torchscript" in config.formats else "audit-onnx.yaml"
     click.echo(f"\nAudit them: pruneaudit audit --config {out / audit_yaml} --out report")
+
+
+@cli.command("mitigate")
+@click.option("--config", "config_path", type=PATH, required=True, help="The sweep.yaml that made the model.")
+@click.option(
+    "--results", "results_path", type=PATH, required=True, help="results.json of the audit that found the harm."
+)
+@click.option("--model", required=True, help="The pruned model to mitigate, as the audit names it.")
+@click.option("--out", type=PATH, required=True, help="Folder for the recovered models, mitigation.json, audit.yaml.")
+@click.option(
+    "--sweep",
+    "sweep_dir",
+    type=PATH,
+    help="The folder `prune --out` wrote (manifest.json) [default: the config's folder].",
+)
+@click.option(
+    "--method",
+    "methods",
+    type=click.Choice(mitigation.METHODS),
+    multiple=True,
+    help=f"A method to run; repeat for several [default: all: {', '.join(mitigation.METHODS)}].",
+)
+@click.option(
+    "--harmed",
+    "rule",
+    metavar="RULE",
+    help=f"Which classes are harmed: {', '.join(mitigation.CRITERIA)}, or joined by '+' [default: {mitigation.DEFAULT_RULE}].",
+)
+@click.option("--epochs", type=click.IntRange(min=1), help="Fine-tuning epochs [default: the variant's own].")
+@click.option(
+    "--class-weight",
+    type=float,
+    help=f"reweight: a harmed class's loss weight [default: {mitigation.DEFAULT_CLASS_WEIGHT:g}].",
+)
+@click.option(
+    "--epsilon", type=float, help="constrained: the bound on each excess gap ψ_c [default: the audit's tolerance]."
+)
+@click.option(
+    "--dual-lr", type=float, help=f"constrained: the multipliers' step [default: {mitigation.DEFAULT_DUAL_LR:g}]."
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), help=f"Batch order and augmentation [default: {mitigation.DEFAULT_SEED}]."
+)
+@click.option(
+    "--device", type=click.Choice(DEVICES), help=f"Where to train [default: the config's, else {DEFAULT_DEVICE}]."
+)
+@_trust_options
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def mitigate_command(
+    config_path: Path,
+    results_path: Path,
+    model: str,
+    out: Path,
+    sweep_dir: Path | None,
+    methods: tuple[str, ...],
+    rule: str | None,
+    epochs: int | None,
+    class_weight: float | None,
+    epsilon: float | None,
+    dual_lr: float | None,
+    seed: int | None,
+    device: str | None,
+    trust_pickle: bool,
+    trusted_factories: tuple[str, ...],
+    quiet: bool,
+) -> None:
+    """Fine-tune a pruned model, its mask held, for the classes its audit found harmed; write a re-audit config."""
+    from pruneaudit.api import mitigate
+    from pruneaudit.sweep.config import build_sweep_config
+
+    config = build_sweep_config(
+        config_path, device=device, trust_pickle=trust_pickle, trusted_factories=trusted_factories
+    )
+    given = {
+        "methods": methods or None,
+        "rule": rule,
+        "epochs": epochs,
+        "class_weight": class_weight,
+        "epsilon": epsilon,
+        "dual_lr": dual_lr,
+        "seed": seed,
+    }
+    settings = mitigation.Settings(**{k: v for k, v in given.items() if v is not None})
+    with sweep_bar(quiet=quiet) as progress:
+        manifest = mitigate(
+            config,
+            results_path=results_path,
+            model=model,
+            sweep_dir=sweep_dir or config_path.parent,
+            out_dir=out,
+            settings=settings,
+            progress=progress,
+        )
+    harmed, held = manifest["harmed"], manifest["splits"]["heldout"]
+    click.echo(f"Harmed classes of {model} ({harmed['rule']}): {', '.join(harmed['class_names'])}")
+    click.echo(
+        f"Held out of fine-tuning, re-audited on: {held['images']:,} images ({held['file']}), "
+        f"fine-tuned on {manifest['splits']['finetune']['images']:,}\n"
+    )
+    source = manifest["source"]
+    click.echo(f"{manifest['dense']['name']:<32} held-out top-1 {manifest['dense']['heldout_accuracy']:.4f}")
+    rows = [(source["name"], source), *((m["name"], m) for m in manifest["models"])]
+    for name, m in rows:
+        epochs = f"{m.get('epochs')} epoch{'s' if m.get('epochs') != 1 else ''}"
+        cost = f"  {epochs} {m['seconds']:.1f} s" if "seconds" in m else ""
+        click.echo(
+            f"{name:<32} held-out top-1 {m['heldout_accuracy']:.4f}  sparsity {m['sparsity']['measured']:.3f}{cost}"
+        )
+    audit_yaml = "audit.yaml" if "torchscript" in config.formats else "audit-onnx.yaml"
+    click.echo(f"\nRe-audit them: pruneaudit audit --config {out / audit_yaml} --out {out / 'report'}")
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,7 +27,29 @@ from pruneaudit.specs import ModelSpec
 log = logging.getLogger(__name__)
 TOP_K = 5
 SUM_TOLERANCE = 1e-3 + 1e-5  # rows summing to 1 within this are probabilities: np.allclose(sum, 1, atol=1e-3)
-Progress = Callable[[int], None]  # called with the number of images just processed (per batch × model)
+
+
+class Progress(Protocol):
+    """What an audit tells as it runs, for whoever shows it.
+
+    The library only calls these methods and never prints: `pruneaudit.cli` draws them on stderr
+    (its class has these methods, so the CLI need not import this module), and a Python caller may
+    pass its own. `Silent` tells no one.
+    """
+
+    def stage(self, name: str, *, models: int = 0, images: int = 0) -> None:
+        """Phase ``name`` begins and the one before ends; a counted phase runs ``models`` models over ``images`` each."""
+
+    def advance(self, images: int, *, model: str, warm_up: bool = False) -> None:
+        """``model`` went over ``images`` more images. ``warm_up``: its first batch, whose time holds one-off
+        costs (loading, compilation, allocation) that later batches do not pay, so a rate leaves it out."""
+
+    def finished(self, model: str, *, cached: bool = False) -> None:
+        """``model`` has its predictions: run, or ``cached`` (read from the prediction cache, all its images at once)."""
+
+
+class Silent(Progress):
+    """Progress told to no one: what the library's functions use when given none."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +64,14 @@ class ModelRun:
     top5_hits: np.ndarray | None  # (N,) bool: label among the 5 highest scores; None without scores or ≤ 5 classes
     n_classes: int
     median_batch_seconds: float
+
+    def compact(self) -> ModelRun:
+        """The run with its predictions in the smallest unsigned dtype that holds its classes.
+
+        How the audit keeps runs in memory: at 10 classes a run holds 1 byte per image, not 8, so that
+        a driver with 100,000 runs stays within a machine. Every metric casts back through the count kernel."""
+        dtype = np.min_scalar_type(max(self.n_classes - 1, 0))
+        return replace(self, predictions=self.predictions.astype(dtype, copy=False))
 
 
 @dataclass(frozen=True)
@@ -222,6 +252,7 @@ def run_group(
 
     ``n_classes``, when known (the data's class names, or the dense model's outputs), is the class
     count that label-only predictions are checked against; unknown, the group's first run fixes it.
+    ``progress`` is told of every batch × model, in the order they run.
     """
     n = len(dataset)
     for task in tasks:
@@ -231,8 +262,8 @@ def run_group(
         batch = Batch(dataset, start, min(start + batch_size, n))
         for tally in tallies:
             tally.add(batch)
-            if progress:
-                progress(len(batch))
+            if progress is not None:
+                progress.advance(len(batch), model=tally.task.predictor.name, warm_up=start == 0)
     runs = []
     for tally in tallies:
         run = tally.finish(dataset.labels, n_classes)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from pruneaudit.data import Dataset, load_dataset
-from pruneaudit.defaults import GROUP_PARAMETER_BYTES, SPARSITY_MISMATCH, TOP_PIES
+from pruneaudit.defaults import GROUP_MODELS, GROUP_PARAMETER_BYTES, SPARSITY_MISMATCH, TOP_PIES
 from pruneaudit.environment import environment
 from pruneaudit.errors import (
     CLASS_COUNT_MISMATCH,
@@ -20,7 +20,7 @@ from pruneaudit.errors import (
     ModelError,
 )
 from pruneaudit.fingerprint import sha256
-from pruneaudit.inference import ModelRun, Progress, Task, class_order, run_group
+from pruneaudit.inference import ModelRun, Progress, Silent, Task, class_order, run_group
 from pruneaudit.metrics import (
     ClassMetrics,
     Disparity,
@@ -135,7 +135,7 @@ class AuditResult:
 
 
 def _infer_all(
-    config: AuditConfig, dataset: Dataset, progress: Progress | None, *, hashes: list[str]
+    config: AuditConfig, dataset: Dataset, progress: Progress, *, hashes: list[str]
 ) -> tuple[list[ModelRun], dict]:
     """Runs of the dense model, then the pruned models, then the extra dense seeds; and the environment.
 
@@ -147,6 +147,7 @@ def _infer_all(
     from pruneaudit.models.factories import check_factory  # every factory is vetted before any model loads
 
     specs = (config.dense, *config.pruned, *config.dense_seeds)
+    progress.stage("Inference", models=len(specs), images=len(dataset))
     for spec in specs:
         if spec.factory:
             check_factory(spec, search=config.base_dir, trusted=config.trusted_factories)
@@ -169,9 +170,8 @@ def _infer_all(
         key = cache.key(spec, model_sha256=hashes[i]) if cache else None
         run = cache.load(spec, key) if cache and key else None
         if run is not None:
-            runs[i] = run
-            if progress:
-                progress(len(dataset))
+            runs[i] = run.compact()
+            progress.finished(spec.name, cached=True)
         elif key is not None:
             keys[i] = key
     names = dataset.class_names
@@ -180,9 +180,10 @@ def _infer_all(
 
     def keep(i: int, run: ModelRun) -> None:
         """Each run as it comes: cached at once, so an audit that fails later keeps what it finished."""
-        runs[i] = run
         if cache is not None and i in keys:
             cache.store(keys[i], run)
+        runs[i] = run.compact()
+        progress.finished(specs[i].name)
 
     backend: dict[str, str] = {}
     if config.backend == "ray" and pending:
@@ -230,7 +231,8 @@ def open_groups(
     names: tuple[str, ...] | None,
 ) -> Iterator[list[tuple[int, Task]]]:
     """The models ``pending`` (indices into ``specs``), opened in order, a group at a time: a group's
-    parameters stay within GROUP_PARAMETER_BYTES, and a larger model forms a group of its own."""
+    parameters stay within GROUP_PARAMETER_BYTES (a larger model forms a group of its own) and it holds
+    at most GROUP_MODELS models."""
     group: list[tuple[int, Task]] = []
     size = 0
     for i in pending:
@@ -244,7 +246,7 @@ def open_groups(
             trusted_factories=config.trusted_factories,
             search=config.base_dir,
         )
-        if group and size + predictor.parameter_bytes > GROUP_PARAMETER_BYTES:
+        if group and (size + predictor.parameter_bytes > GROUP_PARAMETER_BYTES or len(group) == GROUP_MODELS):
             yield group
             group, size = [], 0
         group.append((i, Task(predictor, where=str(spec.path), order=class_order(spec, names))))
@@ -335,7 +337,7 @@ def _configurations(
     dense_population = np.stack([dense_pred, *(r.predictions for r in seed_runs)])
     dense_modal = modal_prediction(dense_population)
     dense_models = [metrics[0], *seed_metrics]  # the dense population's metrics: the model and its seeds
-    fragility = disagreement(dense_pred, np.stack([r.predictions for r in runs[1:]]))
+    fragility = disagreement(dense_pred, (r.predictions for r in runs[1:]))
     members: dict[tuple, list[int]] = {}
     for i, spec in enumerate(config.pruned, start=1):
         members.setdefault(_configuration_key(spec), []).append(i)
@@ -452,12 +454,15 @@ def _model_result(
 
 def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: Progress | None = None) -> AuditResult:
     """``dataset``: the already loaded ``config.data``, if the caller has it."""
+    progress = progress or Silent()
     dataset = dataset or load_dataset(config.data)
+    progress.stage("Hashing models")
     # each model file (with an ONNX model's external data) is hashed once: for the cache key and the results
     hashes = [
         model_sha256(spec, cache_dir=config.cache_dir) for spec in (config.dense, *config.pruned, *config.dense_seeds)
     ]
     all_runs, env = _infer_all(config, dataset, progress, hashes=hashes)
+    progress.stage("Metrics")
     pruned_end = 1 + len(config.pruned)
     runs, seed_runs = all_runs[:pruned_end], all_runs[pruned_end:]
     n_classes = runs[0].n_classes  # the dense model's, which the data and every other model fit (_check_class_counts)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pruneaudit.data.dataset import Dataset
-from pruneaudit.inference import ModelRun
+from pruneaudit.inference import ModelRun, Progress
 from pruneaudit.raycommon import ray_instance, result, slots
 from pruneaudit.specs import AuditConfig, ModelSpec
 
@@ -65,7 +65,7 @@ def run_models(
     device: str,
     n_classes: int | None,
     keep: Callable[[int, ModelRun], None],
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> dict[str, str]:
     """Run ``specs[i]`` for every i in ``pending`` on Ray actors, handing each run to ``keep`` as it comes back;
     returns the environment entries that name the backend.
@@ -98,7 +98,7 @@ def _gather(
     device: str,
     n_classes: int | None,
     keep: Callable[[int, ModelRun], None],
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> int | None:
     """Run the chunks on the pool, round robin; returns the class count of the last run (the dense model's for [[0]])."""
     futures = {
@@ -111,8 +111,8 @@ def _gather(
         chunk = futures.pop(ready[0])
         done = result(ray, ready[0], names=[specs[i].name for i in chunk])
         for i, run in done:
+            if progress is not None:  # a whole model at once: its time, warm-up included, is what the others take
+                progress.advance(len(dataset), model=specs[i].name)
             keep(i, run)
             last = run.n_classes
-        if progress:
-            progress(len(dataset) * len(chunk))
     return last

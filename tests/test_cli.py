@@ -6,17 +6,18 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from pruneaudit.cli import cli
-from pruneaudit.results import load_results
+from pruneaudit.results import SCHEMA_VERSION, load_results
 from tests.conftest import DATA, REPORT_FILES, SAMPLES, TinyNet, audit_args, run_cli, save_torchscript
 
 
 def test_sample_audit_writes_both_outputs(sample_audit, sample_results):
     out = sample_audit["torchscript"]
     assert sorted(p.name for p in out.iterdir()) == list(REPORT_FILES)
-    assert sample_results["schema_version"] == "2.1"
+    assert sample_results["schema_version"] == SCHEMA_VERSION == "2.2"
     assert len(sample_results["models"]) == 28
     assert sample_results["data"]["n_samples"] == 2000
 
@@ -60,8 +61,45 @@ def test_html_is_self_contained(sample_audit):
     assert not re.search(r"<script[^>]+src=", html, re.I)
     assert not re.search(r"<link[^>]+href=", html, re.I)
     assert not re.search(r"@import|url\(\s*['\"]?https?:", html, re.I)
-    assert html.count('class="vega"') == 7 and "vegaEmbed" in html
+    drawn = html.count('class="vega"')
+    assert drawn >= 9 and html.count('<script type="application/json" id="spec-') == drawn and "vegaEmbed" in html
     assert "actions: false" in html  # no link to the online editor
+
+
+class DictOut(torch.nn.Module):
+    """A model with two outputs, only one of them class scores."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"features": torch.flatten(x, 1), "logits": self.net(x)}
+
+
+def test_score_output_names_the_scores_and_the_old_flag_still_works(tmp_path, test_npz):
+    torch.manual_seed(0)
+    paths = [tmp_path / "dense.pt", tmp_path / "pruned.pt"]
+    for path in paths:
+        torch.jit.save(torch.jit.trace(DictOut(TinyNet(10)).eval(), torch.zeros(1, 1, 28, 28), strict=False), str(path))
+    args = ["audit", "--quiet", "--device", "cpu", "--dense", str(paths[0]), "--pruned", str(paths[1])]
+    args += ["--data", str(test_npz)]
+    new = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "new"), "--score-output", "logits"])
+    assert new.exit_code == 0, new.output
+    assert new.stderr == ""
+    old = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "old"), "--output", "logits"])
+    assert old.exit_code == 0, old.output
+    assert old.stderr == (
+        "Warning: --output is deprecated and will be removed in the next release; use --score-output\n"
+    )
+    assert (tmp_path / "old" / "results.json").read_bytes() == (tmp_path / "new" / "results.json").read_bytes()
+    both = CliRunner().invoke(
+        cli, [*args, "--out", str(tmp_path / "both"), "--output", "logits", "--score-output", "0"]
+    )
+    assert both.exit_code == 2 and "--output is the old name of --score-output; give --score-output only" in both.output
+    assert not (tmp_path / "both").exists()
+    helptext = CliRunner().invoke(cli, ["audit", "--help"]).output
+    assert "--score-output" in helptext and "--output" not in helptext
 
 
 # -- bad input: one line, exit 2, no traceback, no report ------------------------------------

@@ -18,7 +18,7 @@ from sklearn.metrics import top_k_accuracy_score
 from pruneaudit.config import model_spec
 from pruneaudit.data import Batch, load_dataset
 from pruneaudit.data.dataset import ArraySource
-from pruneaudit.inference import Task, run_group
+from pruneaudit.inference import Silent, Task, run_group
 from pruneaudit.models import load_predictor
 from pruneaudit.results import load_raw, load_results
 from pruneaudit.specs import DataSpec
@@ -111,6 +111,16 @@ class CountingSource(ArraySource):
         return super().raw(start, stop)
 
 
+class Steps(Silent):
+    """Every batch × model that run_group reports: (images, model, warm_up)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, str, bool]] = []
+
+    def advance(self, images: int, *, model: str, warm_up: bool = False) -> None:
+        self.seen.append((images, model, warm_up))
+
+
 def test_each_batch_is_read_once_for_the_whole_group(test_npz, tmp_path):
     dataset = load_dataset(DataSpec(path=test_npz))
     counted = replace(dataset, images=CountingSource(dataset.images.images))
@@ -121,10 +131,12 @@ def test_each_batch_is_read_once_for_the_whole_group(test_npz, tmp_path):
         _task(SAMPLES / "torchscript" / "global-90.pt"),
         _task(tmp_path / "preds.npz"),
     ]
-    steps = []
-    runs = run_group(tasks, counted, batch_size=200, progress=steps.append)
+    steps = Steps()
+    runs = run_group(tasks, counted, batch_size=200, progress=steps)
     assert counted.images.reads == [(0, 200), (200, 400), (400, 512)]
-    assert steps == [200] * 4 + [200] * 4 + [112] * 4  # per batch × model
+    names = [t.predictor.name for t in tasks]
+    want = [(n, m, first) for n, first in ((200, True), (200, False), (112, False)) for m in names]
+    assert steps.seen == want  # per batch × model, each model's first batch marked as its warm-up
     alone = run_group(tasks[:1], dataset, batch_size=200)[0]
     np.testing.assert_array_equal(runs[0].predictions, alone.predictions)
     counted.images.reads.clear()

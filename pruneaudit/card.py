@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pruneaudit.errors import ConfigError
-from pruneaudit.results.view import HUB_ID_EXPECTED, is_hub_id
+from pruneaudit.results.view import HUB_ID_EXPECTED, HUB_LICENCES, OTHER, is_hub_id
 from pruneaudit.yamlfile import check_keys, read_yaml, shown
 
 TEXT_FIELDS = (
@@ -32,80 +32,6 @@ TEXT_FIELDS = (
 LIST_FIELDS = ("owners", "references", "intended_uses", "out_of_scope_uses", "factors", "caveats")
 CARD_KEYS = TEXT_FIELDS + LIST_FIELDS
 
-# The licence identifiers of the Hub (huggingface/hub-docs, docs/hub/repositories-licenses.md); any other
-# licence is `other`, named by licence_name and linked by licence_link.
-HUB_LICENCES = (
-    "apache-2.0",
-    "mit",
-    "openrail",
-    "bigscience-openrail-m",
-    "creativeml-openrail-m",
-    "bigscience-bloom-rail-1.0",
-    "bigcode-openrail-m",
-    "afl-3.0",
-    "artistic-2.0",
-    "bsl-1.0",
-    "bsd",
-    "bsd-2-clause",
-    "bsd-3-clause",
-    "bsd-3-clause-clear",
-    "c-uda",
-    "cc",
-    "cc0-1.0",
-    "cc-by-2.0",
-    "cc-by-2.5",
-    "cc-by-3.0",
-    "cc-by-4.0",
-    "cc-by-sa-3.0",
-    "cc-by-sa-4.0",
-    "cc-by-nc-2.0",
-    "cc-by-nc-3.0",
-    "cc-by-nc-4.0",
-    "cc-by-nd-4.0",
-    "cc-by-nc-nd-3.0",
-    "cc-by-nc-nd-4.0",
-    "cc-by-nc-sa-2.0",
-    "cc-by-nc-sa-3.0",
-    "cc-by-nc-sa-4.0",
-    "cdla-sharing-1.0",
-    "cdla-permissive-1.0",
-    "cdla-permissive-2.0",
-    "wtfpl",
-    "ecl-2.0",
-    "epl-1.0",
-    "epl-2.0",
-    "etalab-2.0",
-    "eupl-1.1",
-    "agpl-3.0",
-    "gfdl",
-    "gpl",
-    "gpl-2.0",
-    "gpl-3.0",
-    "lgpl",
-    "lgpl-2.1",
-    "lgpl-3.0",
-    "isc",
-    "lppl-1.3c",
-    "ms-pl",
-    "mpl-2.0",
-    "odc-by",
-    "odbl",
-    "openrail++",
-    "osl-3.0",
-    "postgresql",
-    "ofl-1.1",
-    "ncsa",
-    "unlicense",
-    "zlib",
-    "pddl",
-    "lgpl-lr",
-    "deepfloyd-if-license",
-    "llama2",
-    "gemma",
-    "unknown",
-    "other",
-)
-OTHER = "other"
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")  # a licence_name or library_name: one token, no spaces
 
 BAD_LICENCE = (

@@ -211,6 +211,52 @@ def seed_curves(summaries: tuple[ConfigurationSummary, ...]) -> dict[str, Any]:
     )
 
 
+def alpha_curves(summaries: tuple[ConfigurationSummary, ...]) -> dict[str, Any]:
+    """Bias intensification α per technique against sparsity: the mean over seeds and the seeds' range; 1 is no change."""
+    rows = sorted(
+        (
+            {
+                "technique": s.technique,
+                "amount": s.amount,
+                "sparsity": s.sparsity.mean,
+                "mean": s.intensification.mean,
+                "low": s.intensification.low,
+                "high": s.intensification.high,
+                "models": len(s.models),
+            }
+            for s in summaries
+            if s.intensification.mean is not None and s.sparsity.mean is not None
+        ),
+        key=lambda r: (r["technique"], r["sparsity"]),
+    )
+    domain = list(dict.fromkeys(s.technique for s in summaries))
+    x = alt.X("sparsity:Q", title="Weight sparsity (mean over seeds)", axis=alt.Axis(format="%"))
+    base = alt.Chart(data("alpha")).encode(x=x, color=_technique_colour(domain))
+    tooltip = [
+        alt.Tooltip("technique:N", title="Technique"),
+        alt.Tooltip("amount:Q", format=".0%", title="Declared amount"),
+        alt.Tooltip("mean:Q", format=".3f", title="Mean α"),
+        alt.Tooltip("low:Q", format=".3f", title="Lowest"),
+        alt.Tooltip("high:Q", format=".3f", title="Highest"),
+        alt.Tooltip("models:Q", title="Models (seeds)"),
+    ]
+    chart = (
+        base.mark_area(opacity=0.18).encode(
+            # symmetric log: a collapsed configuration's α of 40 leaves the others' 0.9-2 readable
+            y=alt.Y("low:Q", title="Bias intensification α (symmetric log scale)", scale=alt.Scale(type="symlog")),
+            y2="high:Q",
+        )
+        + base.mark_line(point=True).encode(y="mean:Q", tooltip=tooltip)
+        + alt.Chart(data("alpha")).mark_rule(color="#888", strokeDash=[2, 2]).encode(y=alt.datum(1))
+    )
+    return spec(
+        chart.properties(
+            title="α per technique: mean over seeds (line), their range (band); dashed: α = 1", width=480, height=260
+        ),
+        alpha=rows,
+    )
+
+
 def population_histogram(rows: Rows) -> dict[str, Any]:
     """How many models of each technique fall in each band of top-1 change and of worst-class change."""
     domain = list(dict.fromkeys(r["technique"] for r in rows))
@@ -1040,4 +1086,28 @@ def _relation_charts(results: Results) -> list[Chart]:
                 relation_chart(richer, x_title="Dense model's recall of the class", alpha=alpha),
             )
         )
+    charts += _alpha_chart(results)
     return charts
+
+
+def _alpha_chart(results: Results) -> list[Chart]:
+    """Bias intensification (Good et al. 2022) against sparsity, per technique (the models table gives each model's α)."""
+    summaries = [c for c in configuration_summaries(results) if c.intensification.mean is not None]
+    if not summaries:
+        return []
+    if all(c.intensification.low == c.intensification.high == 1.0 for c in summaries):
+        sentence = "α = 1 in every model: pruning left each class's normalised bias as it was."
+        return [Chart("intensification", "Bias intensification against sparsity", sentence, None)]
+    above = [c for c in summaries if c.intensification.mean > 1]
+    top = max(summaries, key=lambda c: (c.intensification.mean, c.technique))
+    return [
+        Chart(
+            "intensification",
+            "Bias intensification against sparsity",
+            "α (Good et al. 2022) projects each class's normalised bias (R_c − A)/A after pruning onto the dense "
+            "model's: α > 1 means pruning amplified the imbalance the dense model already had. "
+            f"In {len(above)} of {len(summaries)} configurations the mean α over seeds is above 1; the highest is "
+            f"{top.technique} at {top.amount:.0%} (α = {top.intensification.mean:.2f}).",
+            alpha_curves(tuple(summaries)),
+        )
+    ]

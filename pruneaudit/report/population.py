@@ -43,6 +43,7 @@ class ConfigurationSummary:
     accuracy_change: Spread
     worst_change: Spread
     harmed_holm: Spread
+    intensification: Spread  # bias intensification α (Good et al. 2022): > 1, pruning amplified the dense imbalance
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def configuration_summaries(results: Results) -> tuple[ConfigurationSummary, ...
                 accuracy_change=spread([m.vs_dense.accuracy_change for m in members]),
                 worst_change=spread([m.vs_dense.worst_class_change.value for m in members]),
                 harmed_holm=spread([float(m.vs_dense.harmed_significant_holm) for m in members]),
+                intensification=spread([m.vs_dense.intensification for m in members]),
             )
         )
     return tuple(out)

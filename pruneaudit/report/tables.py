@@ -11,7 +11,7 @@ from pruneaudit.escape import spreadsheet_text
 from pruneaudit.report.text import POLICY_TITLES
 from pruneaudit.results import Model, Results
 from pruneaudit.results.tables import CHANGE_COLUMNS, FILES, MODEL_COLUMNS, PER_CLASS, arrow_array
-from pruneaudit.results.view import Card, Data
+from pruneaudit.results.view import HUB_LICENCES, Card, Data
 
 # libyaml's emitter writes the same YAML as PyYAML's own, faster
 SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -206,7 +206,7 @@ def front_matter(results: Results) -> str:
     }
     meta: dict[str, Any] = {"tags": list(TAGS), "pipeline_tag": TASK["type"], "model-index": [entry]}
     card = results.card or Card()
-    if card.licence and " " in card.licence:  # free text, as results.json kept it before schema 2.2
+    if card.licence and card.licence.lower() not in HUB_LICENCES:  # free text, as results.json kept it before 2.2
         meta.update({"license": "other", "license_name": card.licence})
     elif card.licence:
         meta["license"] = card.licence.lower()

@@ -166,6 +166,7 @@ def test_a_card_where_pruning_changed_nothing_says_so(unchanged):
         "outcomes",  # no class harmed or helped
         "representation",  # no training counts
         "rich-get-richer",  # nothing changed: nothing to relate
+        "intensification",  # α = 1 everywhere
     ]
     # the per-class table: no class lost, so the weakest dense classes, and it says why
     assert [r["name"] for r in context["classes"]["rows"]] == [str(c) for c in WEAK[:CLASS_ROWS]]

@@ -144,6 +144,14 @@ def test_an_older_results_file_still_renders_a_card_the_hub_loads(sample_results
     assert (card.data.license, card.data.license_name) == ("other", raw["card"]["licence"])
 
 
+def test_a_licence_that_is_no_hub_id_is_published_as_other(sample_results, tmp_path):
+    """Free text without a space (a tab, a hand-edited results.json) is still no Hub id: `other`, named."""
+    raw = copy.deepcopy(sample_results)
+    raw["card"] = {"licence": "Apache-2.0\tBSD", "name": CARD_TITLE}
+    card = _card(tmp_path, parse_results(raw))
+    assert (card.data.license, card.data.license_name) == ("other", "Apache-2.0\tBSD")
+
+
 def test_dataset_names_round_trip_through_the_saved_results(sample_results, tmp_path):
     raw = copy.deepcopy(sample_results)
     raw["data"].update(name="MNIST (test digits)", hf_id="ylecun/mnist", split_name="test")

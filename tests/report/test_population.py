@@ -25,6 +25,7 @@ def _frame(view) -> pd.DataFrame:
                 "accuracy_change": m.vs_dense.accuracy_change,
                 "worst_change": m.vs_dense.worst_class_change.value,
                 "harmed": m.vs_dense.harmed_significant_holm,
+                "alpha": m.vs_dense.intensification,
             }
             for m in view.pruned
         ]
@@ -44,6 +45,7 @@ def test_configuration_summaries_match_a_pandas_groupby(sample_view):
             ("accuracy_change", "accuracy_change"),
             ("worst_change", "worst_change"),
             ("harmed_holm", "harmed"),
+            ("intensification", "alpha"),
         ):
             got = getattr(s, field)
             want = (row[(column, "mean")], row[(column, "min")], row[(column, "max")])
@@ -212,6 +214,13 @@ def test_outcome_shares_match_a_loop_over_models_and_classes(sample_view):
 
 def test_the_sample_card_shows_the_seed_study_sections(sample_audit):
     html = (sample_audit["torchscript"] / "index.html").read_text()
-    for section in ("configurations", "seed-curves", "outcomes", "representation", "rich-get-richer"):
+    for section in (
+        "configurations",
+        "seed-curves",
+        "outcomes",
+        "representation",
+        "rich-get-richer",
+        "intensification",
+    ):
         assert f'<section id="{section}"' in html, section
     assert "Spearman ρ &gt; 0" in html or "Spearman ρ > 0" in html

@@ -146,3 +146,35 @@ def rich_get_richer(results: Results) -> tuple[Relation, ...]:
     """Recall change against the dense model's recall of each class (undefined recall: left out)."""
     recall = np.array([np.nan if v is None else v for v in results.dense.per_class.recall], dtype=float)
     return _relations(results, recall)
+
+
+@dataclass(frozen=True)
+class Disparity:
+    """Fairlearn's between-groups convention: ``difference`` = max − min and ``ratio`` = min / max of a metric
+    over groups (MetricFrame.difference() / .ratio()); None with no defined group, ratio None when max is 0."""
+
+    difference: float | None
+    ratio: float | None
+
+
+def disparity(values: tuple[float | None, ...]) -> Disparity:
+    v = [x for x in values if x is not None]
+    if not v:
+        return Disparity(None, None)
+    low, high = min(v), max(v)
+    return Disparity(high - low, low / high if high > 0 else None)
+
+
+def recall_disparity(model: Model) -> Disparity:
+    """Over the classes (the true class as the sensitive feature): per-class recall's difference and ratio."""
+    return disparity(model.per_class.recall)
+
+
+def subgroup_disparity(results: Results) -> dict[tuple[str, str], Disparity]:
+    """(grouping, model) → the difference and ratio of top-1 accuracy over the grouping's groups; "dense" for the
+    dense model (its accuracy per group, which every comparison row carries)."""
+    groups: dict[tuple[str, str], dict[str, float | None]] = {}
+    for g in results.subgroups:
+        groups.setdefault((g.grouping, g.model), {})[g.group] = g.pruned_accuracy
+        groups.setdefault((g.grouping, results.dense.name), {})[g.group] = g.dense_accuracy
+    return {key: disparity(tuple(v.values())) for key, v in groups.items()}

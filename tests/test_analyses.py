@@ -11,8 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from pruneaudit.analyses import average_ranks, rank_correlation, representation, rich_get_richer, trend
-from pruneaudit.results import parse_results
+from pruneaudit.analyses import (
+    average_ranks,
+    rank_correlation,
+    recall_disparity,
+    representation,
+    rich_get_richer,
+    subgroup_disparity,
+    trend,
+)
+from pruneaudit.results import load_results, parse_results
 
 
 @settings(max_examples=80, deadline=None)
@@ -82,3 +90,38 @@ def test_rich_get_richer_relates_the_change_to_the_dense_recall(sample_view):
         want = stats.linregress(dense, y)
         assert (r.trend.slope, r.trend.intercept) == pytest.approx((want.slope, want.intercept))
         assert r.correlation.rho == pytest.approx(stats.spearmanr(dense, y).statistic)
+
+
+def test_disparities_are_fairlearns_difference_and_ratio(tmp_path):
+    """Saved predictions with a subgroup attribute, audited through the CLI; Fairlearn's MetricFrame on the same
+    predictions: per-class recall (the true class as the group) and top-1 per site, between groups."""
+    from fairlearn.metrics import MetricFrame
+    from sklearn.metrics import accuracy_score
+
+    from tests.conftest import run_cli
+
+    rng = np.random.default_rng(7)
+    rows, classes = 600, 5
+    labels = rng.integers(0, classes, rows)
+    site = rng.choice(np.array(["a", "b", "c"]), rows)
+    np.savez(tmp_path / "data.npz", images=np.zeros((rows, 1, 1, 1), np.uint8), labels=labels, site=site)
+    preds = {}
+    for name, p in (("dense", 0.05), ("p1", 0.2), ("p2", 0.4)):
+        wrong = rng.random(rows) < p * (1 + (labels == 2)) * (1 + (site == "c"))
+        preds[name] = np.where(wrong, rng.integers(0, classes, rows), labels)
+        np.savez(tmp_path / f"{name}.npz", predictions=preds[name])
+    (tmp_path / "audit.yaml").write_text(
+        "data: {path: data.npz, attributes: [site]}\ndense: {path: dense.npz}\n"
+        "pruned:\n  - {path: p1.npz, technique: t, amount: 0.5}\n  - {path: p2.npz, technique: t, amount: 0.9}\n"
+    )
+    result = run_cli(["audit", "--config", str(tmp_path / "audit.yaml"), "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    view = load_results(tmp_path / "out" / "results.json")
+    spread = subgroup_disparity(view)
+    for m in view.models:
+        by_class = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=preds[m.name], sensitive_features=labels)
+        got = recall_disparity(m)
+        assert got.difference == pytest.approx(by_class.difference()) and got.ratio == pytest.approx(by_class.ratio())
+        by_site = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=preds[m.name], sensitive_features=site)
+        d = spread[("site", m.name)]
+        assert d.difference == pytest.approx(by_site.difference()) and d.ratio == pytest.approx(by_site.ratio())

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
+from pruneaudit.analyses import Disparity, recall_disparity, subgroup_disparity
 from pruneaudit.report.caveats import automatic_caveats, automatic_recommendations
 from pruneaudit.report.population import Spread, configuration_summaries, harmed_classes, worst_models
 from pruneaudit.report.scope import Scope
@@ -61,6 +62,11 @@ _NO_COMPARISON = dict.fromkeys(
 )
 
 
+def _disparity_cells(d: Disparity) -> dict[str, str]:
+    """Fairlearn's difference (max − min, pp) and ratio (min / max) of a metric over groups."""
+    return {"difference": _optional(d.difference, unsigned_pp), "ratio": _optional(d.ratio, lambda v: f"{v:.3f}")}
+
+
 def _model_row(m: Model) -> dict[str, Any]:
     """One row of the models table; the comparison columns are empty for the dense model."""
     return {
@@ -74,6 +80,7 @@ def _model_row(m: Model) -> dict[str, Any]:
         "accuracy": pct(m.metrics.accuracy),
         "top5": _optional(m.metrics.top5_accuracy, pct),
         "balanced_accuracy": pct(m.metrics.balanced_accuracy),
+        **_disparity_cells(recall_disparity(m)),
         **(_comparison_cells(m.vs_dense) if m.vs_dense else _NO_COMPARISON),
         "backend": f"{m.backend} on {m.device}" + (f" ({m.dtype})" if m.dtype != "n/a" else ""),
         "output_kind": m.output_kind,
@@ -153,7 +160,10 @@ def _change_cell(m: Model, i: int, alpha: float) -> dict[str, Any]:
         "text": pp(change).replace(" pp", "") + ("*" if significant else ""),
         "value": change,
         "significant": significant,
-        "title": "" if low is None else f"95% CI {pp(low)} to {pp(high)}; Holm p = {p_holm:.3g}",
+        "title": ""
+        if low is None
+        else f"95% CI {pp(low)} to {pp(high)}; Holm p = {p_holm:.3g}"
+        + _optional(pc.normalised_change[i], lambda v: f"; normalised change {v:+.3f}"),
     }
 
 
@@ -239,11 +249,17 @@ def subgroup_tables(results: Results, scope: Scope) -> list[dict[str, Any]]:
             f"{_optional(g.worst_class_change.value, pp)}; "
             f"{g.harmed_significant_holm} classes significantly harmed",
         }
+    spread = subgroup_disparity(results)
     return [
         {
             "name": t["name"],
             "models": models,
             "rows": [{**r, "cells": [r["cells"][m] for m in models]} for r in t["rows"].values()],
+            # over the grouping's groups, Fairlearn's convention: the dense model's, then each model's
+            "disparity": [
+                _disparity_cells(spread.get((t["name"], m), Disparity(None, None)))
+                for m in (results.dense.name, *models)
+            ],
         }
         for t in tables.values()
     ]

@@ -67,6 +67,13 @@ class Rule:
     name: str = ""
     scope: str | tuple[str, ...] = "all"  # "all" pruned models, "selected", or model names
 
+    def __post_init__(self) -> None:
+        # API callers build rules by hand; a policy file is checked with a message naming it (parse_rule)
+        if self.fail is None and self.warn is None:
+            raise ValueError(f"Rule({self.metric!r}): expected a fail limit, a warn limit or both; received neither")
+        if self.op not in ("max", "min"):
+            raise ValueError(f"Rule({self.metric!r}): expected op 'max' or 'min'; received {self.op!r}")
+
     @property
     def label(self) -> str:
         """The check's name in every output; unchanged by adding a warning limit, so CI history keeps tracking it."""

@@ -483,6 +483,11 @@ def test_annotations_stay_one_command_whatever_the_names():
     assert kind == "error" and props == {"title": "pruneaudit gate: a: b, 100%  ::warning::forged"}
     assert message == "m ::error::x: 50% of it next"
     assert annotations([Check("r", "m", 0.0, True, "d")]) == ""
+    # a literal "%0A" in a name stays literal: it is written %250A, which the runner decodes back to "%0A"
+    (line,) = annotations([Check("r%0Ax", "m%0A::error::y", None, False, "d")]).splitlines()
+    assert "%250A" in line and "%0A::" not in line
+    kind, props, message = _annotation(line)
+    assert props["title"] == "pruneaudit gate: r%0Ax" and message.startswith("m%0A::error::y")
 
 
 def test_baseline_from_the_cli(saved, tmp_path):

@@ -8,7 +8,7 @@ what fairness costs. Candidates are the pruned models; the dense model is the re
 
 from __future__ import annotations
 
-from itertools import permutations
+from itertools import combinations, permutations
 from typing import Any
 
 import numpy as np
@@ -283,3 +283,17 @@ def select(results: Results, selection: Selection) -> dict[str, Any]:
 def selected_model(results: Results) -> str | None:
     """The operating point a gate rule with scope "selected" checks: the primary policy's pick."""
     return None if results.selection is None else results.selection.primary_pick.model
+
+
+def pairwise_fronts(results: Results) -> dict[tuple[str, str], tuple[str, ...]]:
+    """For each pair of the saved selection's objectives, the pruned models on that pair's 2-D Pareto front, over
+    the same candidates as the whole front (every objective defined): what the card's 2-D charts can show."""
+    if results.selection is None:
+        return {}
+    objectives = [(o.name, o.maximize) for o in results.selection.objectives]
+    kept, values = _matrix(list(results.pruned), [n for n, _ in objectives])
+    out = {}
+    for (i, (a, ma)), (j, (b, mb)) in combinations(enumerate(objectives), 2):
+        mask = pareto_mask(values[:, [i, j]], maximize=[ma, mb]) if kept else np.array([], dtype=bool)
+        out[(a, b)] = tuple(m.name for m, on in zip(kept, mask) if on)
+    return out

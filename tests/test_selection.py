@@ -170,3 +170,25 @@ def test_absent_policy_sections_take_the_defaults():
     assert policy.rules == () and policy.baseline.max_accuracy_regression == 0.005
     assert policy.selection == Selection()
     assert parse_policy(None, where="p").selection is None
+
+
+def test_pairwise_fronts_match_brute_force_dominance(sample_view):
+    """Each pair of objectives' 2-D front, against every pair of candidates compared by hand."""
+    from itertools import combinations
+
+    from pruneaudit.pareto import dominates
+    from pruneaudit.scalars import model_value
+    from pruneaudit.selection import pairwise_fronts
+
+    objectives = [(o.name, o.maximize) for o in sample_view.selection.objectives]
+    candidates = [m for m in sample_view.pruned if all(model_value(m, n) is not None for n, _ in objectives)]
+    fronts = pairwise_fronts(sample_view)
+    assert set(fronts) == {(a, b) for (a, _), (b, _) in combinations(objectives, 2)}
+    for (a, ma), (b, mb) in combinations(objectives, 2):
+        point = {m.name: [model_value(m, a), model_value(m, b)] for m in candidates}
+        expected = tuple(
+            m.name
+            for m in candidates
+            if not any(dominates(point[o.name], point[m.name], maximize=[ma, mb]) for o in candidates)
+        )
+        assert fronts[(a, b)] == expected

@@ -31,6 +31,8 @@ from pruneaudit.report.scope import Scope, models_note, points_note
 from pruneaudit.report.text import class_or_none
 from pruneaudit.results import Model, Results
 from pruneaudit.results.view import SelectionResult
+from pruneaudit.scalars import model_value
+from pruneaudit.selection import pairwise_fronts
 
 HEATMAP_CLAMP_PP = 20.0
 WORST_K = 15
@@ -777,6 +779,82 @@ def outcome_chart(rows: Rows) -> dict[str, Any]:
     )
 
 
+def front_coordinates(results: Results) -> dict[str, Any]:
+    """The whole Pareto front over every selection objective at once: one line per front model across parallel axes,
+    each objective min–max scaled over the front with up as better (axis labels give the real range)."""
+    sel = results.selection
+    names = [o.name for o in sel.objectives]
+    members = [results.model(n) for n in sel.front]
+    values = np.array([[model_value(m, n) for n in names] for m in members], dtype=float).reshape(len(members), -1)
+    lo, hi = values.min(axis=0), values.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    up = np.array([1.0 if o.maximize else -1.0 for o in sel.objectives])
+    scaled = np.where(up > 0, (values - lo) / span, (hi - values) / span)
+    rows = []
+    for m, raw, pos in zip(members, values, scaled):
+        for k, name in enumerate(names):
+            rows.append(
+                {
+                    "model": m.name,
+                    "technique": m.technique_label,
+                    "objective": name + (" ↑" if up[k] > 0 else " ↓"),
+                    "range": f"{lo[k]:.4g} to {hi[k]:.4g} on the front; {'higher' if up[k] > 0 else 'lower'} is better",
+                    "position": float(pos[k]),
+                    "value": float(raw[k]),
+                }
+            )
+    domain = list(dict.fromkeys(m.technique_label for m in members))
+    order = list(dict.fromkeys(r["objective"] for r in rows))
+    chart = (
+        alt.Chart(data("front"))
+        .mark_line(point=True, opacity=0.8)
+        .encode(
+            x=alt.X("objective:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=220)),
+            y=alt.Y("position:Q", title="Position on the front (up is better)", scale=alt.Scale(domain=[0, 1])),
+            color=_technique_colour(domain),
+            detail="model:N",
+            tooltip=[
+                alt.Tooltip("model:N", title="Model"),
+                alt.Tooltip("technique:N", title="Technique"),
+                alt.Tooltip("objective:N", title="Objective"),
+                alt.Tooltip("value:Q", format=".4g", title="Value"),
+                alt.Tooltip("range:N", title="Axis"),
+            ],
+        )
+        .properties(
+            title="The Pareto front over all objectives, one line per model (↑ / ↓: higher / lower is better)",
+            width=560,
+            height=260,
+        )
+    )
+    return spec(chart, front=rows)
+
+
+def _front_chart(results: Results) -> list[Chart]:
+    """The 3-objective (or k-objective) front whole, and the models on it that no 2-D view shows on a front."""
+    sel = results.selection
+    if sel is None or len(sel.objectives) < 3 or not sel.front:
+        return []
+    on_pairs = set().union(*pairwise_fronts(results).values())
+    hidden = [n for n in sel.front if n not in on_pairs]
+    names = ", ".join(o.name for o in sel.objectives)
+    said = (
+        f"{len(hidden)} of the {len(sel.front)} front models are on no 2-D front of two objectives, so the 2-D charts "
+        "show them as dominated: " + ", ".join(hidden) + "."
+        if hidden
+        else f"Every one of the {len(sel.front)} front models is also on the 2-D front of some pair of objectives."
+    )
+    return [
+        Chart(
+            "front-whole",
+            "The Pareto front over all objectives",
+            f"The models no other pruned model beats on every objective at once ({names}), each a line across one axis "
+            "per objective, scaled over the front so that up is better. " + said,
+            front_coordinates(results),
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class Chart:
     """One chart of the card: its section id, heading, a summary in words (what a reader without the chart needs)
@@ -994,7 +1072,7 @@ def chart_list(results: Results, focus: Spotlight | None, scope: Scope) -> list[
     if focus is not None:
         charts += _spotlight_charts(results, focus, scope)
     if results.selection:
-        charts += _selection_charts(results, scope)
+        charts += _selection_charts(results, scope) + _front_chart(results)
     if focus is not None and results.data.n_classes <= MAX_MATRIX_CLASSES:
         charts.append(_confusion_chart(results, focus))
     return charts + _outcome_charts(results) + _relation_charts(results)

@@ -224,3 +224,20 @@ def test_the_sample_card_shows_the_seed_study_sections(sample_audit):
     ):
         assert f'<section id="{section}"' in html, section
     assert "Spearman ρ &gt; 0" in html or "Spearman ρ > 0" in html
+
+
+def test_the_whole_front_names_the_models_no_2d_view_shows_on_a_front(sample_view):
+    """A model on the 3-objective front but on no pair's 2-D front: the card's sentence names it."""
+    from dataclasses import replace
+
+    from pruneaudit.report.charts import _front_chart
+    from pruneaudit.selection import pairwise_fronts
+
+    on_pairs = set().union(*pairwise_fronts(sample_view).values())
+    outsider = next(m.name for m in sample_view.pruned if m.name not in on_pairs)
+    front = (*sample_view.selection.front, outsider)  # as if it were on the whole front
+    view = replace(sample_view, selection=replace(sample_view.selection, front=front))
+    (chart,) = _front_chart(view)
+    assert f"1 of the {len(front)} front models are on no 2-D front" in chart.summary and outsider in chart.summary
+    lines = {r["model"] for r in chart.spec["datasets"]["front"]}
+    assert lines == set(front)

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from pruneaudit.analyses import sparsity
+from pruneaudit.defaults import SPARSITY_MISMATCH
 from pruneaudit.pareto import dominance_count, hypervolume, pareto_mask
 from pruneaudit.policy import Bound, Selection
 from pruneaudit.results import Model, Results
@@ -197,8 +199,50 @@ def _seed_mean(models: list[Model], metric: str) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SEED = 20201009  # fixed: the same results give the same interval, byte for byte
+
+
+def _comparable(a: list[Model], b: list[Model]) -> bool:
+    """Two configurations at one declared amount are compared only when their measured sparsities agree
+    (within SPARSITY_MISMATCH): structured pruning at "50 %" may zero far fewer weights than unstructured."""
+    sa = [x for x in map(sparsity, a) if x is not None]
+    sb = [x for x in map(sparsity, b) if x is not None]
+    return bool(sa and sb) and abs(float(np.mean(sa)) - float(np.mean(sb))) <= SPARSITY_MISMATCH
+
+
+def difference_interval(
+    cells: list[tuple[list[float], list[float]]], *, samples: int = BOOTSTRAP_SAMPLES
+) -> tuple[float, float | None, float | None]:
+    """Mean over amounts of (mean of a's seeds − mean of b's seeds), and its 95% percentile bootstrap interval,
+    resampling each technique's seeds within each amount (paired by amount); no interval without two seeds on a side."""
+    estimate = float(np.mean([np.mean(va) - np.mean(vb) for va, vb in cells]))
+    if all(len(va) < 2 and len(vb) < 2 for va, vb in cells):
+        return estimate, None, None
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    draws = np.zeros(samples)
+    for va, vb in cells:
+        xa, xb = np.asarray(va), np.asarray(vb)
+        ra = xa[rng.integers(0, len(xa), size=(samples, len(xa)))].mean(axis=1)
+        rb = xb[rng.integers(0, len(xb), size=(samples, len(xb)))].mean(axis=1)
+        draws += ra - rb
+    draws /= len(cells)
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return estimate, float(low), float(high)
+
+
+def _interval_text(cells: list[tuple[list[float], list[float]]], sign: float) -> str:
+    estimate, low, high = difference_interval(cells)
+    if low is None:
+        return f" (mean difference {100 * sign * estimate:+.1f} pp; one seed per amount: no interval)"
+    lo, hi = sorted((100 * sign * low, 100 * sign * high))
+    sure = "" if lo > 0 else "; the interval includes no difference"
+    return f" (mean difference {100 * sign * estimate:+.1f} pp, 95% bootstrap interval over seeds {lo:+.1f} to {hi:+.1f}{sure})"
+
+
 def verdicts(models: list[Model], metrics: tuple[str, ...] = ("worst_class_change", "accuracy")) -> list[str]:
-    """Plain-words technique comparisons at matched declared amounts (seed means)."""
+    """Plain-words technique comparisons at matched declared amounts (seed means) whose measured sparsities agree,
+    each with the mean difference and a seed bootstrap interval over the amounts it covers."""
     table: dict[tuple[str, float], list[Model]] = {}
     for m in models:
         if m.technique is not None and m.amount is not None:
@@ -209,7 +253,9 @@ def verdicts(models: list[Model], metrics: tuple[str, ...] = ("worst_class_chang
         sign = 1.0 if SCALARS[metric].higher_is_better else -1.0
         label = SCALARS[metric].description
         for a, b in permutations(techniques, 2):
-            shared = sorted(x for t, x in table if t == a and (b, x) in table)
+            shared = sorted(
+                x for t, x in table if t == a and (b, x) in table and _comparable(table[(a, x)], table[(b, x)])
+            )
             if len(shared) < 2:
                 continue
 
@@ -221,14 +267,21 @@ def verdicts(models: list[Model], metrics: tuple[str, ...] = ("worst_class_chang
             while k > 0 and better[k - 1]:
                 k -= 1
             suffix = shared[k:]
-            if len(suffix) == len(shared):
-                out.append(
-                    f"{a} beats {b} on {label} at every shared amount ({', '.join(f'{x:.0%}' for x in shared)})."
+            if len(suffix) < 2 and len(suffix) != len(shared):
+                continue
+            cells = [
+                (
+                    [v for v in (model_value(m, metric) for m in table[(a, x)]) if v is not None],
+                    [v for v in (model_value(m, metric) for m in table[(b, x)]) if v is not None],
                 )
-            elif len(suffix) >= 2:
-                out.append(
-                    f"{a} beats {b} on {label} at every amount ≥ {suffix[0]:.0%} ({', '.join(f'{x:.0%}' for x in suffix)})."
-                )
+                for x in suffix
+            ]
+            where = (
+                f"at every shared amount ({', '.join(f'{x:.0%}' for x in shared)})"
+                if len(suffix) == len(shared)
+                else f"at every amount ≥ {suffix[0]:.0%} ({', '.join(f'{x:.0%}' for x in suffix)})"
+            )
+            out.append(f"{a} beats {b} on {label} {where}{_interval_text(cells, sign)}.")
     return out
 
 

@@ -101,7 +101,33 @@ def test_verdicts_in_plain_words():
         ),
     )
     lines = verdicts(list(r.pruned), metrics=("worst_class_change",))
-    assert lines == ["global beats random on worst-class recall change at every amount ≥ 70% (70%, 90%)."]
+    assert lines == [
+        "global beats random on worst-class recall change at every amount ≥ 70% (70%, 90%) "
+        "(mean difference +8.0 pp; one seed per amount: no interval)."
+    ]
+
+
+def test_verdict_intervals_resample_seeds_and_skip_mismatched_sparsity():
+    """Two seeds a side: a bootstrap interval around the hand-computed mean difference; an amount where the
+    techniques' measured sparsities differ (structured vs unstructured at one declared amount) is not compared."""
+    from pruneaudit.selection import difference_interval
+
+    cells = [([-0.01, -0.03], [-0.10, -0.12]), ([-0.02, -0.04], [-0.20, -0.16])]
+    estimate, low, high = difference_interval(cells)
+    assert estimate == pytest.approx(((-0.02 + 0.11) + (-0.03 + 0.18)) / 2)
+    assert low < estimate < high and (low, high) == difference_interval(cells)[1:]  # fixed seed: repeatable
+    assert difference_interval([([0.1], [0.0])])[1:] == (None, None)
+    models = [
+        model(f"{t}{a}{s}", acc=0.95, worst=w - 0.001 * s, sparsity=sp, technique=t, amount=a / 10)
+        for t, w_of, sp_of in (
+            ("u", lambda a: -0.01 * a, lambda a: a / 10),
+            ("s", lambda a: -0.03 * a, lambda a: a / 20),
+        )
+        for a in (5, 7, 9)
+        for s in (0, 1)
+        for w, sp in ((w_of(a), sp_of(a)),)
+    ]
+    assert verdicts(list(view(*models).pruned), metrics=("worst_class_change",)) == []  # no amount is comparable
 
 
 def test_selection_config_errors():

@@ -191,7 +191,7 @@ def run_mitigation(
             config,
             sweep_manifest=sweep_manifest,
             source=model,
-            recovered=[_audit_item(m, source_entry, training) for m in made],
+            recovered=[_audit_item(m, source_entry, training, harmed=harm.class_names) for m in made],
             data=_heldout_data(config, held),
             sweep_dir=sweep_dir,
             out=target,
@@ -447,8 +447,13 @@ def _heldout_data(config: SweepConfig, held: Images) -> dict[str, Any]:
     return data | {k: raw[k] for k in KEEP_DATA_KEYS if raw.get(k) is not None}
 
 
-def _audit_item(made: dict[str, Any], source: dict[str, Any], training: Training) -> dict[str, Any]:
-    """A recovered model as the re-audit's config lists it: its own technique, so it is never pooled with the source."""
+def _audit_item(
+    made: dict[str, Any], source: dict[str, Any], training: Training, *, harmed: tuple[str, ...]
+) -> dict[str, Any]:
+    """A recovered model as the re-audit's config lists it: its own technique, so it is never pooled with the source.
+
+    ``harmed`` names the source's harmed classes on every method, the control's too: the card compares each
+    method with the control on those classes."""
     ft = source.get("finetune") or {}
     before = ft.get("epochs", 0) * ft.get("cycles", 1)
     classes = ", ".join(made.get("class_names", []))
@@ -468,6 +473,11 @@ def _audit_item(made: dict[str, Any], source: dict[str, Any], training: Training
             f"{training.optimizer} lr {training.lr:g} {training.schedule}: {how}"
         ),
         "files": made["files"],
+        # what the card's Mitigation section reads back from the re-audit's results.json
+        "mitigates": source["name"],
+        "method": made["method"],
+        "mitigation_seconds": round(made["seconds"], 1),
+        "harmed_classes": list(harmed),
     }
 
 

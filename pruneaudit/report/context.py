@@ -8,6 +8,7 @@ from pruneaudit.defaults import SPARSITY_MISMATCH
 from pruneaudit.report import views
 from pruneaudit.report.charts import chart_list
 from pruneaudit.report.headlines import Spotlight, headlines, spotlight
+from pruneaudit.report.mitigation import mitigation_view
 from pruneaudit.report.scope import scope
 from pruneaudit.report.tables import CSV_NAME, PARQUET_NAME
 from pruneaudit.report.text import unsigned_pp
@@ -44,6 +45,7 @@ def build_context(results: Results, *, timestamp: str | None = None) -> dict[str
         "classes": views.class_table(results, shown),
         "charts": chart_list(results, focus, shown),
         "spotlight": _spotlight_view(results, focus),
+        "mitigation": mitigation_view(results),
         "configurations": views.configurations(results),
         "max_galleries": views.MAX_GALLERIES,
         "subgroups": views.subgroup_tables(results, shown),

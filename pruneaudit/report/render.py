@@ -54,6 +54,8 @@ def _html(env: Environment, context: dict[str, Any], *, cache_dir: Path | None =
         for c in context["charts"]
         if c.spec is not None  # a chart with nothing to draw is a sentence
     }
+    if context["mitigation"] and context["mitigation"]["spec"] is not None:
+        svgs["mitigation"] = chart_svg(context["mitigation"]["spec"], prefix="svg-mitigation", cache_dir=cache_dir)
     return env.get_template("card.html.j2").render(**context, vega_js=vega_javascript(cache_dir), chart_svgs=svgs)
 
 

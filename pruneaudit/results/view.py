@@ -36,6 +36,18 @@ METADATA_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "seed": ("an integer", _integer),
     "finetune_epochs": ("a non-negative integer", lambda v: _integer(v) and v >= 0),
     "notes": ("text", lambda v: isinstance(v, str)),
+    # written by `pruneaudit mitigate` into its re-audit's config, so that the card's Mitigation section
+    # is built from results.json alone: the pruned model recovered, how, at what cost, for which classes
+    "mitigates": ("a model name (text)", lambda v: isinstance(v, str) and v.strip() != ""),
+    "method": ("text", lambda v: isinstance(v, str)),
+    "mitigation_seconds": (
+        "a non-negative number",
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf"),
+    ),
+    "harmed_classes": (
+        "a list of class names (text)",
+        lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+    ),
 }
 
 

@@ -1,0 +1,233 @@
+"""The card's Mitigation section, from the re-audit of `pruneaudit mitigate` on the sample model l1-90 (one epoch)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from importlib.resources import files
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from altair.utils.schemapi import validate_jsonschema
+from altair.vegalite.v6.schema.core import load_schema
+
+from pruneaudit.errors import DataError
+from pruneaudit.mitigation.settings import METHODS
+from pruneaudit.report.mitigation import mitigation_view
+from pruneaudit.results import load_raw, load_results, parse_results
+from tests.conftest import run_cli
+from tests.sweep import test_mitigate
+
+MODEL = test_mitigate.MODEL
+# the harm audit, the mitigation (every method, one epoch) and its re-audit, made as test_mitigate makes them
+_forget_the_factory_modules = test_mitigate._forget_the_factory_modules
+harm_audit = test_mitigate.harm_audit
+mitigated = test_mitigate.mitigated
+reaudit = test_mitigate.reaudit
+
+
+def _section(html: str) -> str:
+    return re.search(r'<section id="mitigation">.*?</section>', html, flags=re.S).group(0)
+
+
+def _md_section(md: str) -> str:
+    return re.search(r"### Mitigation\n.*?(?=\n## )", md, flags=re.S).group(0)
+
+
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "mitigation.json").read_text())
+
+
+def test_the_re_audit_carries_what_the_section_needs(mitigated, reaudit):
+    raw = json.loads(reaudit.read_text())
+    jsonschema.validate(
+        raw,
+        json.loads(files("pruneaudit").joinpath("schema/results.schema.json").read_text()),
+        cls=jsonschema.Draft202012Validator,
+    )
+    manifest = _manifest(mitigated)
+    by_name = {m["name"]: m for m in manifest["models"]}
+    source = next(m for m in raw["models"] if m["name"] == MODEL)
+    for m in raw["models"]:
+        if "+" not in m["name"]:
+            assert "mitigates" not in m["metadata"]
+            continue
+        md, made = m["metadata"], by_name[m["name"]]
+        assert md["mitigates"] == MODEL and md["method"] == made["method"]
+        assert md["harmed_classes"] == manifest["harmed"]["class_names"]
+        assert md["mitigation_seconds"] == round(made["seconds"], 1)
+        assert md["finetune_epochs"] - source["metadata"]["finetune_epochs"] == made["epochs"] == 1
+
+
+def test_the_section_is_the_re_audits_numbers(mitigated, reaudit):
+    results = load_results(reaudit)
+    view = mitigation_view(results)
+    manifest = _manifest(mitigated)
+    source = results.model(MODEL)
+    harmed = manifest["harmed"]["classes"]
+    assert [r["method"] for r in view["rows"]] == list(METHODS)
+    assert [r["control"] for r in view["rows"]] == [m == "finetune" for m in METHODS]
+    for r in view["rows"]:
+        after = results.model(r["model"])
+        assert r["source"] == MODEL and r["model"] == f"{MODEL}+{r['method']}"
+        assert (r["top1_before"], r["top1_after"]) == (source.metrics.accuracy, after.metrics.accuracy)
+        assert r["worst_before"] == source.vs_dense.worst_class_change.value
+        assert r["worst_after"] == after.vs_dense.worst_class_change.value
+        for key, model in (("harmed_before", source), ("harmed_after", after)):
+            changes = [model.vs_dense.per_class.recall_change[c] for c in harmed]
+            assert r[key] == pytest.approx(sum(changes) / len(changes), abs=1e-15)
+        assert r["sparsity_same"] and r["sparsity_before"] == r["sparsity_after"] == source.facts.sparsity
+        assert after.facts.weight_nonzero == source.facts.weight_nonzero
+        assert r["epochs"] == 1 and r["seconds"] == after.metadata["mitigation_seconds"]
+    names = results.data.class_names
+    assert {c["class"] for c in view["classes"]} == {names[c] for c in harmed} == set(manifest["harmed"]["class_names"])
+    assert len(view["classes"]) == len(harmed) * len(METHODS)
+    for c in view["classes"]:
+        i = names.index(c["class"])
+        after = results.model(f"{MODEL}+{c['method']}").vs_dense.per_class
+        before = source.vs_dense.per_class
+        assert (c["before"], c["before_low"], c["before_high"]) == (
+            before.recall_change[i],
+            before.recall_change_ci.low[i],
+            before.recall_change_ci.high[i],
+        )
+        assert (c["after"], c["after_low"], c["after_high"]) == (
+            after.recall_change[i],
+            after.recall_change_ci.low[i],
+            after.recall_change_ci.high[i],
+        )
+    validate_jsonschema(view["spec"], load_schema())  # rendering skips Altair's check: this test makes it
+    points = view["spec"]["datasets"]["classes"]
+    assert len(points) == len(harmed) * (1 + len(METHODS))  # the source once per class, then each method
+    assert view == mitigation_view(load_results(reaudit))  # deterministic
+
+
+def test_both_cards_show_it_and_render_rebuilds_it(reaudit, tmp_path):
+    html, md = (reaudit.parent / "index.html").read_text(), (reaudit.parent / "card.md").read_text()
+    section = _section(html)
+    view = mitigation_view(load_results(reaudit))
+    assert html.index('<section id="mitigation">') < html.index('<section id="ethics">')
+    for r in view["rows"]:
+        assert f'<th scope="row">{r["model"]}</th>' in section and r["top1"] in section
+    assert (
+        'data-spec="spec-mitigation"' in section and '<script type="application/json" id="spec-mitigation">' in section
+    )
+    assert "<svg" in section  # the static chart, shown without scripts
+    for chart in ("operating-points", "accuracy-disparity"):  # the models' move, on the charts every card has
+        drawn = re.search(rf'<script type="application/json" id="spec-{chart}">(.*?)</script>', html, flags=re.S)
+        assert all(r["model"] in drawn.group(1) for r in view["rows"]) and MODEL in drawn.group(1)
+    assert f"| {MODEL}+finetune | finetune (control) |" in _md_section(md)
+    result = run_cli(["render", str(reaudit), "--out", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.output
+    assert _section((tmp_path / "again" / "index.html").read_text()) == section
+    assert _md_section((tmp_path / "again" / "card.md").read_text()) == _md_section(md)
+
+
+def test_an_audit_without_recovered_models_has_no_section(harm_audit):
+    assert mitigation_view(load_results(harm_audit)) is None
+    assert 'id="mitigation"' not in (harm_audit.parent / "index.html").read_text()
+    assert "### Mitigation" not in (harm_audit.parent / "card.md").read_text()
+
+
+def _edited(reaudit: Path, edit) -> dict:
+    """The re-audit's view after ``edit`` changed each recovered model's raw mapping (by method)."""
+    raw = copy.deepcopy(load_raw(reaudit))
+    for m in raw["models"]:
+        method = m["metadata"].get("method")
+        if method is not None:
+            edit(method, m)
+    return mitigation_view(parse_results(raw, where="edited"))
+
+
+def _set_harmed(raw_model: dict, classes: list[int], value: float) -> None:
+    pc = raw_model["vs_dense"]["per_class"]
+    for c in classes:
+        pc["recall_change"][c] = value
+        pc["recall_change_ci"]["low"][c], pc["recall_change_ci"]["high"][c] = value - 0.02, value + 0.02
+
+
+def test_the_sentence_says_when_a_method_beats_the_control(mitigated, reaudit):
+    harmed = _manifest(mitigated)["harmed"]["classes"]
+
+    def edit(method: str, m: dict) -> None:
+        _set_harmed(m, harmed, {"finetune": -0.06, "reweight": 0.0, "constrained": -0.07}[method])
+
+    view = _edited(reaudit, edit)
+    text = view["sentence"]
+    assert "the median 95% interval half-width is 2.0 pp" in text
+    assert "Beyond the control: reweight 0.0 pp (+6.0 pp against the control)." in text
+    assert "Not told apart from the control: constrained -7.0 pp (-1.0 pp against the control)" in text
+    assert "did not help" not in text
+
+
+def test_the_sentence_says_plainly_when_no_method_helps(mitigated, reaudit):
+    harmed = _manifest(mitigated)["harmed"]["classes"]
+
+    def edit(method: str, m: dict) -> None:
+        _set_harmed(m, harmed, {"finetune": -0.03, "reweight": -0.025, "constrained": -0.10}[method])
+
+    text = _edited(reaudit, edit)["sentence"]
+    assert "Mitigation did not help beyond the control" not in text  # one method was worse: said as such
+    assert "Worse than the control: constrained -10.0 pp (-7.0 pp against the control)." in text
+    assert "Not told apart from the control: reweight -2.5 pp (+0.5 pp against the control)" in text
+    assert "Beyond the control" not in text
+
+    def close(method: str, m: dict) -> None:
+        _set_harmed(m, harmed, {"finetune": -0.03, "reweight": -0.025, "constrained": -0.04}[method])
+
+    text = _edited(reaudit, close)["sentence"]
+    assert "Mitigation did not help beyond the control: reweight -2.5 pp" in text and "constrained -4.0 pp" in text
+
+
+def test_a_moved_sparsity_is_flagged(reaudit):
+    def edit(method: str, m: dict) -> None:
+        if method == "reweight":
+            m["facts"]["weight_nonzero"] += 1
+
+    view = _edited(reaudit, edit)
+    row = next(r for r in view["rows"] if r["method"] == "reweight")
+    assert not row["sparsity_same"] and row["sparsity"].endswith("(changed)")
+    assert view["sentence"].startswith(f"Sparsity changed in {MODEL}+reweight: the pruning mask did not hold")
+
+
+def test_without_a_control_the_sentence_says_so(reaudit):
+    raw = copy.deepcopy(load_raw(reaudit))
+    raw["models"] = [m for m in raw["models"] if m["metadata"].get("method") != "finetune"]
+    text = mitigation_view(parse_results(raw, where="edited"))["sentence"]
+    assert "No control (plain fine-tuning, finetune) was audited" in text
+
+
+def test_a_wrongly_typed_mitigation_key_is_a_one_line_error(mitigated, reaudit, tmp_path):
+    config = yaml.safe_load((mitigated / "audit.yaml").read_text())
+    config["data"]["path"] = str(mitigated / config["data"]["path"])
+    for m in [config["dense"], *config["pruned"]]:
+        m["path"] = str((mitigated / m["path"]).resolve())
+    config["pruned"][1]["mitigation_seconds"] = "fast"
+    bad = tmp_path / "audit.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = run_cli(["audit", "--quiet", "--device", "cpu", "--config", str(bad), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "mitigation_seconds must be a non-negative number; received 'fast'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    raw = copy.deepcopy(load_raw(reaudit))
+    raw["models"][2]["metadata"]["harmed_classes"] = "8"
+    with pytest.raises(DataError, match=r"harmed_classes: expected a list of class names \(text\)"):
+        parse_results(raw, where="edited")
+
+
+def test_recovered_models_naming_no_class_of_the_audit_still_render(reaudit):
+    from pruneaudit.report.render import render_html
+
+    raw = copy.deepcopy(load_raw(reaudit))
+    for m in raw["models"]:
+        if "harmed_classes" in m["metadata"]:
+            m["metadata"]["harmed_classes"] = ["no such class"]
+    results = parse_results(raw, where="edited")
+    view = mitigation_view(results)
+    assert view["classes"] == [] and view["spec"] is None
+    assert view["sentence"] == f"The models recovered from {MODEL} name no class of this audit as harmed."
+    section = _section(render_html(results))
+    assert view["sentence"] in section and "spec-mitigation" not in section

@@ -835,6 +835,10 @@ def _front_chart(results: Results) -> list[Chart]:
     sel = results.selection
     if sel is None or len(sel.objectives) < 3 or not sel.front:
         return []
+    values = {tuple(model_value(results.model(n), o.name) for o in sel.objectives) for n in sel.front}
+    if len(values) == 1:  # every front model at one point (nothing changed): no lines to tell apart
+        sentence = f"All {len(sel.front)} front models have the same value on every objective: the front is one point."
+        return [Chart("front-whole", "The Pareto front over all objectives", sentence, None)]
     on_pairs = set().union(*pairwise_fronts(results).values())
     hidden = [n for n in sel.front if n not in on_pairs]
     names = ", ".join(o.name for o in sel.objectives)

@@ -163,6 +163,7 @@ def test_a_card_where_pruning_changed_nothing_says_so(unchanged):
         "recall-change",
         "change-distribution",
         "worst-classes",
+        "front-whole",  # every front model at one point
         "outcomes",  # no class harmed or helped
         "representation",  # no training counts
         "rich-get-richer",  # nothing changed: nothing to relate

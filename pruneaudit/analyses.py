@@ -17,12 +17,14 @@ constant x or y, ρ and p are None.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 from pruneaudit.results import Model, Results
+from pruneaudit.results.view import Configuration
 
 MIN_CLASSES = 3
 
@@ -93,27 +95,37 @@ def trend(x: np.ndarray, y: np.ndarray) -> Trend:
     return Trend(slope, float(y.mean() - slope * x.mean()))
 
 
-def _mean_change(models: list[Model], n_classes: int) -> np.ndarray:
-    """(C,) mean recall change over the models, NaN where a class's change is undefined in every model."""
-    changes = np.array(
-        [[np.nan if v is None else v for v in m.vs_dense.per_class.recall_change] for m in models], dtype=float
-    ).reshape(len(models), n_classes)
-    defined = ~np.isnan(changes)
-    total = np.where(defined, changes, 0.0).sum(axis=0)
+def declared_configurations(results: Results) -> list[tuple[Configuration, list[Model]]]:
+    """Each configuration that declares a technique and an amount, with its pruned models (in the results' order;
+    a model a hand-edited results file lost is skipped, and a configuration left without models too)."""
+    by_name = {m.name: m for m in results.pruned}
+    out = []
+    for c in results.configurations:
+        members = [by_name[n] for n in c.models if n in by_name]
+        if c.technique is not None and c.amount is not None and members:
+            out.append((c, members))
+    return out
+
+
+def per_class_matrix(models: Sequence[Model], field: str) -> np.ndarray:
+    """(models, classes) float array of one per-class comparison field; None (undefined) becomes NaN."""
+    rows = [getattr(m.vs_dense.per_class, field) for m in models]
+    return np.array([[np.nan if x is None else x for x in r] for r in rows], dtype=float).reshape(len(models), -1)
+
+
+def defined_mean(matrix: np.ndarray) -> np.ndarray:
+    """(classes,) mean over the rows of the defined (non-NaN) values; NaN where no row defines the class."""
+    defined = ~np.isnan(matrix)
     count = defined.sum(axis=0)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return np.where(count > 0, np.where(defined, matrix, 0.0).sum(axis=0) / np.maximum(count, 1), np.nan)
 
 
 def _relations(results: Results, x_all: np.ndarray) -> tuple[Relation, ...]:
     """One relation per declared configuration, in the results' order."""
-    by_name = {m.name: m for m in results.pruned}
     names = results.data.class_names
     out = []
-    for c in results.configurations:
-        members = [by_name[n] for n in c.models if n in by_name]
-        if c.technique is None or not members:
-            continue
-        y_all = _mean_change(members, results.data.n_classes)
+    for c, members in declared_configurations(results):
+        y_all = defined_mean(per_class_matrix(members, "recall_change"))
         keep = ~np.isnan(y_all) & ~np.isnan(x_all)
         x, y = x_all[keep], y_all[keep]
         shown = [s for s in (sparsity(m) for m in members) if s is not None]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pruneaudit.analyses import sparsity
+from pruneaudit.analyses import declared_configurations, defined_mean, per_class_matrix, sparsity
 from pruneaudit.results import Model, Results
 
 WORST_MODELS = 10  # rows of the "models with the largest worst-class drop" table
@@ -68,14 +68,8 @@ def spread(values: list[float | None]) -> Spread:
 
 def configuration_summaries(results: Results) -> tuple[ConfigurationSummary, ...]:
     """One summary per configuration that declares a technique and an amount, in the results' order."""
-    by_name = {m.name: m for m in results.pruned}
     out = []
-    for c in results.configurations:
-        if c.technique is None or c.amount is None:
-            continue
-        members = [by_name[n] for n in c.models if n in by_name]  # results edited by hand may lose a model
-        if not members:
-            continue
+    for c, members in declared_configurations(results):
         out.append(
             ConfigurationSummary(
                 technique=c.technique,
@@ -106,12 +100,6 @@ def worst_models(results: Results, k: int = WORST_MODELS) -> list[Model]:
     return sorted(results.pruned, key=key)[:k]
 
 
-def _matrix(models: tuple[Model, ...], field: str) -> np.ndarray:
-    """(models, classes) float array of one per-class comparison field; None becomes NaN."""
-    rows = [getattr(m.vs_dense.per_class, field) for m in models]
-    return np.array([[np.nan if x is None else x for x in r] for r in rows], dtype=float).reshape(len(models), -1)
-
-
 def harmed_classes(results: Results, k: int = HARMED_CLASSES) -> list[HarmedClass]:
     """The k classes that lost recall in the most pruned models: by the number of significant losses, then
     the number beyond the tolerance, then the worse mean change, then the class index.
@@ -123,14 +111,14 @@ def harmed_classes(results: Results, k: int = HARMED_CLASSES) -> list[HarmedClas
     if not pruned:
         return []
     alpha, tolerance = results.settings.alpha, results.settings.tolerance
-    change = _matrix(pruned, "recall_change")
-    p_holm = _matrix(pruned, "mcnemar_p_holm")
-    lost = _matrix(pruned, "dense_only") > _matrix(pruned, "pruned_only")
+    change = per_class_matrix(pruned, "recall_change")
+    p_holm = per_class_matrix(pruned, "mcnemar_p_holm")
+    lost = per_class_matrix(pruned, "dense_only") > per_class_matrix(pruned, "pruned_only")
     significant = ((p_holm < alpha) & lost).sum(axis=0)  # NaN compares False: undefined is never significant
     beyond = (change < -tolerance).sum(axis=0)
     defined = ~np.isnan(change)
     counts = defined.sum(axis=0)
-    mean = np.where(counts > 0, np.where(defined, change, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
+    mean = defined_mean(change)
     worst_row = np.argmin(np.where(defined, change, np.inf), axis=0)
     order = np.lexsort((np.arange(change.shape[1]), np.nan_to_num(mean, nan=0.0), -beyond, -significant))
     names = results.data.class_names
@@ -219,13 +207,9 @@ def _outcomes(m: Model, alpha: float) -> dict[tuple[str, str], float] | None:
 def outcome_shares(results: Results) -> list[dict]:
     """Per configuration, criterion and outcome: the mean share of classes over the configuration's models,
     at the models' mean sparsity (the chart of classes harmed, unchanged and helped as sparsity grows)."""
-    by_name = {m.name: m for m in results.pruned}
     alpha = results.settings.alpha
     rows = []
-    for c in results.configurations:
-        if c.technique is None or c.amount is None:
-            continue
-        members = [by_name[n] for n in c.models if n in by_name]
+    for c, members in declared_configurations(results):
         shares = [s for s in (_outcomes(m, alpha) for m in members) if s is not None]
         at = [x for x in (sparsity(m) for m in members) if x is not None]
         if not shares or not at:

@@ -13,6 +13,9 @@ seeds the same way), with:
 
 Classes whose change is undefined (no images) are left out; with fewer than 3 classes left, or a
 constant x or y, ρ and p are None.
+
+"The rich get richer" is also asked of each pruned model on its own (`rich_get_richer_per_model`: y is that
+model's change, no pooling), with the same ρ, p and line, so that the seeds of a configuration can be told apart.
 """
 
 from __future__ import annotations
@@ -154,10 +157,53 @@ def representation(results: Results) -> tuple[Relation, ...] | None:
     return _relations(results, share)
 
 
+def _dense_recall(results: Results) -> np.ndarray:
+    """(classes,) the dense model's recall; NaN where undefined (no images)."""
+    return np.array([np.nan if v is None else v for v in results.dense.per_class.recall], dtype=float)
+
+
 def rich_get_richer(results: Results) -> tuple[Relation, ...]:
     """Recall change against the dense model's recall of each class (undefined recall: left out)."""
-    recall = np.array([np.nan if v is None else v for v in results.dense.per_class.recall], dtype=float)
-    return _relations(results, recall)
+    return _relations(results, _dense_recall(results))
+
+
+@dataclass(frozen=True)
+class ModelRelation:
+    """x against one pruned model's own recall change, class by class (no pooling over seeds): the per-model view
+    beside a configuration's `Relation`, with the same ρ, p and trend (`rank_correlation`, `trend`)."""
+
+    model: str
+    technique: str | None  # as declared (None: undeclared)
+    amount: float | None
+    sparsity: float | None  # measured; declared for saved predictions
+    correlation: Correlation  # n: the classes related (a defined x and change)
+    trend: Trend
+
+
+def _model_relations(results: Results, x_all: np.ndarray) -> tuple[ModelRelation, ...]:
+    """One relation per pruned model (declared or not), in the results' order."""
+    if not results.pruned:
+        return ()
+    out = []
+    for m, y_all in zip(results.pruned, per_class_matrix(results.pruned, "recall_change")):
+        keep = ~np.isnan(y_all) & ~np.isnan(x_all)
+        x, y = x_all[keep], y_all[keep]
+        out.append(
+            ModelRelation(
+                model=m.name,
+                technique=m.technique,
+                amount=m.amount,
+                sparsity=sparsity(m),
+                correlation=rank_correlation(x, y),
+                trend=trend(x, y),
+            )
+        )
+    return tuple(out)
+
+
+def rich_get_richer_per_model(results: Results) -> tuple[ModelRelation, ...]:
+    """Each pruned model's own recall change against the dense model's recall of each class (undefined: left out)."""
+    return _model_relations(results, _dense_recall(results))
 
 
 @dataclass(frozen=True)

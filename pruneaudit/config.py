@@ -88,12 +88,15 @@ TOP_KEYS = (
     "dense_seeds",
     "timings",
     "train_class_counts",
+    "train_labels",
 )
 COLORS = ("grayscale", "rgb")
 BAD_TRAIN_COUNTS = (
     "{where}: train_class_counts must be a non-empty list of non-negative integers, one per class in the data's "
     "class order; received {value}"
 )
+BOTH_TRAIN_COUNTS = "{where}: give train_class_counts or train_labels, not both (the counts are made from the labels)"
+TRAIN_LABEL_FILES = "an .npy of labels, an .npz with a labels array, or a .csv/.parquet manifest with a label column"
 TRUST_IN_FILE = (
     "{where}: trust_pickle cannot be set in a config file; trusting a model file's code is the decision of "
     "whoever runs the command: pass --trust-pickle"
@@ -306,7 +309,8 @@ def build_config(
     ``output`` selects the score entry of dict/tuple outputs for models given on the command line
     (digits mean a tuple index).
 
-    ``train_class_counts`` comes from the file only: `pruneaudit prune` writes it beside the models it made.
+    ``train_class_counts`` comes from the file only: `pruneaudit prune` writes it beside the models it made;
+    ``train_labels`` (the file only too) names a file of training labels that the audit counts instead.
     """
     cli_output: str | int | None = int(output) if output is not None and output.isdigit() else output
     raw = read_config_file(config_path) if config_path else {}
@@ -319,6 +323,7 @@ def build_config(
         dense_seeds=seed_specs,
         pruned=pruned_specs,
         **_settings_from(where, raw, device=device, batch_size=batch_size, timings=timings, precision=precision),
+        train_labels=_train_labels(where, raw, base),
         trust_pickle=trust_pickle,
         trusted_factories=trusted_factories,
         base_dir=base,
@@ -420,6 +425,22 @@ def _train_class_counts(where: str, raw: dict[str, Any]) -> tuple[int, ...] | No
     if not isinstance(counts, list) or not counts or not all(_is_int(n) and n >= 0 for n in counts):
         raise ConfigError(BAD_TRAIN_COUNTS.format(where=where, value=shown(counts)))
     return tuple(counts)
+
+
+def _train_labels(where: str, raw: dict[str, Any], base: Path) -> Path | None:
+    """The training-labels file, relative to the config's folder; read and counted at audit time (pipeline), once
+    the classes are known. Exactly one of train_class_counts and train_labels may be given."""
+    if raw.get("train_labels") is None:
+        return None
+    if "train_class_counts" in raw:
+        raise ConfigError(BOTH_TRAIN_COUNTS.format(where=where))
+    value = raw["train_labels"]
+    if not _is_text(value) or not value.strip():
+        raise ConfigError(f"{where}: train_labels must be a file path (text); received {shown(value)}")
+    path = _existing(base / value)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; expected a file of training labels ({TRAIN_LABEL_FILES})")
+    return path
 
 
 def _fraction(where: str, key: str, value: Any) -> float:

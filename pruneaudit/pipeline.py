@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from pruneaudit.data import Dataset, load_dataset
+from pruneaudit.data.arrays import npz_keys, read_npy, read_npz
 from pruneaudit.defaults import GROUP_MODELS, GROUP_PARAMETER_BYTES, SPARSITY_MISMATCH, TOP_PIES
 from pruneaudit.environment import environment
 from pruneaudit.errors import (
@@ -48,7 +49,7 @@ from pruneaudit.metrics import (
 from pruneaudit.models import load_predictor, model_sha256, resolve_device
 from pruneaudit.models.formats import FORMATS
 from pruneaudit.predcache import PredictionCache
-from pruneaudit.specs import AuditConfig, ModelSpec
+from pruneaudit.specs import AuditConfig, DataSpec, ModelSpec
 from pruneaudit.thumbnails import png_data_uri
 
 
@@ -276,13 +277,77 @@ def _check_class_counts(specs: tuple[ModelSpec, ...], runs: list[ModelRun], data
             )
 
 
-def _check_train_counts(config: AuditConfig, n_classes: int) -> None:
-    """The config's training counts pair with the classes by index, so there must be one per class."""
+TRAIN_LABELS_HINT = "raise max_bytes (in bytes) in the data config if the machine has the memory"
+TRAIN_LABELS_NOT_INTEGER = "{path}: training labels must be integers (class indices); received dtype {dtype}"
+TRAIN_LABELS_RANGE = "{path}: training labels must lie in [0, {n_classes}) (the data's classes); received label {label}"
+
+
+def _read_train_labels(config: AuditConfig, dataset: Dataset) -> np.ndarray | None:
+    """The config's training-labels file as class indices, read before any model runs so that a bad file fails
+    fast; None without one. With the data layer's readers: an .npy, an .npz's labels array (the data's
+    ``labels_key``), or a .csv/.parquet manifest's label column (class names map to the data's classes)."""
+    path = config.train_labels
+    if path is None:
+        return None
+    if config.train_class_counts is not None:  # build_config refuses both; a config made by hand is checked here
+        raise ConfigError(
+            f"{config.config_path or 'config'}: give train_class_counts or train_labels, not both "
+            "(the counts are made from the labels)"
+        )
+    names = dataset.class_names
+    spec = DataSpec(path=path, labels_key=config.data.labels_key, class_names=names, max_bytes=config.data.max_bytes)
+    if spec.kind == "npy":
+        raw = read_npy(path, limit=spec.max_bytes, hint=TRAIN_LABELS_HINT, error=DataError)
+    elif spec.kind == "npz":
+        key, found = spec.labels_key, npz_keys(path, error=DataError)
+        if key not in found:
+            raise DataError(f"{path}: no training-labels array {key!r}; found {', '.join(found) or 'none'}")
+        raw = read_npz(path, (key,), limit=spec.max_bytes, hint=TRAIN_LABELS_HINT, error=DataError)[key]
+    elif spec.kind == "manifest":
+        manifest = load_dataset(spec)  # text labels map to the data's class names; images are not read
+        if names is None and manifest.class_names is not None:
+            raise DataError(
+                f"{path}: training labels given as class names need the data's class names (class_names or "
+                "class_names_file in the data config); give class indices or name the classes"
+            )
+        raw = manifest.labels
+    else:
+        raise DataError(
+            f"{path}: unsupported training labels; expected an .npy, an .npz or a .csv/.parquet manifest "
+            "with a label column"
+        )
+    if raw.ndim != 1:
+        raise DataError(f"{path}: training labels must be 1-D, one per training image; received shape {raw.shape}")
+    if not np.issubdtype(raw.dtype, np.integer):
+        raise DataError(TRAIN_LABELS_NOT_INTEGER.format(path=path, dtype=raw.dtype))
+    if raw.size == 0:
+        raise DataError(f"{path}: the training labels are empty")
+    labels = raw.astype(np.int64)
+    _check_train_label_range(path, labels, len(names) if names else None)
+    return labels
+
+
+def _check_train_label_range(path: Path, labels: np.ndarray, n_classes: int | None) -> None:
+    """Every label a class index; below ``n_classes`` once that is known (None: only >= 0)."""
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0:
+        raise DataError(f"{path}: training labels must be >= 0 (class indices); received label {low}")
+    if n_classes is not None and high >= n_classes:
+        raise DataError(TRAIN_LABELS_RANGE.format(path=path, n_classes=n_classes, label=high))
+
+
+def _with_train_counts(config: AuditConfig, labels: np.ndarray | None, n_classes: int) -> AuditConfig:
+    """The config with its training counts per class, which pair with the classes by index: those given (one per
+    class, checked here) or ``labels`` (the train_labels file's, from `_read_train_labels`) counted with np.bincount."""
     counts = config.train_class_counts
+    if labels is not None:
+        _check_train_label_range(config.train_labels, labels, n_classes)
+        counts = tuple(int(n) for n in np.bincount(labels, minlength=n_classes))
     if counts is not None and len(counts) != n_classes:
         raise ConfigError(
             TRAIN_COUNTS_MISMATCH.format(where=config.config_path or "config", got=len(counts), expected=n_classes)
         )
+    return config if counts == config.train_class_counts else replace(config, train_class_counts=counts)
 
 
 def _configuration_key(spec: ModelSpec) -> tuple:
@@ -456,6 +521,7 @@ def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: 
     """``dataset``: the already loaded ``config.data``, if the caller has it."""
     progress = progress or Silent()
     dataset = dataset or load_dataset(config.data)
+    train_labels = _read_train_labels(config, dataset)
     progress.stage("Hashing models")
     # each model file (with an ONNX model's external data) is hashed once: for the cache key and the results
     hashes = [
@@ -466,7 +532,7 @@ def run_audit(config: AuditConfig, *, dataset: Dataset | None = None, progress: 
     pruned_end = 1 + len(config.pruned)
     runs, seed_runs = all_runs[:pruned_end], all_runs[pruned_end:]
     n_classes = runs[0].n_classes  # the dense model's, which the data and every other model fit (_check_class_counts)
-    _check_train_counts(config, n_classes)
+    config = _with_train_counts(config, train_labels, n_classes)
     y = dataset.labels
     dense = _model_result(
         config,

@@ -96,6 +96,10 @@ class AuditConfig:
     # Training images per class, in the data's class order (written by `pruneaudit prune`); None: not given.
     # Recorded in the results so that a class's harm can be read against how well training represented it.
     train_class_counts: tuple[int, ...] | None = None
+    # A file of training labels (one class index per training image) that the audit counts into
+    # train_class_counts once the classes are known; None: not given. A config sets at most one of the two
+    # (build_config refuses both); the audit's result holds the counts made from the labels beside the file.
+    train_labels: Path | None = None
     trust_pickle: bool = False  # allow unpickling whole nn.Module files (runs their code); never from a file
     trusted_factories: tuple[str, ...] = ()  # installed packages whose factories may build state_dict models
     timings: bool = False  # measure median batch latency (results then differ run to run)

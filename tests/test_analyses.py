@@ -17,10 +17,12 @@ from pruneaudit.analyses import (
     recall_disparity,
     representation,
     rich_get_richer,
+    rich_get_richer_per_model,
     subgroup_disparity,
     trend,
 )
 from pruneaudit.results import load_results, parse_results
+from tests import results_factory as rf
 
 
 @settings(max_examples=80, deadline=None)
@@ -92,6 +94,47 @@ def test_rich_get_richer_relates_the_change_to_the_dense_recall(sample_view):
         assert r.correlation.rho == pytest.approx(stats.spearmanr(dense, y).statistic)
 
 
+def test_rich_get_richer_per_model_is_scipys_on_each_models_own_change(sample_view):
+    """No pooling: each pruned model's change against the dense recall, by scipy on the raw arrays."""
+    relations = rich_get_richer_per_model(sample_view)
+    assert [r.model for r in relations] == [m.name for m in sample_view.pruned]
+    dense = np.array(sample_view.dense.per_class.recall, dtype=float)
+    for r, m in zip(relations, sample_view.pruned):
+        y = np.array(m.vs_dense.per_class.recall_change, dtype=float)
+        rho, line = stats.spearmanr(dense, y), stats.linregress(dense, y)
+        assert (r.technique, r.amount, r.correlation.n) == (m.technique, m.amount, len(y))
+        assert r.correlation.rho == pytest.approx(rho.statistic, abs=1e-12)
+        assert r.correlation.p == pytest.approx(rho.pvalue, rel=1e-9, abs=1e-15)
+        assert (r.trend.slope, r.trend.intercept) == pytest.approx((line.slope, line.intercept), rel=1e-12)
+    seeds = [r for r in relations if r.technique == "random_unstructured" and r.amount == 0.9]
+    assert len(seeds) == 2 and seeds[0].correlation.rho != seeds[1].correlation.rho  # the seeds, told apart
+
+
+def test_rich_get_richer_per_model_leaves_out_undefined_classes():
+    """A class without a dense recall or a change is dropped before ρ and the line; under 3 classes left: no ρ."""
+    classes = ("a", "b", "c", "d", "e")
+    dense = [0.9, 0.8, None, 0.6, 0.5]
+    raw = rf.results(
+        rf.model("p1", acc=0.7, worst=-0.3, sparsity=0.5, amount=0.5, recall=[0.7] * 5),
+        rf.model("p2", acc=0.7, worst=-0.3, sparsity=0.9, amount=0.9, recall=[0.7] * 5),
+        classes=classes,
+        dense=rf.model("dense", acc=0.7, worst=0, sparsity=0, role="dense", technique=None, recall=dense),
+    )
+    changes = {"p1": [0.01, -0.02, 0.0, -0.1, -0.3], "p2": [0.0, None, None, -0.2, None]}
+    for m in raw["models"][1:]:
+        per_class, change = m["vs_dense"]["per_class"], changes[m["name"]]
+        for key in ("recall_change", "excess_gap", "normalised_change", "mcnemar_p", "mcnemar_p_bh", "mcnemar_p_holm"):
+            per_class[key] = list(change)  # defined where the change is (the reader checks they agree)
+        per_class["recall_change_ci"] = {"high": list(change), "low": list(change)}
+    p1, p2 = rich_get_richer_per_model(rf.parse_results(raw))
+    x, y = np.array([0.9, 0.8, 0.6, 0.5]), np.array([0.01, -0.02, -0.1, -0.3])
+    assert p1.correlation.n == 4
+    assert p1.correlation.rho == pytest.approx(stats.spearmanr(x, y).statistic, abs=1e-12)
+    assert (p1.trend.slope, p1.trend.intercept) == pytest.approx(tuple(stats.linregress(x, y))[:2], rel=1e-12)
+    assert (p2.correlation.n, p2.correlation.rho, p2.correlation.p) == (2, None, None)
+    assert p2.trend.slope == pytest.approx(0.2 / 0.3)  # a line through two points still fits
+
+
 def test_disparities_are_fairlearns_difference_and_ratio(tmp_path):
     """Saved predictions with a subgroup attribute, audited through the CLI; Fairlearn's MetricFrame on the same
     predictions: per-class recall (the true class as the group) and top-1 per site, between groups."""
@@ -125,3 +168,34 @@ def test_disparities_are_fairlearns_difference_and_ratio(tmp_path):
         by_site = MetricFrame(metrics=accuracy_score, y_true=labels, y_pred=preds[m.name], sensitive_features=site)
         d = spread[("site", m.name)]
         assert d.difference == pytest.approx(by_site.difference()) and d.ratio == pytest.approx(by_site.ratio())
+
+
+def test_the_cards_per_model_table_is_bounded_and_its_sentence_counts_every_model():
+    """More pruned models than scope.MODEL_COLUMNS: the table lists the scope's models, the sentence all of them."""
+    from pruneaudit.report.scope import MODEL_COLUMNS, scope
+    from pruneaudit.report.views import rich_model_view
+
+    classes = ("a", "b", "c", "d")
+    dense = rf.model("dense", acc=0.7, worst=0, sparsity=0, role="dense", technique=None, recall=[0.9, 0.8, 0.6, 0.5])
+    models = [
+        rf.model(f"m{i}", acc=0.7, worst=-0.1, sparsity=0.5, amount=0.5, recall=[0.7] * 4)
+        for i in range(MODEL_COLUMNS + 20)
+    ]
+    raw = rf.results(*models, classes=classes, dense=dense)
+    for i, m in enumerate(raw["models"][1:]):
+        change = [0.01, 0.0, -0.05, -0.1] if i % 2 else [-0.1, -0.05, 0.0, 0.01]  # ρ = +1, then −1
+        per_class = m["vs_dense"]["per_class"]
+        for key in ("recall_change", "excess_gap", "normalised_change", "mcnemar_p", "mcnemar_p_bh", "mcnemar_p_holm"):
+            per_class[key] = list(change)
+        per_class["recall_change_ci"] = {"high": list(change), "low": list(change)}
+    view = rf.parse_results(raw)
+    shown = scope(view, None)
+    table = rich_model_view(view, shown)
+    assert [r["model"] for r in table["rows"]] == [m.name for m in shown.models] and len(table["rows"]) == MODEL_COLUMNS
+    assert table["note"].startswith(f"Only {MODEL_COLUMNS} of the {MODEL_COLUMNS + 20:,} pruned models are shown")
+    n = MODEL_COLUMNS + 20
+    assert table["sentence"].startswith(
+        f"Per model, without pooling the seeds: ρ > 0 (the rich get richer) in {n // 2} of {n} pruned models with a "
+        f"defined ρ, significantly (p < 0.05) in {n // 2}; significantly negative in {n // 2}."
+    )
+    assert table["sentence"].endswith("In 0 of 1 configurations with several seeds, every seed's ρ has the same sign.")

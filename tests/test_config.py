@@ -1,11 +1,16 @@
+import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from pruneaudit.cli import cli
 from pruneaudit.config import build_config
 from pruneaudit.errors import ConfigError
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, run_cli
 
 
 def test_sample_config_resolves_paths_relative_to_the_file():
@@ -255,3 +260,136 @@ def test_data_names_are_checked(tmp_path, names, message):
     with pytest.raises(ConfigError, match=f"^{re.escape(f'{path}: data.{message}')}") as err:
         build_config(config_path=path)
     assert err.value.exit_code == 2 and "\n" not in str(err.value)
+
+
+# Training counts from a file of training labels (train_labels:), counted at audit time.
+TRAIN_MODELS = ("random-90-s0", "random-90-s1", "l1-90")  # two seeds of one configuration and another technique
+
+
+def _train_split_labels() -> np.ndarray:
+    d = np.load(SAMPLES / "data" / "mnist10k.npz")
+    return d["labels"][d["split"] == 0]  # the split the sample models were trained on
+
+
+def _with_train_labels(tmp_path: Path, entry: str) -> Path:
+    ts = SAMPLES / "torchscript"
+    pruned = ", ".join(f"{{path: {ts / f'{n}.pt'}, technique: {n.split('-')[0]}, amount: 0.9}}" for n in TRAIN_MODELS)
+    return _write(
+        tmp_path,
+        f"data: {{path: {SAMPLES / 'data' / 'mnist10k.npz'}, split: 1}}\n"
+        f"dense: {{path: {ts / 'dense.pt'}}}\n"
+        f"pruned: [{pruned}]\n"
+        f"{entry}\n",
+    )
+
+
+def test_train_labels_are_a_path_relative_to_the_config(tmp_path):
+    np.save(tmp_path / "train.npy", _train_split_labels())
+    cfg = build_config(config_path=_with_train_labels(tmp_path, "train_labels: train.npy"))
+    assert cfg.train_labels == tmp_path / "train.npy" and cfg.train_class_counts is None
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("train_labels: train.npy\ntrain_class_counts: [1, 2]", "give train_class_counts or train_labels, not both"),
+        ("train_labels: nowhere.npy", "nowhere.npy: file not found"),
+        ("train_labels: [train.npy]", "train_labels must be a file path (text); received ['train.npy']"),
+        ("train_labels: .", "is a folder; expected a file of training labels"),
+    ],
+)
+def test_bad_train_labels_entries_are_config_errors(tmp_path, entry, message):
+    np.save(tmp_path / "train.npy", _train_split_labels())
+    path = _with_train_labels(tmp_path, entry)
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        build_config(config_path=path)
+    assert "\n" not in str(err.value) and err.value.exit_code == 2
+
+
+def _write_train_labels(tmp_path: Path, kind: str, labels: np.ndarray) -> str:
+    """The labels in one of the forms the data layer reads; returns the file's name."""
+    if kind == "npy":
+        np.save(tmp_path / "train.npy", labels)
+        return "train.npy"
+    if kind == "npz":
+        np.savez(tmp_path / "train.npz", images=np.zeros((len(labels), 1, 1), np.uint8), labels=labels)
+        return "train.npz"
+    (tmp_path / "train.csv").write_text(
+        "path,label\n" + "".join(f"images/{i}.png,{v}\n" for i, v in enumerate(labels.tolist()))
+    )
+    return "train.csv"
+
+
+@pytest.mark.parametrize("kind", ["npy", "npz", "csv"])
+def test_train_labels_are_counted_into_the_results_and_the_card(tmp_path, kind):
+    labels = _train_split_labels()
+    name = _write_train_labels(tmp_path, kind, labels)
+    path = _with_train_labels(tmp_path, f"train_labels: {name}")
+    out = tmp_path / "out"
+    result = run_cli(["audit", "--quiet", "--device", "cpu", "--config", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    want = [int((labels == c).sum()) for c in range(10)]  # by hand, class by class
+    assert want == [801, 902, 793, 826, 784, 690, 811, 856, 755, 782]  # what pruneaudit prune wrote for the sample
+    assert json.loads((out / "results.json").read_text())["data"]["train_class_counts"] == want
+    html = (out / "index.html").read_text()
+    section = re.search(r'<section id="representation".*?</section>', html, flags=re.S).group(0)
+    assert 'data-spec="spec-representation"' in section and "needs the training set" not in section
+    assert "Training set: 8,000 images; smallest class 5 (690), largest 1 (902)." in (out / "card.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (np.array([0, 3, 10, 2]), "training labels must lie in [0, 10) (the data's classes); received label 10"),
+        (np.array([0, -1, 2]), "training labels must be >= 0 (class indices); received label -1"),
+        (np.array([0.0, 1.0, 2.0]), "training labels must be integers (class indices); received dtype float64"),
+        (np.array([], dtype=np.int64), "the training labels are empty"),
+        (
+            np.zeros((2, 3), dtype=np.int64),
+            "training labels must be 1-D, one per training image; received shape (2, 3)",
+        ),
+        (np.array([True, False, True]), "training labels must be integers (class indices); received dtype bool"),
+    ],
+)
+def test_bad_train_labels_fail_in_one_line_naming_the_file(tmp_path, labels, message):
+    np.save(tmp_path / "train.npy", labels)
+    path = _with_train_labels(tmp_path, "train_labels: train.npy")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["audit", "--quiet", "--device", "cpu", "--config", str(path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"Error: {tmp_path / 'train.npy'}: {message}"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda p: p.write_bytes(b"not an array"), "not a readable .npy array"),
+        (lambda p: np.savez(p.with_suffix(".npz"), y=np.arange(3)), "no training-labels array 'labels'; found y"),
+        (lambda p: p.with_suffix(".csv").write_text("path,label\na.png,one\n"), "need the data's class names"),
+        (lambda p: p.with_suffix(".txt").write_text("0\n1\n"), "unsupported training labels"),
+    ],
+)
+def test_unreadable_train_labels_fail_in_one_line_naming_the_file(tmp_path, write, message):
+    target = tmp_path / "train.npy"
+    write(target)
+    name = next(p.name for p in tmp_path.iterdir() if p.stem == "train")
+    path = _with_train_labels(tmp_path, f"train_labels: {name}")
+    result = CliRunner().invoke(cli, ["audit", "--quiet", "--config", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {tmp_path / name}: ") and message in lines[0]
+
+
+def test_a_config_made_by_hand_with_both_training_counts_is_refused_before_any_model_runs(tmp_path):
+    import pruneaudit
+
+    np.save(tmp_path / "train.npy", _train_split_labels())
+    cfg = build_config(config_path=_with_train_labels(tmp_path, "train_labels: train.npy"), device="cpu")
+    with pytest.raises(ConfigError, match=r": give train_class_counts or train_labels, not both \(") as err:
+        pruneaudit.audit(
+            replace(
+                cfg, train_class_counts=(1,) * 10, cache_dir=None, dense=replace(cfg.dense, path=tmp_path / "gone.pt")
+            )
+        )
+    assert str(err.value).startswith(str(tmp_path / "audit.yaml")) and err.value.exit_code == 2

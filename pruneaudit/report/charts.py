@@ -1126,7 +1126,7 @@ def _relation_charts(results: Results) -> list[Chart]:
                 "representation",
                 "Harm against representation",
                 "This analysis needs the training set's class counts (`train_class_counts:` in the audit config, "
-                "written by `pruneaudit prune`), which this audit was not given.",
+                "written by `pruneaudit prune`, or a `train_labels:` file to count), which this audit was not given.",
                 None,
             )
         )

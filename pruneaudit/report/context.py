@@ -44,6 +44,7 @@ def build_context(results: Results, *, timestamp: str | None = None) -> dict[str
         "files": {"csv": CSV_NAME, "parquet": PARQUET_NAME},
         "classes": views.class_table(results, shown),
         "charts": chart_list(results, focus, shown),
+        "rich_models": views.rich_model_view(results, shown),
         "spotlight": _spotlight_view(results, focus),
         "mitigation": mitigation_view(results),
         "configurations": views.configurations(results),

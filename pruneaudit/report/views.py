@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from pruneaudit.analyses import Disparity, recall_disparity, subgroup_disparity
+from pruneaudit.analyses import Disparity, recall_disparity, rich_get_richer_per_model, subgroup_disparity
 from pruneaudit.report.caveats import automatic_caveats, automatic_recommendations
 from pruneaudit.report.population import Spread, configuration_summaries, harmed_classes, worst_models
-from pruneaudit.report.scope import Scope
+from pruneaudit.report.scope import Scope, models_note
 from pruneaudit.report.text import POLICY_TITLES, class_or_none, pct, pick_line, pp, price_sentence, unsigned_pp
 from pruneaudit.results import Model, Results
 from pruneaudit.results.view import Card, CheckResult, Comparison, Configuration, Data, Exemplar
@@ -315,6 +315,60 @@ def training_set(data: Data) -> dict[str, str] | None:
         "smallest_count": f"{counts[smallest]:,}",
         "largest": data.class_names[largest],
         "largest_count": f"{counts[largest]:,}",
+    }
+
+
+def _signed_2(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:+.2f}".replace("+0.00", "0.00").replace("-0.00", "0.00")
+
+
+def rich_model_view(results: Results, scope: Scope) -> dict[str, Any] | None:
+    """Whether "the rich get richer" in each pruned model, no pooling (analyses.rich_get_richer_per_model): rows for the
+    scope's models (every model up to scope.MODEL_COLUMNS) and a sentence over all of them, with how often the
+    seeds of one configuration lean the same way. None without pruned models."""
+    relations = rich_get_richer_per_model(results)
+    if not relations:
+        return None
+    alpha = results.settings.alpha
+    shown = {m.name for m in scope.models}
+    rows = [
+        {
+            "model": r.model,
+            "technique": r.technique or "unspecified",
+            "amount": _optional(r.amount, pct),
+            "rho": _signed_2(r.correlation.rho),
+            "p": "n/a" if r.correlation.p is None else f"{r.correlation.p:.2g}",
+            "slope": _signed_2(r.trend.slope),
+            "significant": r.correlation.p is not None and r.correlation.p < alpha,
+        }
+        for r in relations
+        if r.model in shown
+    ]
+    defined = [r for r in relations if r.correlation.rho is not None]
+    positive = [r for r in defined if r.correlation.rho > 0]
+    richer = [r for r in positive if r.correlation.p < alpha]
+    poorer = [r for r in defined if r.correlation.rho < 0 and r.correlation.p < alpha]
+    parts = [
+        f"Per model, without pooling the seeds: ρ > 0 (the rich get richer) in {len(positive)} of {len(defined)} "
+        f"pruned models with a defined ρ, significantly (p < {alpha}) in {len(richer)}; significantly negative in "
+        f"{len(poorer)}."
+    ]
+    if len(defined) < len(relations):
+        parts.append(f"{len(relations) - len(defined)} model(s) changed too evenly for a rank correlation.")
+    seeds: dict[tuple, list[float]] = {}
+    for r in defined:
+        if r.technique is not None and r.amount is not None:
+            seeds.setdefault((r.technique, r.amount), []).append(r.correlation.rho)
+    several = [v for v in seeds.values() if len(v) > 1]
+    if several:
+        agree = sum(1 for v in several if all(x > 0 for x in v) or all(x < 0 for x in v))
+        parts.append(
+            f"In {agree} of {len(several)} configurations with several seeds, every seed's ρ has the same sign."
+        )
+    return {
+        "rows": rows,
+        "sentence": " ".join(parts),
+        "note": "" if scope.all_models else models_note(scope),
     }
 
 

@@ -538,6 +538,77 @@ def _pick_labels(
     return layers, datasets
 
 
+@dataclass(frozen=True)
+class _Axis:
+    """One axis of a chart that draws mitigation moves: the rows' field, its domain and length in pixels, and how
+    the tooltips name and format it."""
+
+    key: str
+    domain: list[float]
+    pixels: int
+    title: str
+    format: str
+
+
+def move_rows(results: Results, rows: Rows, x: _Axis, y: _Axis) -> Rows:
+    """Each mitigation's move (`pruneaudit.report.mitigation.pairs`, in audit order) between two models of ``rows``:
+    from the source's (x, y) to the recovered model's, and the angle (degrees clockwise from up) that points its
+    arrowhead along the move on a plot of these axes. Empty when the audit holds no pair, or none drawn here."""
+    from pruneaudit.report.mitigation import pairs  # it draws its own chart with this module's helpers
+
+    at = {r["model"]: r for r in rows}
+    moves = []
+    for p in pairs(results):
+        a, b = at.get(p.source.name), at.get(p.recovered.name)
+        if a is None or b is None or any(r[k] is None for r in (a, b) for k in (x.key, y.key)):
+            continue
+        dx = (b[x.key] - a[x.key]) / (x.domain[1] - x.domain[0]) * x.pixels
+        dy = (b[y.key] - a[y.key]) / (y.domain[1] - y.domain[0]) * y.pixels
+        moves.append(
+            {
+                "move": f"{p.source.name} → {p.recovered.name} ({p.method})",
+                "method": p.method,
+                "source": p.source.name,
+                "model": p.recovered.name,
+                **{f"{axis.key}_{end}": r[axis.key] for axis in (x, y) for end, r in (("from", a), ("to", b))},
+                "angle": round(float(np.degrees(np.arctan2(dx, dy))) % 360, 3),
+            }
+        )
+    return moves
+
+
+def _move_layers(moves: Rows, x: alt.X, y: alt.Y, xa: _Axis, ya: _Axis, *, avoid: list[str]) -> list[alt.Chart]:
+    """A line from the source's point to the recovered model's, and a hollow arrowhead around it (drawn under the
+    models' points, so that the recovered model's own mark and tooltip stay on top), coloured (stroke) by method in
+    colours the chart's other marks do not use; line and head carry the tooltip "source → recovered (method)"."""
+    methods = list(dict.fromkeys(m["method"] for m in moves))
+    palette = [c for c in OKABE_ITO if c not in avoid] or OKABE_ITO
+    stroke = alt.Stroke(
+        "method:N",
+        title="Mitigation (method)",
+        scale=alt.Scale(domain=methods, range=[palette[i % len(palette)] for i in range(len(methods))]),
+    )
+    tooltip = [alt.Tooltip("move:N", title="Mitigation (source → recovered)")] + [
+        alt.Tooltip(f"{a.key}_{end}:Q", format=a.format, title=f"{a.title} {when}")
+        for a in (ya, xa)
+        for end, when in (("from", "before"), ("to", "after"))
+    ]
+
+    def at(channel: alt.X | alt.Y, field: str) -> alt.X | alt.Y:  # the chart's axis (title, scale), on this field
+        moved = channel.copy()
+        moved.shorthand = f"{field}:Q"
+        return moved
+
+    base = alt.Chart(data("moves"))
+    line = base.mark_rule(strokeWidth=2).encode(
+        x=at(x, f"{xa.key}_from"), y=at(y, f"{ya.key}_from"), x2=f"{xa.key}_to:Q", y2=f"{ya.key}_to:Q"
+    )
+    head = base.mark_point(shape="triangle", size=240, filled=False, strokeWidth=2, opacity=1).encode(
+        x=at(x, f"{xa.key}_to"), y=at(y, f"{ya.key}_to"), angle=alt.Angle("angle:Q", scale=None)
+    )
+    return [layer.encode(stroke=stroke, tooltip=tooltip) for layer in (line, head)]
+
+
 def operating_points(results: Results, points: tuple[Model, ...]) -> dict[str, Any]:
     """Accuracy vs sparsity coloured by worst-class change, the accuracy–sparsity front drawn, picks marked.
 
@@ -585,14 +656,22 @@ def operating_points(results: Results, points: tuple[Model, ...]) -> dict[str, A
         .encode(x=x, y=y, tooltip=[alt.Tooltip("policy:N", title="Policy"), alt.Tooltip("model:N", title="Model")])
     )
     labels, label_rows = _pick_labels(picks, x, y, x_domain=x_domain, y_domain=y_domain)
+    xa = _Axis("sparsity", x_domain, 560, "Sparsity", ".1%")
+    ya = _Axis("accuracy", y_domain, 320, "Top-1", ".2%")
+    moves = move_rows(results, rows, xa, ya)  # the blues and oranges are the worst-class change's
+    arrows = _move_layers(moves, x, y, xa, ya, avoid=["#E69F00", "#56B4E9", "#0072B2", "#D55E00"]) if moves else []
     return spec(
-        alt.layer(front, points, marks, *labels).properties(
-            title="Operating points: accuracy-sparsity front (dashed) and policy picks (squares)", width=560, height=320
+        alt.layer(front, *arrows, points, marks, *labels).properties(
+            title="Operating points: accuracy-sparsity front (dashed) and policy picks (squares)"
+            + ("; arrows: mitigation moves" if moves else ""),
+            width=560,
+            height=320,
         ),
         models=rows,
         front=front_rows,
         picks=picks,
         **label_rows,
+        **({"moves": moves} if moves else {}),
     )
 
 
@@ -604,17 +683,23 @@ def accuracy_vs_disparity(results: Results, points: tuple[Model, ...]) -> dict[s
     front, on_front = set(results.selection.front), "on the Pareto front"
     rows = sorted(model_rows(points), key=lambda r: (r["series"], r["sparsity"]))
     rows = [{**r, "on_front": on_front if r["model"] in front else "dominated"} for r in rows]
+    x_values, y_values = [r["worst_change_pp"] for r in rows], [r["accuracy"] for r in rows]
     x = alt.X(
         "worst_change_pp:Q",
         title="Worst-class recall change (pp)",
-        scale=_spanning([r["worst_change_pp"] for r in rows], min_span=MIN_CHANGE_SPAN_PP),
+        scale=_spanning(x_values, min_span=MIN_CHANGE_SPAN_PP),
     )
     y = alt.Y(
         "accuracy:Q",
         title="Top-1 accuracy",
         axis=alt.Axis(format="%"),
-        scale=_spanning([r["accuracy"] for r in rows], min_span=MIN_ACCURACY_SPAN, low=0.0, high=1.0),
+        scale=_spanning(y_values, min_span=MIN_ACCURACY_SPAN, low=0.0, high=1.0),
     )
+    xa = _Axis(
+        "worst_change_pp", _axis_domain(x_values, min_span=MIN_CHANGE_SPAN_PP), 560, "Worst-class change", "+.2f"
+    )
+    ya = _Axis("accuracy", _axis_domain(y_values, min_span=MIN_ACCURACY_SPAN, low=0.0, high=1.0), 320, "Top-1", ".2%")
+    moves = move_rows(results, rows, xa, ya)
     base = alt.Chart(data("models")).encode(x=x, y=y, color=_technique_colour(domain))
     tooltip = [*MODEL_TOOLTIP, alt.Tooltip("on_front:N", title="Pareto")]
     paths = base.mark_line(opacity=0.6).encode(detail="series:N", order="sparsity:Q")
@@ -628,13 +713,16 @@ def accuracy_vs_disparity(results: Results, points: tuple[Model, ...]) -> dict[s
         .mark_point(size=70, strokeWidth=1.5, opacity=1)
         .encode(tooltip=tooltip)
     )
+    arrows = _move_layers(moves, x, y, xa, ya, avoid=OKABE_ITO[: len(domain)]) if moves else []
     return spec(
-        (paths + hollow + filled).properties(
-            title="Accuracy against worst-class change: each technique's path as sparsity grows (filled: on the front)",
+        alt.layer(paths, *arrows, hollow, filled).properties(
+            title="Accuracy against worst-class change: each technique's path as sparsity grows (filled: on the front)"
+            + ("; arrows: mitigation moves" if moves else ""),
             width=560,
             height=320,
         ),
         models=rows,
+        **({"moves": moves} if moves else {}),
     )
 
 

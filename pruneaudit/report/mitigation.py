@@ -197,6 +197,35 @@ def sentence(rows: list[dict[str, Any]], classes: Rows) -> str:
     return lead + " ".join(_source_sentence([r for r in rows if r["source"] == s], classes) for s in sources)
 
 
+def _rises(rows: list[dict[str, Any]], key: str, label: str, what: str, verb: str) -> str:
+    """How many moves raised ``key`` (after less before), and the largest rise, in words."""
+    rises = [
+        (r[f"{key}_after"] - r[f"{key}_before"], r[label])
+        for r in rows
+        if r[f"{key}_after"] is not None and r[f"{key}_before"] is not None
+    ]
+    up, n = [(d, name) for d, name in rises if d > 0], len(rows)
+    if not up:
+        return f"{what} {verb} in {'no move' if n == 1 else f'none of the {n} moves'}"
+    d, name = max(up, key=lambda u: u[0])  # ties: the first in audit order
+    if n == 1:
+        return f"{what} {verb} by {pp(d)}"
+    share = f"all {n}" if len(up) == n else f"{len(up)} of the {n}"
+    return f"{what} {verb} in {share} moves (most: {name}, {pp(d)})"
+
+
+def moves_sentence(results: Results, rows: list[dict[str, Any]]) -> str | None:
+    """What the arrows on the operating-points and accuracy-against-disparity charts show, from the numbers they
+    are drawn from (`pruneaudit.report.charts.move_rows`); None when the card has no such charts (no selection)."""
+    if results.selection is None:
+        return None
+    label = "method" if len({r["source"] for r in rows}) == 1 else "model"
+    return (
+        f"An arrow points up where top-1 rose, and on the second chart right where the worst-class change improved. "
+        f"{_rises(rows, 'top1', label, 'Top-1', 'rose')}; {_rises(rows, 'worst', label, 'the worst-class change', 'improved')}."
+    )
+
+
 def chart(classes: Rows, sources: list[str]) -> dict[str, Any]:
     """Per harmed class: the change before (the source model) and after each method, with 95% interval bars."""
 
@@ -293,6 +322,7 @@ def mitigation_view(results: Results) -> dict[str, Any] | None:
         "rows": [_shown(r) for r in rows],
         "classes": [_shown_class(r) for r in classes],
         "sentence": sentence(rows, classes),
+        "moves": moves_sentence(results, rows),
         "spec": chart(classes, sources) if classes else None,
         "split": results.data.file
         if results.data.split is None

@@ -231,3 +231,101 @@ def test_recovered_models_naming_no_class_of_the_audit_still_render(reaudit):
     assert view["sentence"] == f"The models recovered from {MODEL} name no class of this audit as harmed."
     section = _section(render_html(results))
     assert view["sentence"] in section and "spec-mitigation" not in section
+
+
+def _move_charts(results) -> dict[str, dict]:
+    """The card's two charts that draw the mitigation moves, by id, as the card draws them."""
+    from pruneaudit.report.charts import chart_list
+    from pruneaudit.report.headlines import spotlight
+    from pruneaudit.report.scope import scope
+
+    focus = spotlight(results)
+    return {c.id: c.spec for c in chart_list(results, focus, scope(results, focus)) if c.id in _MOVE_AXES}
+
+
+_MOVE_AXES = {"operating-points": ("sparsity", "accuracy"), "accuracy-disparity": ("worst_change_pp", "accuracy")}
+
+
+def _point(model, x: str) -> tuple[float, float]:
+    """A model's (x, y) on a move chart, as the results give it: y is top-1, x sparsity or worst-class change (pp)."""
+    value = model.facts.sparsity if x == "sparsity" else 100 * model.vs_dense.worst_class_change.value
+    return value, model.metrics.accuracy
+
+
+def _move_layers(spec: dict) -> list[dict]:
+    return [layer for layer in spec["layer"] if layer.get("data", {}).get("name") == "moves"]
+
+
+def test_the_charts_draw_each_recovered_models_move(reaudit):
+    results = load_results(reaudit)
+    source = results.model(MODEL)
+    charts = _move_charts(results)
+    assert set(charts) == set(_MOVE_AXES)
+    for chart, (x, y) in _MOVE_AXES.items():
+        spec = charts[chart]
+        validate_jsonschema(spec, load_schema())  # rendering skips Altair's check: this test makes it
+        moves = spec["datasets"]["moves"]
+        assert [m["model"] for m in moves] == [f"{MODEL}+{method}" for method in METHODS]  # one per pair, audit order
+        for m in moves:
+            recovered = results.model(m["model"])
+            assert m["source"] == MODEL and m["move"] == f"{MODEL} → {m['model']} ({m['method']})"
+            assert m["method"] == recovered.metadata["method"]
+            assert (m[f"{x}_from"], m[f"{y}_from"]) == pytest.approx(_point(source, x), abs=1e-12)
+            assert (m[f"{x}_to"], m[f"{y}_to"]) == pytest.approx(_point(recovered, x), abs=1e-12)
+            assert 0 <= m["angle"] < 360
+        line, head = _move_layers(spec)
+        assert line["mark"]["type"] == "rule" and head["mark"]["shape"] == "triangle"
+        assert (line["encoding"]["x"]["field"], line["encoding"]["x2"]["field"]) == (f"{x}_from", f"{x}_to")
+        assert (line["encoding"]["y"]["field"], line["encoding"]["y2"]["field"]) == (f"{y}_from", f"{y}_to")
+        assert (head["encoding"]["x"]["field"], head["encoding"]["y"]["field"]) == (f"{x}_to", f"{y}_to")
+        for layer in (line, head):  # the recovered models named in the legend (method) and the tooltip
+            assert layer["encoding"]["stroke"]["scale"]["domain"] == list(METHODS)
+            assert layer["encoding"]["tooltip"][0]["field"] == "move"
+            assert layer["encoding"]["x"]["scale"] == spec["layer"][0]["encoding"]["x"]["scale"]  # the chart's axes
+    # same sparsity before and after (the mask held): the operating-point moves point straight up
+    assert all(m["angle"] == 0.0 for m in charts["operating-points"]["datasets"]["moves"])
+    assert charts == _move_charts(load_results(reaudit))  # deterministic
+
+
+def test_without_pairs_the_charts_are_as_before(reaudit, harm_audit):
+    for spec in _move_charts(load_results(harm_audit)).values():
+        assert "moves" not in spec["datasets"] and not _move_layers(spec)
+    raw = copy.deepcopy(load_raw(reaudit))
+    for m in raw["models"]:
+        m["metadata"].pop("mitigates", None)
+    unpaired = parse_results(raw, where="edited")
+    assert mitigation_view(unpaired) is None
+    # the charts with moves are the charts without, plus the move layers, their dataset and the title's note
+    for chart, spec in _move_charts(load_results(reaudit)).items():
+        without = copy.deepcopy(spec)
+        without["layer"] = [layer for layer in spec["layer"] if layer not in _move_layers(spec)]
+        del without["datasets"]["moves"]
+        assert without["title"].endswith("; arrows: mitigation moves")
+        without["title"] = without["title"].removesuffix("; arrows: mitigation moves")
+        assert _spelled_out(without) == _spelled_out(_move_charts(unpaired)[chart])
+
+
+def _spelled_out(spec: dict) -> str:
+    """The spec with each layer naming its data (Altair names it once, on top, where every layer shares it)."""
+    spec = copy.deepcopy(spec)
+    shared = spec.pop("data", None)
+    for layer in spec["layer"]:
+        layer.setdefault("data", shared)
+    return json.dumps(spec, sort_keys=True)
+
+
+def test_the_section_says_where_the_moves_are_drawn(reaudit):
+    results = load_results(reaudit)
+    view = mitigation_view(results)
+    source = results.model(MODEL)
+    gains = {m: results.model(f"{MODEL}+{m}").metrics.accuracy - source.metrics.accuracy for m in METHODS}
+    best = max(METHODS, key=lambda m: gains[m])
+    rose = [m for m in METHODS if gains[m] > 0]
+    share = f"all {len(METHODS)}" if len(rose) == len(METHODS) else f"{len(rose)} of the {len(METHODS)}"
+    assert f"Top-1 rose in {share} moves (most: {best}, " in view["moves"]
+    html, md = (reaudit.parent / "index.html").read_text(), (reaudit.parent / "card.md").read_text()
+    assert '<a href="#operating-points">operating points</a>' in _section(html) and view["moves"] in _section(html)
+    assert "charts draw each mitigation as an arrow" in _md_section(md) and view["moves"] in _md_section(md)
+    raw = copy.deepcopy(load_raw(reaudit))
+    raw.pop("selection", None)  # no selection: neither chart is drawn, and the section does not point to them
+    assert mitigation_view(parse_results(raw, where="edited"))["moves"] is None

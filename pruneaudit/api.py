@@ -17,7 +17,7 @@ from pruneaudit.outputs import HeldLock, report_lock, write_outputs
 from pruneaudit.policy import Policy, Selection
 from pruneaudit.results import Results, parse_results, with_blocks
 from pruneaudit.selection import select as selection_block
-from pruneaudit.specs import AuditConfig
+from pruneaudit.specs import AuditConfig, DataSpec
 
 if TYPE_CHECKING:
     from pruneaudit.inference import Progress
@@ -162,30 +162,51 @@ def prune(
 
 
 def mitigate(
-    config: SweepConfig,
+    config: SweepConfig | AuditConfig,
     *,
     results_path: Path,
     model: str,
-    sweep_dir: Path,
     out_dir: Path,
+    sweep_dir: Path | None = None,
+    train_data: DataSpec | None = None,
     settings: Settings | None = None,
     progress: SweepCallback | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune pruned ``model`` of the sweep in ``sweep_dir``, its mask held, for the classes its audit harmed.
+    """Fine-tune pruned ``model``, its mask held, for the classes its audit harmed.
 
-    ``results_path``: the audit (results.json) that says which classes; it must not be of the split the
-    recovered models are re-audited on. Writes each recovered model (one per method of ``settings``) in
-    the sweep's formats, ``heldout.npz`` (the split held out of the fine-tuning), ``mitigation.json``
-    and ``audit.yaml`` (dense, ``model`` and the recovered models on the held-out split); returns the manifest.
+    ``config``: the sweep that made the model (its folder ``sweep_dir``, default the config's folder), or an
+    audit config that declares it, with ``train_data`` to fine-tune on (`mitigation.settings.train_data`
+    reads a file as the audit reads its data). ``results_path``: the audit (results.json) that says which
+    classes; it must not be of the split the recovered models are re-audited on. Writes each recovered model
+    (one per method of ``settings``) in the sweep's formats (from an audit config: its own), ``heldout.npz``
+    (the split held out of the fine-tuning), ``mitigation.json`` and ``audit.yaml`` (dense, ``model`` and the
+    recovered models on the held-out split); returns the manifest.
     """
-    from pruneaudit.mitigation.run import run_mitigation  # torch: only for the command that trains
     from pruneaudit.mitigation.settings import Settings
+
+    if isinstance(config, AuditConfig):
+        if train_data is None or sweep_dir is not None:
+            raise ConfigError("mitigate from an audit config takes train_data (--train-data) and no sweep folder")
+        from pruneaudit.mitigation.plain import run_plain_mitigation  # torch: only for the command that trains
+
+        return run_plain_mitigation(
+            config,
+            train_data=train_data,
+            results_path=results_path,
+            model=model,
+            out=out_dir,
+            settings=settings or Settings(),
+            progress=progress,
+        )
+    if train_data is not None:
+        raise ConfigError("mitigate of a sweep's model fine-tunes on the sweep's train_data; give no train_data")
+    from pruneaudit.mitigation.run import run_mitigation  # torch: only for the command that trains
 
     return run_mitigation(
         config,
         results_path=results_path,
         model=model,
-        sweep_dir=sweep_dir,
+        sweep_dir=config.source.parent if sweep_dir is None else sweep_dir,
         out=out_dir,
         settings=settings or Settings(),
         progress=progress,

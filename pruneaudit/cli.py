@@ -21,7 +21,7 @@ import click
 
 from pruneaudit._version import __version__
 from pruneaudit.defaults import DEFAULT_BATCH_SIZE, DEFAULT_DEVICE, DEFAULT_PRECISION, DEVICES, PRECISIONS
-from pruneaudit.errors import PruneAuditError
+from pruneaudit.errors import ConfigError, PruneAuditError
 from pruneaudit.escape import plain_text
 from pruneaudit.mitigation import settings as mitigation
 
@@ -565,7 +565,20 @@ def prune_command(
 
 
 @cli.command("mitigate")
-@click.option("--config", "config_path", type=PATH, required=True, help="The sweep.yaml that made the model.")
+@click.option("--config", "config_path", type=PATH, help="The sweep.yaml that made the model (`prune`).")
+@click.option(
+    "--audit-config",
+    "audit_config_path",
+    type=PATH,
+    help="Or an audit config (audit.yaml) that declares the model: no sweep; needs --train-data.",
+)
+@click.option(
+    "--train-data",
+    "train_data_path",
+    type=PATH,
+    help="--audit-config: data to fine-tune on, read as the audit reads its data (.npz, .npy, folder, manifest).",
+)
+@click.option("--train-split", type=int, help="--audit-config: keep only the --train-data rows of this split.")
 @click.option(
     "--results", "results_path", type=PATH, required=True, help="results.json of the audit that found the harm."
 )
@@ -590,7 +603,14 @@ def prune_command(
     metavar="RULE",
     help=f"Which classes are harmed: {', '.join(mitigation.CRITERIA)}, or joined by '+' [default: {mitigation.DEFAULT_RULE}].",
 )
-@click.option("--epochs", type=click.IntRange(min=1), help="Fine-tuning epochs [default: the variant's own].")
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    help=f"Fine-tuning epochs [default: the variant's own; from an audit config {mitigation.PLAIN_EPOCHS}].",
+)
+@click.option(
+    "--lr", type=float, help="Fine-tuning learning rate [default: the variant's own; from an audit config 0.01 (SGD)]."
+)
 @click.option(
     "--class-weight",
     type=float,
@@ -611,7 +631,10 @@ def prune_command(
 @_trust_options
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def mitigate_command(
-    config_path: Path,
+    config_path: Path | None,
+    audit_config_path: Path | None,
+    train_data_path: Path | None,
+    train_split: int | None,
     results_path: Path,
     model: str,
     out: Path,
@@ -619,6 +642,7 @@ def mitigate_command(
     methods: tuple[str, ...],
     rule: str | None,
     epochs: int | None,
+    lr: float | None,
     class_weight: float | None,
     epsilon: float | None,
     dual_lr: float | None,
@@ -628,29 +652,40 @@ def mitigate_command(
     trusted_factories: tuple[str, ...],
     quiet: bool,
 ) -> None:
-    """Fine-tune a pruned model, its mask held, for the classes its audit found harmed; write a re-audit config."""
-    from pruneaudit.api import mitigate
-    from pruneaudit.sweep.config import build_sweep_config
+    """Fine-tune a pruned model, its mask held, for the classes its audit found harmed; write a re-audit config.
 
-    config = build_sweep_config(
-        config_path, device=device, trust_pickle=trust_pickle, trusted_factories=trusted_factories
-    )
+    The model is a sweep's (--config sweep.yaml) or one an audit config declares (--audit-config, --train-data).
+    """
+    from pruneaudit.api import mitigate
+
+    _check_mitigate_source(config_path, audit_config_path, train_data_path, train_split, sweep_dir)
     given = {
         "methods": methods or None,
         "rule": rule,
         "epochs": epochs,
+        "lr": lr,
         "class_weight": class_weight,
         "epsilon": epsilon,
         "dual_lr": dual_lr,
         "seed": seed,
     }
     settings = mitigation.Settings(**{k: v for k, v in given.items() if v is not None})
+    config, train_data, audit_yaml = _mitigate_config(
+        config_path,
+        audit_config_path,
+        train_data_path,
+        train_split,
+        device=device,
+        trust_pickle=trust_pickle,
+        trusted_factories=trusted_factories,
+    )
     with sweep_bar(quiet=quiet) as progress:
         manifest = mitigate(
             config,
             results_path=results_path,
             model=model,
-            sweep_dir=sweep_dir or config_path.parent,
+            sweep_dir=sweep_dir,
+            train_data=train_data,
             out_dir=out,
             settings=settings,
             progress=progress,
@@ -670,8 +705,59 @@ def mitigate_command(
         click.echo(
             f"{name:<32} held-out top-1 {m['heldout_accuracy']:.4f}  sparsity {m['sparsity']['measured']:.3f}{cost}"
         )
-    audit_yaml = "audit.yaml" if "torchscript" in config.formats else "audit-onnx.yaml"
     click.echo(f"\nRe-audit them: pruneaudit audit --config {out / audit_yaml} --out {out / 'report'}")
+
+
+def _check_mitigate_source(
+    config_path: Path | None,
+    audit_config_path: Path | None,
+    train_data_path: Path | None,
+    train_split: int | None,
+    sweep_dir: Path | None,
+) -> None:
+    """A sweep's model (--config, --sweep) or an audit config's (--audit-config, --train-data), never a mix."""
+    if (config_path is None) == (audit_config_path is None):
+        raise ConfigError(
+            "give --config SWEEP.yaml (a model `pruneaudit prune` made) or --audit-config AUDIT.yaml (a model an "
+            "audit config declares)" + (", not both" if config_path else "")
+        )
+    if config_path is not None and (train_data_path is not None or train_split is not None):
+        raise ConfigError("--train-data and --train-split go with --audit-config; a sweep fine-tunes on its train_data")
+    if audit_config_path is not None and sweep_dir is not None:
+        raise ConfigError("--sweep goes with --config; an audit config's models are the files it names")
+    if audit_config_path is not None and train_data_path is None:
+        raise ConfigError("--audit-config needs --train-data: the data to fine-tune on (and to hold a split out of)")
+
+
+def _mitigate_config(
+    config_path: Path | None,
+    audit_config_path: Path | None,
+    train_data_path: Path | None,
+    train_split: int | None,
+    *,
+    device: str | None,
+    trust_pickle: bool,
+    trusted_factories: tuple[str, ...],
+) -> tuple[Any, Any, str]:
+    """(the sweep or audit config, the training data spec or None, the re-audit config's file name)."""
+    if config_path is not None:
+        from pruneaudit.sweep.config import build_sweep_config
+
+        sweep = build_sweep_config(
+            config_path, device=device, trust_pickle=trust_pickle, trusted_factories=trusted_factories
+        )
+        return sweep, None, "audit.yaml" if "torchscript" in sweep.formats else "audit-onnx.yaml"
+    from pruneaudit.config import build_config
+
+    assert audit_config_path is not None and train_data_path is not None  # _check_mitigate_source
+    audit = build_config(
+        config_path=audit_config_path,
+        device=device,
+        trust_pickle=trust_pickle,
+        trusted_factories=trusted_factories,
+        cache_dir=None,
+    )
+    return audit, mitigation.train_data(audit.data, train_data_path, split=train_split), "audit.yaml"
 
 
 def main() -> None:

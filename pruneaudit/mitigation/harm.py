@@ -24,6 +24,7 @@ from pruneaudit.results import Results
 from pruneaudit.specs import DataSpec
 
 MAX_LISTED = 10  # model names an error lists
+SWEEP_EVAL = "the sweep's eval_data"  # the split the refusals below name as the one to audit instead
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,16 @@ def check_harm_split(
     heldout_sha256: str,
     heldout_name: str,
     class_names: tuple[str, ...] | None,
+    eval_name: str = SWEEP_EVAL,
 ) -> None:
     """Refuse an audit of other data, or of rows the re-audit on the held-out split would see again.
 
-    ``class_names``: the training data's, when it names its classes.
+    ``class_names``: the training data's, when it names its classes; ``eval_name``: what the messages call
+    the split to audit instead (the sweep's eval_data, or an audit config's own data).
     """
     data = results.data
     if data.sha256 == heldout_sha256:
-        raise DataError(HARM_ON_HELDOUT.format(path=where, file=heldout_name))
+        raise DataError(HARM_ON_HELDOUT.format(path=where, file=heldout_name).replace(SWEEP_EVAL, eval_name))
     train_sha = sha256(train.path)
     if data.sha256 not in (train_sha, sha256(eval.path)):
         shown = ", ".join(sorted({train.path.name, eval.path.name}))
@@ -111,4 +114,6 @@ def check_harm_split(
         )
     if data.sha256 == train_sha and (train.split is None or data.split is None or data.split == train.split):
         split = "every row" if train.split is None else f"split {train.split}"
-        raise DataError(HARM_ON_TRAINING.format(path=where, file=train.path.name, split=split))
+        raise DataError(
+            HARM_ON_TRAINING.format(path=where, file=train.path.name, split=split).replace(SWEEP_EVAL, eval_name)
+        )

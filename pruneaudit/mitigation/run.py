@@ -12,7 +12,8 @@ An audit of the held-out split, or of the training split it comes from, cannot c
 
 Every method starts from the same file, draws the same batches and augmentation (one seed), with
 ``threads`` intra-op threads and deterministic kernels, so the model files repeat byte for byte on
-one CPU type and torch build; only the manifest's seconds vary.
+one CPU type and torch build; only the manifest's seconds vary. `Plan`, `measure` and `recover` are the part
+that does not depend on where the model comes from: `mitigation.plain` uses them for an audit config's model.
 """
 
 from __future__ import annotations
@@ -34,14 +35,14 @@ from pruneaudit.fingerprint import sha256
 from pruneaudit.mitigation.harm import Harm, check_harm_split, harmed_classes
 from pruneaudit.mitigation.heldout import FILE, HELDOUT_FRACTION, heldout_arrays, heldout_rows, npz_bytes
 from pruneaudit.mitigation.objectives import ConstrainedLoss, Reference, class_weights, reference, reweighted
-from pruneaudit.mitigation.settings import Settings
+from pruneaudit.mitigation.settings import PLAIN_EPOCHS, Settings
 from pruneaudit.models import load_predictor, resolve_device
 from pruneaudit.models.base import first_line
 from pruneaudit.models.torch_common import select_output
 from pruneaudit.models.torch_module import build_module
 from pruneaudit.outputs import report_lock, write_file
 from pruneaudit.results import Model, Results, load_results
-from pruneaudit.specs import ModelSpec
+from pruneaudit.specs import DataSpec, ModelSpec
 from pruneaudit.sweep import export
 from pruneaudit.sweep.audit_config import mitigation_configs
 from pruneaudit.sweep.config import SweepConfig, Training
@@ -114,85 +115,65 @@ def run_mitigation(
     with numerics(config.threads):
         source = _swept(source_entry, config=config, sweep_dir=sweep_dir, device=device)
         dense = _swept(dense_entry, config=config, sweep_dir=sweep_dir, device=device)
-        start = source.build()
-        masks = zero_masks(start)
-        if not masks:
-            raise ModelError(NOT_MASKABLE.format(path=source.file, name=model))
-        _check_outputs(start, held, output=source.output, n_classes=results.data.n_classes, where=source.file)
-        names = weight_names(start)
-        zeros = _zeros(start, names)
-        ref = None
-        if "constrained" in settings.methods:
-            ref = reference(
-                dense.build(),
-                tune,
-                n_classes=results.data.n_classes,
-                device=device,
-                output=dense.output,
-                batch_size=config.batch_size,
-            )
-        facts = {
-            "heldout_accuracy": accuracy(
-                start, held, device=device, output=source.output, batch_size=config.batch_size
-            ),
-            "sparsity": {"measured": zero_share(start, names), "zeros": zeros},
-        }
-        dense_accuracy = accuracy(dense.build(), held, device=device, output=dense.output, batch_size=config.batch_size)
+    plan = Plan(
+        results=results,
+        harm=harm,
+        source=source,
+        dense=dense,
+        tune=tune,
+        held=held,
+        training=training,
+        settings=settings,
+        epsilon=epsilon,
+        device=device,
+        threads=config.threads,
+        batch_size=config.batch_size,
+        formats=config.formats,
+        opset=config.opset,
+    )
+    start = measure(plan, name=model)
     with report_lock(out) as lock:
         target = lock.target
-        made: list[dict[str, Any]] = []
-        for method in settings.methods:
-            name = f"{model}+{method}"
-
-            def tell(step: int, steps: int, *, name: str = name, finished: bool = False) -> None:
-                if progress is not None:
-                    total = len(settings.methods)
-                    progress(SweepProgress(name, step, steps, len(made), total, made=finished))
-
-            made.append(
-                _mitigate(
-                    method,
-                    name=name,
-                    n_classes=results.data.n_classes,
-                    source=source,
-                    masks=masks,
-                    tune=tune,
-                    held=held,
-                    harm=harm,
-                    training=training,
-                    settings=settings,
-                    epsilon=epsilon,
-                    reference=ref,
-                    config=config,
-                    device=device,
-                    out=target,
-                    progress=tell,
-                )
-            )
-            tell(1, 1, finished=True)
+        made = recover(plan, start, model=model, out=target, progress=progress)
         write_file(target / FILE, heldout)
-        manifest = _manifest(
-            config,
-            results=results,
+        manifest = build_manifest(
+            plan,
+            start,
+            config=config.source.name,
             results_path=results_path,
-            harm=harm,
-            source=source,
-            sweep_dir=sweep_dir,
-            source_facts=facts,
-            dense_entry=dense_entry,
-            dense_accuracy=dense_accuracy,
-            training=training,
-            settings=settings,
-            splits=_splits(results, config=config, tune=tune, held=held, rows=rows, heldout=heldout),
+            source_file=source.file.relative_to(sweep_dir).as_posix(),
+            splits=splits(
+                plan,
+                train=config.train_data,
+                rows=rows,
+                heldout=heldout,
+                finetune="the sweep's train_data without the held-out rows",
+            ),
             made=made,
         )
         write_file(target / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        ft = source_entry.get("finetune") or {}
+        recovered = [
+            audit_item(
+                m,
+                source=model,
+                declared={
+                    "technique": source_entry["label"],
+                    "amount": source_entry["amount"],
+                    "seed": source_entry["seed"],
+                },
+                before=ft.get("epochs", 0) * ft.get("cycles", 1),
+                training=training,
+                harmed=harm.class_names,
+            )
+            for m in made
+        ]
         texts = mitigation_configs(
             config,
             sweep_manifest=sweep_manifest,
             source=model,
-            recovered=[_audit_item(m, source_entry, training, harmed=harm.class_names) for m in made],
-            data=_heldout_data(config, held),
+            recovered=recovered,
+            data=heldout_data(held, config.raw["train_data"]),
             sweep_dir=sweep_dir,
             out=target,
             command=f"pruneaudit mitigate --model {model}",
@@ -239,20 +220,24 @@ def _audited(manifest: dict[str, Any], model: Model, *, sweep_dir: Path, results
 
 
 def _training(config: SweepConfig, model: str, settings: Settings) -> Training:
-    """The variant's own fine-tuning settings, its epochs replaced by ``settings.epochs`` when given.
+    """The variant's own fine-tuning settings, its epochs and rate replaced by ``settings``' when given.
 
-    A rewound variant's are the dense training's optimiser and rate, its schedule started afresh.
+    A rewound variant's are the dense training's optimiser and rate, its schedule started afresh. A one-shot
+    variant (``finetune: null``) has none: it gets those of a model from an audit config (`Training`'s
+    defaults, PLAIN_EPOCHS epochs), the same for the control and for every method.
     """
     variant = next((v for v in config.variants if v.name == model), None)
     if variant is None:
         raise ConfigError(f"{config.source}: {model} is not a variant of this sweep")
-    if variant.finetune is None:
-        raise ConfigError(
-            f"{config.source}: {model} was made without fine-tuning (finetune: null), so the sweep gives no "
-            "fine-tuning settings to mitigate it with"
-        )
-    t = variant.finetune.training
-    return t if settings.epochs is None else replace(t, epochs=settings.epochs)
+    if variant.finetune is None:  # one-shot: no fine-tuning of its own to repeat, so the defaults of a plain spec
+        return given(Training(epochs=PLAIN_EPOCHS), settings)
+    return given(variant.finetune.training, settings)
+
+
+def given(training: Training, settings: Settings) -> Training:
+    """``training`` with ``--epochs`` and ``--lr`` where they are given."""
+    changed = {k: v for k, v in (("epochs", settings.epochs), ("lr", settings.lr)) if v is not None}
+    return replace(training, **changed)
 
 
 def _swept(entry: dict[str, Any], *, config: SweepConfig, sweep_dir: Path, device: str) -> Swept:
@@ -314,43 +299,108 @@ def _zeros(module: torch.nn.Module, names: tuple[str, ...]) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# One method
+# Every method, from a sweep's model or an audit config's
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every method of one run shares: the audit, the models, the splits, the settings, the files' formats."""
+
+    results: Results
+    harm: Harm
+    source: Swept
+    dense: Swept
+    tune: Images  # the fine-tuning split
+    held: Images  # the held-out split
+    training: Training
+    settings: Settings
+    epsilon: float  # constrained: the bound on ψ_c
+    device: str
+    threads: int
+    batch_size: int  # inference (accuracies, the constrained method's reference)
+    formats: tuple[str, ...]  # the recovered models' files (`export.model_files`)
+    opset: int
+
+
+@dataclass(frozen=True)
+class Start:
+    """The source model as it is, measured once before any method runs."""
+
+    masks: dict[str, torch.Tensor]
+    reference: Reference | None  # the dense model on the fine-tuning split (constrained only)
+    facts: dict[str, Any]  # the source's held-out top-1 and sparsity (measured, zeros)
+    dense_accuracy: float  # the dense model's held-out top-1
+
+
+def measure(plan: Plan, *, name: str) -> Start:
+    """The mask the source's zeros imply, checked against the audit's classes, and what the manifest records before."""
+    source, held, n = plan.source, plan.held, plan.results.data.n_classes
+    with numerics(plan.threads):
+        start = source.build()
+        masks = zero_masks(start)
+        if not masks:
+            raise ModelError(NOT_MASKABLE.format(path=source.file, name=name))
+        _check_outputs(start, held, output=source.output, n_classes=n, where=source.file)
+        names = weight_names(start)
+        ref = None
+        if "constrained" in plan.settings.methods:
+            ref = reference(
+                plan.dense.build(),
+                plan.tune,
+                n_classes=n,
+                device=plan.device,
+                output=plan.dense.output,
+                batch_size=plan.batch_size,
+            )
+        facts = {
+            "heldout_accuracy": accuracy(
+                start, held, device=plan.device, output=source.output, batch_size=plan.batch_size
+            ),
+            "sparsity": {"measured": zero_share(start, names), "zeros": _zeros(start, names)},
+        }
+        dense_accuracy = accuracy(
+            plan.dense.build(), held, device=plan.device, output=plan.dense.output, batch_size=plan.batch_size
+        )
+    return Start(masks=masks, reference=ref, facts=facts, dense_accuracy=dense_accuracy)
+
+
+def recover(plan: Plan, start: Start, *, model: str, out: Path, progress: SweepCallback | None) -> list[dict[str, Any]]:
+    """Every method of ``plan.settings``, one after another, each from a fresh copy of the source; their manifest entries."""
+    methods = plan.settings.methods
+    made: list[dict[str, Any]] = []
+    for method in methods:
+        name = f"{model}+{method}"
+
+        def tell(step: int, steps: int, *, name: str = name, finished: bool = False) -> None:
+            if progress is not None:
+                progress(SweepProgress(name, step, steps, len(made), len(methods), made=finished))
+
+        made.append(_mitigate(method, plan, start, name=name, out=out, progress=tell))
+        tell(1, 1, finished=True)
+    return made
 
 
 def _mitigate(
-    method: str,
-    *,
-    name: str,
-    n_classes: int,
-    source: Swept,
-    masks: dict[str, torch.Tensor],
-    tune: Images,
-    held: Images,
-    harm: Harm,
-    training: Training,
-    settings: Settings,
-    epsilon: float,
-    reference: Reference | None,
-    config: SweepConfig,
-    device: str,
-    out: Path,
-    progress: Callable[..., None],
+    method: str, plan: Plan, start: Start, *, name: str, out: Path, progress: Callable[..., None]
 ) -> dict[str, Any]:
     """Fine-tune a fresh copy of the source model by one method; write its files and return its manifest entry."""
     started = time.perf_counter()
+    training, settings, harm, source = plan.training, plan.settings, plan.harm, plan.source
     entry: dict[str, Any] = {"name": name, "method": method, "how": HOW[method], "epochs": training.epochs}
     loss = None
     if method != "finetune":
         entry |= {"classes": list(harm.classes), "class_names": list(harm.class_names)}
-    with numerics(config.threads), torch.random.fork_rng(devices=cuda_devices(device)):
+    with numerics(plan.threads), torch.random.fork_rng(devices=cuda_devices(plan.device)):
         torch.manual_seed(settings.seed)  # dropout and any other draw from torch's global generator
         module = source.build()
         if method == "reweight":
-            loss = reweighted(class_weights(n_classes, harm.classes, settings.class_weight))
+            loss = reweighted(class_weights(plan.results.data.n_classes, harm.classes, settings.class_weight))
             entry["class_weight"] = settings.class_weight
         elif method == "constrained":
-            loss = ConstrainedLoss(classes=harm.classes, reference=reference, epsilon=epsilon, dual_lr=settings.dual_lr)
-            entry |= {"epsilon": epsilon, "dual_lr": settings.dual_lr}
+            loss = ConstrainedLoss(
+                classes=harm.classes, reference=start.reference, epsilon=plan.epsilon, dual_lr=settings.dual_lr
+            )
+            entry |= {"epsilon": plan.epsilon, "dual_lr": settings.dual_lr}
         done = [0]
 
         def step(n: int, total: int) -> None:
@@ -359,26 +409,30 @@ def _mitigate(
 
         fit(
             module,
-            tune,
+            plan.tune,
             training,
             seed=settings.seed,
-            device=device,
+            device=plan.device,
             output=source.output,
-            masks=masks,
+            masks=start.masks,
             loss=loss,
             progress=step,
         )
-        _check_held(module, masks, where=name)
+        _check_held(module, start.masks, where=name)
         names = weight_names(module)
         entry["heldout_accuracy"] = accuracy(
-            module, held, device=device, output=source.output, batch_size=config.batch_size
+            module, plan.held, device=plan.device, output=source.output, batch_size=plan.batch_size
         )
         entry["sparsity"] = {"measured": zero_share(module, names), "zeros": _zeros(module, names)}
         if isinstance(loss, ConstrainedLoss):
             entry["multipliers"] = [float(v) for v in loss.multipliers]
         module = module.to("cpu").eval()
         files = export.model_files(
-            module, tune.prepared(tune.raw[:1]), formats=config.formats, opset=config.opset, output=source.output
+            module,
+            plan.tune.prepared(plan.tune.raw[:1]),
+            formats=plan.formats,
+            opset=plan.opset,
+            output=source.output,
         )
     entry["files"] = {}
     for fmt, content in files.items():
@@ -403,11 +457,9 @@ def _check_held(module: torch.nn.Module, masks: dict[str, torch.Tensor], *, wher
 # What is written
 
 
-def _splits(
-    results: Results, *, config: SweepConfig, tune: Images, held: Images, rows: np.ndarray, heldout: bytes
-) -> dict[str, Any]:
-    train = config.train_data
-    n = results.data.n_classes
+def splits(plan: Plan, *, train: DataSpec, rows: np.ndarray, heldout: bytes, finetune: str) -> dict[str, Any]:
+    """Which split did what; ``finetune`` says what the fine-tuning split is (the training data less the held-out rows)."""
+    results, n = plan.results, plan.results.data.n_classes
     return {
         "harm": {
             "role": "chose the harmed classes: the audit in results.json",
@@ -417,11 +469,11 @@ def _splits(
             "images": results.data.n_samples,
         },
         "finetune": {
-            "role": "every mitigation fine-tuned on it: the sweep's train_data without the held-out rows",
+            "role": f"every mitigation fine-tuned on it: {finetune}",
             "file": train.path.name,
             "split": train.split,
-            "images": len(tune),
-            "class_counts": np.bincount(tune.labels, minlength=n).tolist(),
+            "images": len(plan.tune),
+            "class_counts": np.bincount(plan.tune.labels, minlength=n).tolist(),
         },
         "heldout": {
             "role": f"held out of every mitigation fine-tuning; {FILE} holds it and audit.yaml re-audits on it",
@@ -430,89 +482,96 @@ def _splits(
             "carved_from": {"file": train.path.name, "split": train.split},
             "fraction": HELDOUT_FRACTION,
             "images": len(rows),
-            "class_counts": np.bincount(held.labels, minlength=n).tolist(),
+            "class_counts": np.bincount(plan.held.labels, minlength=n).tolist(),
         },
     }
 
 
-def _heldout_data(config: SweepConfig, held: Images) -> dict[str, Any]:
-    """The re-audit's data mapping: heldout.npz, read with the training data's own preprocessing settings."""
-    raw = config.raw["train_data"]
+def heldout_data(held: Images, kept: dict[str, Any]) -> dict[str, Any]:
+    """The re-audit's data mapping: heldout.npz, read with the training data's own preprocessing settings.
+
+    ``kept``: the training data's values of `KEEP_DATA_KEYS` that were given."""
     data: dict[str, Any] = {"path": FILE}
     names = held.dataset.class_names
     if names:
         data["class_names"] = list(names)
     if held.dataset.attributes:
         data["attributes"] = list(held.dataset.attributes)
-    return data | {k: raw[k] for k in KEEP_DATA_KEYS if raw.get(k) is not None}
+    return data | {k: kept[k] for k in KEEP_DATA_KEYS if kept.get(k) is not None}
 
 
-def _audit_item(
-    made: dict[str, Any], source: dict[str, Any], training: Training, *, harmed: tuple[str, ...]
+def audit_item(
+    made: dict[str, Any],
+    *,
+    source: str,
+    declared: dict[str, Any],
+    before: int,
+    training: Training,
+    harmed: tuple[str, ...],
 ) -> dict[str, Any]:
     """A recovered model as the re-audit's config lists it: its own technique, so it is never pooled with the source.
 
-    ``harmed`` names the source's harmed classes on every method, the control's too: the card compares each
-    method with the control on those classes."""
-    ft = source.get("finetune") or {}
-    before = ft.get("epochs", 0) * ft.get("cycles", 1)
+    ``declared``: the source's technique, amount and seed, where it declares them (a technique ``t`` becomes
+    ``t+METHOD``); ``before``: its fine-tuning epochs. ``harmed`` names the source's harmed classes on every
+    method, the control's too: the card compares each method with the control on those classes."""
     classes = ", ".join(made.get("class_names", []))
     how = {
         "finetune": "plain cross-entropy",
         "reweight": f"classes {classes} weighted ×{made.get('class_weight', 0):g}",
         "constrained": f"ψ_c ≤ {made.get('epsilon', 0):g} on classes {classes}",
     }[made["method"]]
-    return {
-        "name": made["name"],
-        "technique": f"{source['label']}+{made['method']}",
-        "amount": source["amount"],
-        "seed": source["seed"],
+    technique = declared.get("technique")
+    item: dict[str, Any] = {"name": made["name"]}
+    if technique is not None:
+        item["technique"] = f"{technique}+{made['method']}"
+    item |= {k: declared[k] for k in ("amount", "seed") if declared.get(k) is not None}
+    return item | {
         "finetune_epochs": before + training.epochs,
         "notes": (
-            f"{source['name']} fine-tuned {training.epochs} more epoch{'s' if training.epochs != 1 else ''}, mask held, "
+            f"{source} fine-tuned {training.epochs} more epoch{'s' if training.epochs != 1 else ''}, mask held, "
             f"{training.optimizer} lr {training.lr:g} {training.schedule}: {how}"
         ),
         "files": made["files"],
         # what the card's Mitigation section reads back from the re-audit's results.json
-        "mitigates": source["name"],
+        "mitigates": source,
         "method": made["method"],
         "mitigation_seconds": round(made["seconds"], 1),
         "harmed_classes": list(harmed),
     }
 
 
-def _manifest(
-    config: SweepConfig,
+def build_manifest(
+    plan: Plan,
+    start: Start,
     *,
-    results: Results,
+    config: str,
     results_path: Path,
-    harm: Harm,
-    source: Swept,
-    sweep_dir: Path,
-    source_facts: dict[str, Any],
-    dense_entry: dict[str, Any],
-    dense_accuracy: float,
-    training: Training,
-    settings: Settings,
+    source_file: str,
     splits: dict[str, Any],
     made: list[dict[str, Any]],
+    source_format: str | None = None,
 ) -> dict[str, Any]:
+    """mitigation.json. ``config``: the file the models come from (the sweep's, or the audit config's) by name;
+    ``source_file``: the source model's file, relative to that config's folder (or the sweep folder)."""
+    results, harm = plan.results, plan.harm
+    source = {"name": harm.model, "sha256": results.model(harm.model).sha256, "file": source_file}
+    if source_format is not None:
+        source["format"] = source_format
     return {
         "mitigation_version": MANIFEST_VERSION,
         "pruneaudit": __version__,
         "torch": torch.__version__,
         "cpu": cpu_name(),
-        "config": config.source.name,
-        "threads": config.threads,
-        "seed": settings.seed,
+        "config": config,
+        "threads": plan.threads,
+        "seed": plan.settings.seed,
         "results": {"file": results_path.name, "sha256": sha256(results_path)},
-        "source": {
-            "name": harm.model,
-            "sha256": results.model(harm.model).sha256,
-            "file": source.file.relative_to(sweep_dir).as_posix(),
-            **source_facts,
+        "source": source | start.facts,
+        "dense": {
+            "name": results.dense.name,
+            "sha256": results.dense.sha256,
+            "heldout_accuracy": start.dense_accuracy,
         },
-        "dense": {"name": dense_entry["name"], "sha256": results.dense.sha256, "heldout_accuracy": dense_accuracy},
         "harmed": {
             "rule": harm.rule,
             "definition": harm.definition,
@@ -524,7 +583,7 @@ def _manifest(
             "excess_gap": list(harm.excess_gap),
             "mcnemar_p_holm": list(harm.p_holm),
         },
-        "training": asdict(training),
+        "training": asdict(plan.training),
         "splits": splits,
         "models": made,
     }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-from pruneaudit.errors import ConfigError
+from pruneaudit.errors import MISSING_FILE, ConfigError
+from pruneaudit.specs import DataSpec
 
 # finetune: the control (plain cross-entropy, same epochs, batches and seed), so that a gain can be told apart
 # from what more fine-tuning alone gives; reweight: class-reweighted cross-entropy; constrained: Hashemizadeh
@@ -23,6 +25,11 @@ DEFAULT_CLASS_WEIGHT = 2.0  # reweight: the loss weight of a harmed class; every
 # but cost 1.3 pp of top-1; 0.2 and 0.05 met three of four at no cost, 0.2 with less excess on the fourth.
 DEFAULT_DUAL_LR = 0.2
 DEFAULT_SEED = 0  # batch order and augmentation, the same for every method
+# From an audit config there is no sweep to give fine-tuning settings: `sweep.config.Training`'s defaults (SGD,
+# momentum 0.9, lr 0.01, constant rate, batches of 128, no augmentation, no weight decay) for this many epochs,
+# and one intra-op thread, as `prune` defaults to, so the model files repeat byte for byte.
+PLAIN_EPOCHS = 3
+PLAIN_THREADS = 1
 
 UNKNOWN_RULE = "--harmed {rule!r}: expected one of {allowed}, or several joined by '+' (all must hold)"
 
@@ -33,7 +40,8 @@ class Settings:
 
     methods: tuple[str, ...] = METHODS
     rule: str = DEFAULT_RULE
-    epochs: int | None = None  # None: the variant's own fine-tuning epochs
+    epochs: int | None = None  # None: the variant's own fine-tuning epochs (from an audit config: PLAIN_EPOCHS)
+    lr: float | None = None  # None: the variant's own learning rate (from an audit config: Training's default)
     class_weight: float = DEFAULT_CLASS_WEIGHT
     epsilon: float | None = None  # constrained: the bound on ψ_c; None: the audit's tolerance
     dual_lr: float = DEFAULT_DUAL_LR
@@ -48,6 +56,8 @@ class Settings:
             )
         if self.epochs is not None and self.epochs < 1:
             raise ConfigError(f"--epochs: expected a positive integer; received {self.epochs}")
+        if self.lr is not None and not 0 < self.lr < float("inf"):
+            raise ConfigError(f"--lr: expected a positive number; received {self.lr}")
         if not self.class_weight > 0 or self.class_weight == float("inf"):
             raise ConfigError(f"--class-weight: expected a positive number; received {self.class_weight}")
         if self.epsilon is not None and not 0 <= self.epsilon < 1:
@@ -62,3 +72,14 @@ def criteria(rule: str) -> tuple[str, ...]:
     if not all(p in CRITERIA for p in parts) or len(set(parts)) != len(parts):
         raise ConfigError(UNKNOWN_RULE.format(rule=rule, allowed=", ".join(CRITERIA)))
     return parts
+
+
+def train_data(audited: DataSpec, path: Path, *, split: int | None) -> DataSpec:
+    """``--train-data PATH [--train-split N]``: read as the audit config reads its data, another file or split.
+
+    The audit's preprocessing (keys, class names, scale, mean, std, resize, crop, colour, layout, size bound)
+    is what the models expect; its labels file, attributes and split name belong to its own data, not this one.
+    """
+    if not path.exists():
+        raise ConfigError(MISSING_FILE.format(path=path) + " (--train-data)")
+    return replace(audited, path=path, split=split, labels=None, attributes=(), split_name=None)

@@ -325,3 +325,29 @@ def test_the_held_out_rows_are_a_fixed_stratified_fifth():
     assert np.bincount(labels[rows], minlength=4).tolist() == [2, 2, 1, 0]  # ≥ 1 of a class of two, never all
     assert npz_bytes({"a": np.arange(3)}) == npz_bytes({"a": np.arange(3)})
     assert np.load(__import__("io").BytesIO(npz_bytes({"a": np.arange(3)})))["a"].tolist() == [0, 1, 2]
+
+
+def test_a_one_shot_variant_is_fine_tuned_with_the_plain_defaults(tmp_path):
+    """A variant made without fine-tuning (finetune: null) has no settings of its own to repeat: it gets
+    `Training`'s defaults, like a model from an audit config, and its mask holds."""
+    name = "oneshot-global-90"
+    report = tmp_path / "harm"
+    args = ["audit", "--quiet", "--device", "cpu", "--data", str(DATA), "--split", "1", "--out", str(report)]
+    args += [
+        "--dense",
+        str(SAMPLES / "torchscript" / "dense.pt"),
+        "--pruned",
+        str(SAMPLES / "torchscript" / f"{name}.pt"),
+    ]
+    assert run_cli(args).exit_code == 0
+    out = tmp_path / "out"
+    command = ["mitigate", "--config", str(SAMPLES / "sweep.yaml"), "--results", str(report / "results.json")]
+    command += ["--model", name, "--out", str(out), "--epochs", "1", "--method", "finetune", "--quiet"]
+    result = run_cli(command)
+    assert result.exit_code == 0, result.output
+    manifest = _manifest(out)
+    assert manifest["training"]["optimizer"] == "sgd" and manifest["training"]["epochs"] == 1
+    before = _weights(SAMPLES / "torchscript" / f"{name}.pt")
+    after = _weights(out / manifest["models"][0]["files"]["torchscript"]["path"])
+    assert all(torch.all(after[n][w == 0] == 0) for n, w in before.items())
+    assert manifest["models"][0]["sparsity"]["zeros"] == manifest["source"]["sparsity"]["zeros"]

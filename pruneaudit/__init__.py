@@ -27,6 +27,7 @@ _EXPORTS = {
     "select": "pruneaudit.api",
     "prune": "pruneaudit.api",
     "mitigate": "pruneaudit.api",
+    "study": "pruneaudit.api",
     "build_config": "pruneaudit.config",
     "build_sweep_config": "pruneaudit.sweep.config",
     "load_policy": "pruneaudit.policy",

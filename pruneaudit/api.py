@@ -6,6 +6,7 @@ pipeline (models, data, torch), imported when it is called.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +23,7 @@ from pruneaudit.specs import AuditConfig, DataSpec
 if TYPE_CHECKING:
     from pruneaudit.inference import Progress
     from pruneaudit.mitigation.settings import Settings
+    from pruneaudit.study import Study
     from pruneaudit.sweep.config import SweepConfig
     from pruneaudit.sweep.run import SweepCallback
 
@@ -211,3 +213,31 @@ def mitigate(
         settings=settings or Settings(),
         progress=progress,
     )
+
+
+def study(
+    paths: list[Path],
+    *,
+    out_dir: Path,
+    title: str | None = None,
+    timestamp: str | None = None,
+    cache_dir: Path | None | Literal["default"] = "default",
+) -> Study:
+    """Pool the audits saved at ``paths`` (results.json files, or folders holding one) into one study card:
+    index.html, study.md and study.json in ``out_dir``, written together. Returns the study."""
+    from pruneaudit._version import __version__
+    from pruneaudit.report.study import render_study  # Altair and Jinja: only for the commands that render
+    from pruneaudit.results import load_results
+    from pruneaudit.study import Audit, audit_labels, check_audits, pool
+
+    files = [p / "results.json" if p.is_dir() else p for p in paths]
+    labels = audit_labels(files)
+    audits = [Audit(label, load_results(f)) for label, f in zip(labels, files)]
+    check_audits(audits, [str(f) for f in files], [hashlib.sha256(f.read_bytes()).hexdigest() for f in files])
+    pooled = pool(audits)
+    folder = default_cache_dir() if cache_dir == "default" else cache_dir
+    with report_lock(out_dir) as lock:
+        write_outputs(
+            lock, render_study(pooled, title=title, timestamp=timestamp, cache_dir=folder, version=__version__)
+        )
+    return pooled

@@ -381,6 +381,35 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@cli.command("study")
+@click.argument("results_paths", metavar="RESULTS...", nargs=-1, required=True, type=PATH)
+@click.option("--out", type=PATH, required=True, help="Output directory (index.html, study.md, study.json).")
+@click.option("--title", help="The study card's title.")
+@click.option("--timestamp", is_flag=True, help="Stamp the card with the UTC time.")
+@_cache_options(holds="the Vega bundle", off="Use no cache folder: nothing is read from or written to one.")
+def study_command(
+    results_paths: tuple[Path, ...],
+    out: Path,
+    title: str | None,
+    timestamp: bool,
+    cache_path: Path | None,
+    no_cache: bool,
+) -> None:
+    """Pool saved audits (each a results.json, or a folder holding one) into one study card."""
+    from pruneaudit.api import study
+
+    pooled = study(
+        list(results_paths),
+        out_dir=out,
+        title=title,
+        timestamp=_now() if timestamp else None,
+        cache_dir=_cache_dir(cache_path, no_cache=no_cache),
+    )
+    models = sum(t.models for t in pooled.techniques)
+    click.echo(f"Pooled {len(pooled.audits)} audits, {models:,} models of {len(pooled.techniques)} techniques")
+    click.echo(f"Study card: {out / 'index.html'}")
+
+
 @cli.command("select")
 @click.argument("results_path", metavar="RESULTS", type=PATH)
 @click.option("--policy", "policy_path", type=PATH, help="policy.yaml whose 'selection' section sets the policies.")

@@ -28,6 +28,8 @@ FORBIDDEN = {
     "pruneaudit.selection": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
     "pruneaudit.analyses": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
     "pruneaudit.gate": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
+    # a study pools saved audits: it reads results, never a model, and leaves the card to report/
+    "pruneaudit.study": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli", "pruneaudit.api"),
     "pruneaudit.scalars": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
     "pruneaudit.policy": (*PIPELINE, "pruneaudit.report", "pruneaudit.cli", "pruneaudit.selection"),
     "pruneaudit.models": ("pruneaudit.config", "pruneaudit.policy", "pruneaudit.report", "pruneaudit.results"),
@@ -147,11 +149,12 @@ LIGHT_COMMANDS = """
 import json, sys, tempfile
 from click.testing import CliRunner
 from pruneaudit.cli import cli
-results, policy, command = sys.argv[1:]
+results, other, policy, command = sys.argv[1:]
 args = {
     "render": ["render", results, "--out", tempfile.mkdtemp()],
     "select": ["select", results],
     "check": ["check", results, "--policy", policy],
+    "study": ["study", results, other, "--out", tempfile.mkdtemp()],
 }[command]
 code = CliRunner().invoke(cli, args).exit_code
 prefixes = ("pruneaudit.models", "pruneaudit.data", "pruneaudit.inference", "pruneaudit.pipeline", "pruneaudit.encode")
@@ -160,12 +163,13 @@ print(json.dumps({"exit": code, "heavy": heavy}))
 """
 
 
-@pytest.mark.parametrize("command", ["render", "select", "check"])
+@pytest.mark.parametrize("command", ["render", "select", "check", "study"])
 def test_commands_on_saved_results_load_no_model_code(sample_audit, command):
     results = sample_audit["torchscript"] / "results.json"
+    other = sample_audit["onnx"] / "results.json"
     policy = ROOT / "examples" / "policy.yaml"
     out = subprocess.run(
-        [sys.executable, "-c", LIGHT_COMMANDS, str(results), str(policy), command],
+        [sys.executable, "-c", LIGHT_COMMANDS, str(results), str(other), str(policy), command],
         check=True,
         capture_output=True,
         text=True,

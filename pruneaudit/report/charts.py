@@ -184,13 +184,27 @@ def _spread_rows(summaries: tuple[ConfigurationSummary, ...]) -> Rows:
     return sorted(rows, key=lambda r: (r["measure"], r["technique"], r["sparsity"]))
 
 
+def change_bands(rows: Rows, *, domain: list[str], x_title: str, tooltip: list, title: str) -> dict[str, Any]:
+    """Per technique, a mean line and a low–high band against sparsity, one panel per measure (top-1 and
+    worst-class change, pp): the card's seeds and the study's audits are drawn alike."""
+    x = alt.X("sparsity:Q", title=x_title, axis=alt.Axis(format="%"))
+    colour = _technique_colour(domain)
+    base = alt.Chart().encode(x=x, color=colour)
+    band = base.mark_area(opacity=0.18).encode(y=alt.Y("low:Q", title="Change (pp)"), y2="high:Q")
+    line = base.mark_line(point=True).encode(y="mean:Q", tooltip=tooltip)
+    zero = alt.Chart().mark_rule(color="#888", strokeDash=[2, 2]).encode(y=alt.datum(0))
+    layered = alt.layer(band, line, zero, data=data("curves")).properties(width=320, height=260)
+    return spec(
+        layered.facet(column=alt.Column("measure:N", title=None, sort=["Top-1 change", "Worst-class change"]))
+        .resolve_scale(y="independent")
+        .properties(title=title),
+        curves=rows,
+    )
+
+
 def seed_curves(summaries: tuple[ConfigurationSummary, ...]) -> dict[str, Any]:
     """Per technique: the mean over seeds of top-1 and worst-class change against measured sparsity, with the
     band the seeds span; the sparsity is the configuration's mean measured one, not the declared amount."""
-    rows = _spread_rows(summaries)
-    domain = list(dict.fromkeys(s.technique for s in summaries))
-    x = alt.X("sparsity:Q", title="Weight sparsity (mean over seeds; measured)", axis=alt.Axis(format="%"))
-    colour = _technique_colour(domain)
     tooltip = [
         alt.Tooltip("technique:N", title="Technique"),
         alt.Tooltip("amount:Q", format=".0%", title="Declared amount"),
@@ -200,17 +214,29 @@ def seed_curves(summaries: tuple[ConfigurationSummary, ...]) -> dict[str, Any]:
         alt.Tooltip("low:Q", format="+.2f", title="Lowest (pp)"),
         alt.Tooltip("high:Q", format="+.2f", title="Highest (pp)"),
     ]
-    base = alt.Chart().encode(x=x, color=colour)
-    band = base.mark_area(opacity=0.18).encode(y=alt.Y("low:Q", title="Change (pp)"), y2="high:Q")
-    line = base.mark_line(point=True).encode(y="mean:Q", tooltip=tooltip)
-    zero = alt.Chart().mark_rule(color="#888", strokeDash=[2, 2]).encode(y=alt.datum(0))
-    layered = alt.layer(band, line, zero, data=data("curves")).properties(width=320, height=260)
-    return spec(
-        layered.facet(column=alt.Column("measure:N", title=None, sort=["Top-1 change", "Worst-class change"]))
-        .resolve_scale(y="independent")
-        .properties(title="Per-technique curves: mean over seeds (line) and the range the seeds span (band)"),
-        curves=rows,
+    return change_bands(
+        _spread_rows(summaries),
+        domain=list(dict.fromkeys(s.technique for s in summaries)),
+        x_title="Weight sparsity (mean over seeds; measured)",
+        tooltip=tooltip,
+        title="Per-technique curves: mean over seeds (line) and the range the seeds span (band)",
     )
+
+
+def alpha_bands(rows: Rows, *, domain: list[str], x_title: str, tooltip: list, title: str) -> dict[str, Any]:
+    """Per technique, α's mean line and low–high band against sparsity on a symmetric log scale; dashed: α = 1."""
+    x = alt.X("sparsity:Q", title=x_title, axis=alt.Axis(format="%"))
+    base = alt.Chart(data("alpha")).encode(x=x, color=_technique_colour(domain))
+    chart = (
+        base.mark_area(opacity=0.18).encode(
+            # symmetric log: a collapsed configuration's α of 40 leaves the others' 0.9-2 readable
+            y=alt.Y("low:Q", title="Bias intensification α (symmetric log scale)", scale=alt.Scale(type="symlog")),
+            y2="high:Q",
+        )
+        + base.mark_line(point=True).encode(y="mean:Q", tooltip=tooltip)
+        + alt.Chart(data("alpha")).mark_rule(color="#888", strokeDash=[2, 2]).encode(y=alt.datum(1))
+    )
+    return spec(chart.properties(title=title, width=480, height=260), alpha=rows)
 
 
 def alpha_curves(summaries: tuple[ConfigurationSummary, ...]) -> dict[str, Any]:
@@ -231,9 +257,6 @@ def alpha_curves(summaries: tuple[ConfigurationSummary, ...]) -> dict[str, Any]:
         ),
         key=lambda r: (r["technique"], r["sparsity"]),
     )
-    domain = list(dict.fromkeys(s.technique for s in summaries))
-    x = alt.X("sparsity:Q", title="Weight sparsity (mean over seeds)", axis=alt.Axis(format="%"))
-    base = alt.Chart(data("alpha")).encode(x=x, color=_technique_colour(domain))
     tooltip = [
         alt.Tooltip("technique:N", title="Technique"),
         alt.Tooltip("amount:Q", format=".0%", title="Declared amount"),
@@ -242,20 +265,12 @@ def alpha_curves(summaries: tuple[ConfigurationSummary, ...]) -> dict[str, Any]:
         alt.Tooltip("high:Q", format=".3f", title="Highest"),
         alt.Tooltip("models:Q", title="Models (seeds)"),
     ]
-    chart = (
-        base.mark_area(opacity=0.18).encode(
-            # symmetric log: a collapsed configuration's α of 40 leaves the others' 0.9-2 readable
-            y=alt.Y("low:Q", title="Bias intensification α (symmetric log scale)", scale=alt.Scale(type="symlog")),
-            y2="high:Q",
-        )
-        + base.mark_line(point=True).encode(y="mean:Q", tooltip=tooltip)
-        + alt.Chart(data("alpha")).mark_rule(color="#888", strokeDash=[2, 2]).encode(y=alt.datum(1))
-    )
-    return spec(
-        chart.properties(
-            title="α per technique: mean over seeds (line), their range (band); dashed: α = 1", width=480, height=260
-        ),
-        alpha=rows,
+    return alpha_bands(
+        rows,
+        domain=list(dict.fromkeys(s.technique for s in summaries)),
+        x_title="Weight sparsity (mean over seeds)",
+        tooltip=tooltip,
+        title="α per technique: mean over seeds (line), their range (band); dashed: α = 1",
     )
 
 

@@ -157,3 +157,48 @@ def test_tables_sort_and_filter(browser, card_dir):
         "return [...document.querySelectorAll('#class-table tbody tr')].filter(r => !r.hidden).map(r => r.cells[0].textContent)"
     )
     assert visible == ["7"]
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory, sample_audit):
+    """`pruneaudit study` over the sample audit and two synthetic ones (tests/study_audits.py)."""
+    from click.testing import CliRunner
+
+    from pruneaudit.cli import cli
+    from tests.study_audits import study_inputs
+
+    root = tmp_path_factory.mktemp("browser-study")
+    inputs = study_inputs(root, sample_audit["torchscript"])
+    result = CliRunner().invoke(cli, ["study", *map(str, inputs), "--out", str(root / "study"), "--no-cache"])
+    assert result.exit_code == 0, result.output
+    return root / "study"
+
+
+def test_study_card_renders_offline_without_errors(browser, study_dir):
+    page = study_dir / "index.html"
+    _load(browser, page, 1280)
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    requests = [
+        json.loads(e["message"])["message"]["params"]["request"]["url"]
+        for e in browser.get_log("performance")
+        if json.loads(e["message"])["message"]["method"] == "Network.requestWillBeSent"
+    ]
+    assert not [u for u in requests if not u.startswith(LOCAL_SCHEMES)]
+    charts = browser.execute_script(
+        "return [...document.querySelectorAll('div.vega')].map(e => [e.closest('section').id, "
+        "e.querySelectorAll('svg .mark-symbol path, svg .mark-area path, svg .mark-line path, svg .mark-rule line').length, "
+        "e.querySelectorAll('svg.marks').length])"
+    )
+    assert len(charts) == 5
+    for section, marks, svgs in charts:
+        assert marks > 0 and svgs == 1, (section, marks, svgs)
+    assert "could not be drawn" not in browser.find_element("tag name", "body").text
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1280, min(height, 12000))
+    assert browser.save_screenshot(str(study_dir.parent / "study.png"))
+    _load(browser, page, 420)
+    assert (
+        browser.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        <= 1
+    )

@@ -228,11 +228,11 @@ def study(
     from pruneaudit._version import __version__
     from pruneaudit.report.study import render_study  # Altair and Jinja: only for the commands that render
     from pruneaudit.results import load_results
-    from pruneaudit.study import Audit, audit_labels, check_audits, pool
+    from pruneaudit.study import audit_labels, check_audits, pool, summarise
 
     files = [p / "results.json" if p.is_dir() else p for p in paths]
     labels = audit_labels(files)
-    audits = [Audit(label, load_results(f)) for label, f in zip(labels, files)]
+    audits = [summarise(label, load_results(f)) for label, f in zip(labels, files)]  # one audit in memory at once
     check_audits(audits, [str(f) for f in files], [hashlib.sha256(f.read_bytes()).hexdigest() for f in files])
     pooled = pool(audits)
     folder = default_cache_dir() if cache_dir == "default" else cache_dir

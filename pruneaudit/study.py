@@ -35,6 +35,7 @@ import numpy as np
 
 from pruneaudit.analyses import (
     Correlation,
+    Relation,
     Trend,
     average_ranks,
     rank_correlation,
@@ -44,8 +45,8 @@ from pruneaudit.analyses import (
 )
 from pruneaudit.defaults import SPARSITY_MISMATCH
 from pruneaudit.errors import DataError
-from pruneaudit.results import Model, Results
-from pruneaudit.scalars import SCALARS, model_value
+from pruneaudit.results import Results
+from pruneaudit.scalars import SCALARS
 
 STUDY_VERSION = "1.0"
 MIN_AUDITS = 2
@@ -62,11 +63,77 @@ CLASS_SETS_DIFFER = (
 
 
 @dataclass(frozen=True)
+class PooledModel:
+    """What a study keeps of one pruned model that declares a technique and an amount."""
+
+    technique: str
+    amount: float
+    sparsity: float | None  # measured (declared for saved predictions)
+    worst_class_change: float | None
+    accuracy_change: float | None
+    intensification: float | None
+    harmed_significant_holm: int
+    worst_harmed: bool  # its worst class lost more than its audit's tolerance
+
+
+@dataclass(frozen=True)
 class Audit:
-    """One results file in the study, under a label that names it in the study card."""
+    """One results file in the study under its label, summarised: a study of 100,000 models holds these, not the
+    audits themselves (a 2,000-model audit's typed view is ~46 MB in memory, its summary a few hundred KB)."""
 
     label: str
-    results: Results
+    schema_version: str
+    dataset: str | None  # data.hf_id, else data.name: what says two audits are of one dataset
+    data_file: str
+    class_names: tuple[str, ...]
+    n_samples: int
+    dense_model: str
+    tolerance: float
+    alpha: float
+    pruned: int  # every pruned model, pooled or not
+    models: tuple[PooledModel, ...]
+    representation: tuple[Relation, ...] | None  # analyses.representation; None without training counts
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+def summarise(label: str, results: Results) -> Audit:
+    """The part of an audit a study pools."""
+    tolerance = results.settings.tolerance
+    models = []
+    for m in results.pruned:
+        if m.technique is None or m.amount is None:
+            continue
+        vs = m.vs_dense
+        worst = vs.worst_class_change.value
+        models.append(
+            PooledModel(
+                technique=m.technique,
+                amount=m.amount,
+                sparsity=sparsity(m),
+                worst_class_change=worst,
+                accuracy_change=vs.accuracy_change,
+                intensification=vs.intensification,
+                harmed_significant_holm=vs.harmed_significant_holm,
+                worst_harmed=worst is not None and worst < -tolerance,
+            )
+        )
+    return Audit(
+        label=label,
+        schema_version=results.schema_version,
+        dataset=results.data.hf_id or results.data.name,
+        data_file=results.data.file,
+        class_names=results.data.class_names,
+        n_samples=results.data.n_samples,
+        dense_model=results.dense.name,
+        tolerance=tolerance,
+        alpha=results.settings.alpha,
+        pruned=len(results.pruned),
+        models=tuple(models),
+        representation=representation(results),
+    )
 
 
 @dataclass(frozen=True)
@@ -165,36 +232,26 @@ def check_audits(audits: Sequence[Audit], paths: Sequence[str], digests: Sequenc
     seen: dict[str, str] = {}
     datasets: dict[str, tuple[str, tuple[str, ...]]] = {}
     for audit, path, key in zip(audits, paths, digests):
-        data = audit.results.data
         if key in seen:
             raise DataError(SAME_AUDIT.format(path=path, other=seen[key]))
         seen[key] = path
-        dataset = data.hf_id or data.name
+        dataset, classes = audit.dataset, audit.class_names
         if dataset is None:
             continue
-        other, names = datasets.setdefault(dataset, (path, data.class_names))
-        if names != data.class_names:
-            first = next((i for i, (a, b) in enumerate(zip(data.class_names, names)) if a != b), None)
-            detail = "" if first is None else f" (class {first} is {data.class_names[first]!r}, not {names[first]!r})"
+        other, names = datasets.setdefault(dataset, (path, classes))
+        if names != classes:
+            first = next((i for i, (a, b) in enumerate(zip(classes, names)) if a != b), None)
+            detail = "" if first is None else f" (class {first} is {classes[first]!r}, not {names[first]!r})"
             raise DataError(
                 CLASS_SETS_DIFFER.format(
                     path=path,
                     dataset=dataset,
-                    got=len(data.class_names),
+                    got=len(classes),
                     detail=detail,
                     other=other,
                     expected=len(names),
                 )
             )
-
-
-def _pooled(results: Results) -> list[Model]:
-    return [m for m in results.pruned if m.technique is not None and m.amount is not None]
-
-
-def _worst_harmed(m: Model, tolerance: float) -> bool:
-    worst = m.vs_dense.worst_class_change.value
-    return worst is not None and worst < -tolerance
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -203,27 +260,26 @@ def _median(values: Sequence[float | None]) -> float | None:
 
 
 def _technique_summaries(audits: Sequence[Audit]) -> tuple[TechniqueSummary, ...]:
-    rows: dict[str, list[tuple[int, Model, float]]] = {}
+    rows: dict[str, list[tuple[int, PooledModel]]] = {}
     for i, a in enumerate(audits):
-        for m in _pooled(a.results):
-            rows.setdefault(m.technique, []).append((i, m, a.results.settings.tolerance))
+        for m in a.models:
+            rows.setdefault(m.technique, []).append((i, m))
     out = []
     for technique in sorted(rows):
         members = rows[technique]
-        worst = [m.vs_dense.worst_class_change.value for _, m, _ in members]
-        alpha = [x for x in (m.vs_dense.intensification for _, m, _ in members) if x is not None]
-        harmed = [_worst_harmed(m, tol) for _, m, tol in members]
+        worst = [m.worst_class_change for _, m in members]
+        alpha = [x for x in (m.intensification for _, m in members) if x is not None]
         out.append(
             TechniqueSummary(
                 technique=technique,
-                audits=len({i for i, _, _ in members}),
+                audits=len({i for i, _ in members}),
                 models=len(members),
-                worst_harmed=float(np.mean(harmed)),
-                any_significant=float(np.mean([m.vs_dense.harmed_significant_holm > 0 for _, m, _ in members])),
-                audits_worst_harmed=len({i for (i, _, _), h in zip(members, harmed) if h}),
+                worst_harmed=float(np.mean([m.worst_harmed for _, m in members])),
+                any_significant=float(np.mean([m.harmed_significant_holm > 0 for _, m in members])),
+                audits_worst_harmed=len({i for i, m in members if m.worst_harmed}),
                 worst_change=spread(worst),
                 median_worst_change=_median(worst),
-                accuracy_change=spread([m.vs_dense.accuracy_change for _, m, _ in members]),
+                accuracy_change=spread([m.accuracy_change for _, m in members]),
                 median_intensification=_median(alpha),
                 intensified=float(np.mean([x > 1 for x in alpha])) if alpha else None,
             )
@@ -231,33 +287,29 @@ def _technique_summaries(audits: Sequence[Audit]) -> tuple[TechniqueSummary, ...
     return tuple(out)
 
 
-def _cells(audit: Audit) -> dict[tuple[str, float], list[Model]]:
+def _cells(audit: Audit) -> dict[tuple[str, float], list[PooledModel]]:
     """(technique, amount) → the audit's models of that configuration (its seeds)."""
-    out: dict[tuple[str, float], list[Model]] = {}
-    for m in _pooled(audit.results):
+    out: dict[tuple[str, float], list[PooledModel]] = {}
+    for m in audit.models:
         out.setdefault((m.technique, m.amount), []).append(m)
     return out
 
 
-def _seed_mean(models: Sequence[Model], metric: str) -> float | None:
-    v = [x for x in (model_value(m, metric) for m in models) if x is not None]
-    return float(np.mean(v)) if v else None
-
-
-def _mean_sparsity(models: Sequence[Model]) -> float | None:
-    v = [x for x in map(sparsity, models) if x is not None]
+def _seed_mean(models: Sequence[PooledModel], field: str) -> float | None:
+    """The mean of one field (a metric's name: worst_class_change, accuracy_change, intensification, sparsity)."""
+    v = [x for x in (getattr(m, field) for m in models) if x is not None]
     return float(np.mean(v)) if v else None
 
 
 def _configuration_pools(audits: Sequence[Audit]) -> tuple[ConfigurationPool, ...]:
-    by: dict[tuple[str, float], list[tuple[Audit, list[Model]]]] = {}
+    by: dict[tuple[str, float], list[tuple[Audit, list[PooledModel]]]] = {}
     for a in audits:
         for key, models in _cells(a).items():
             by.setdefault(key, []).append((a, models))
     out = []
     for (technique, amount), held in sorted(by.items()):
-        models = [(m, a.results.settings.tolerance) for a, ms in held for m in ms]
-        sparsities = [_mean_sparsity(ms) for _, ms in held]
+        models = [m for _, ms in held for m in ms]
+        sparsities = [_seed_mean(ms, "sparsity") for _, ms in held]
         out.append(
             ConfigurationPool(
                 technique=technique,
@@ -268,7 +320,7 @@ def _configuration_pools(audits: Sequence[Audit]) -> tuple[ConfigurationPool, ..
                 worst_change=spread([_seed_mean(ms, "worst_class_change") for _, ms in held]),
                 accuracy_change=spread([_seed_mean(ms, "accuracy_change") for _, ms in held]),
                 intensification=spread([_seed_mean(ms, "intensification") for _, ms in held]),
-                worst_harmed=float(np.mean([_worst_harmed(m, tol) for m, tol in models])),
+                worst_harmed=float(np.mean([m.worst_harmed for m in models])),
             )
         )
     return tuple(out)
@@ -278,11 +330,11 @@ def _representation_pools(audits: Sequence[Audit]) -> tuple[tuple[Representation
     points: dict[tuple[str, float], list[tuple[str, str, float, float]]] = {}
     without = []
     for a in audits:
-        relations = representation(a.results)
+        relations = a.representation
         if relations is None:
             without.append(a.label)
             continue
-        k = a.results.data.n_classes
+        k = a.n_classes
         for r in relations:
             points.setdefault((r.technique, r.amount), []).extend(
                 (a.label, c, k * x, y) for c, x, y in zip(r.classes, r.x, r.y)
@@ -317,7 +369,7 @@ def ranking_blocks(audits: Sequence[Audit], metric: str) -> list[tuple[int, dict
         cells = _cells(a)
         for amount in sorted({x for _, x in cells}):
             here = {t: ms for (t, x), ms in cells.items() if x == amount}
-            sp = {t: _mean_sparsity(ms) for t, ms in here.items()}
+            sp = {t: _seed_mean(ms, "sparsity") for t, ms in here.items()}
             known = [s for s in sp.values() if s is not None]
             if not known:
                 continue
@@ -397,7 +449,7 @@ def pool(audits: Sequence[Audit]) -> Study:
         representation=pools,
         without_counts=without,
         rankings=tuple(rank_techniques(audits, metric) for metric in RANKED_BY),
-        undeclared=sum(len(a.results.pruned) - len(_pooled(a.results)) for a in audits),
+        undeclared=sum(a.pruned - len(a.models) for a in audits),
     )
 
 
@@ -429,17 +481,17 @@ def study_mapping(s: Study, *, tool_version: str) -> dict[str, Any]:
         "audits": [
             {
                 "label": a.label,
-                "schema_version": a.results.schema_version,
-                "dataset": a.results.data.hf_id or a.results.data.name,
-                "data_file": a.results.data.file,
-                "n_classes": a.results.data.n_classes,
-                "n_samples": a.results.data.n_samples,
-                "dense_model": a.results.dense.name,
-                "pruned_models": len(a.results.pruned),
-                "pooled_models": len(_pooled(a.results)),
-                "tolerance": a.results.settings.tolerance,
-                "alpha": a.results.settings.alpha,
-                "train_class_counts": a.results.data.train_class_counts is not None,
+                "schema_version": a.schema_version,
+                "dataset": a.dataset,
+                "data_file": a.data_file,
+                "n_classes": a.n_classes,
+                "n_samples": a.n_samples,
+                "dense_model": a.dense_model,
+                "pruned_models": a.pruned,
+                "pooled_models": len(a.models),
+                "tolerance": a.tolerance,
+                "alpha": a.alpha,
+                "train_class_counts": a.representation is not None,
             }
             for a in s.audits
         ],

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pruneaudit.results import load_results
+from pruneaudit.results import Results, load_results
 from pruneaudit.study import (
     Audit,
     audit_labels,
@@ -15,16 +15,23 @@ from pruneaudit.study import (
     pool,
     rank_techniques,
     ranking_blocks,
+    summarise,
 )
 from tests import results_factory as rf
 from tests.study_audits import study_inputs
 
 
 @pytest.fixture(scope="module")
-def audits(tmp_path_factory, sample_audit) -> list[Audit]:
+def loaded(tmp_path_factory, sample_audit) -> list[tuple[str, Results]]:
+    """The three audits as labels and typed views: the oracles read the views, the study their summaries."""
     files = study_inputs(tmp_path_factory.mktemp("study"), sample_audit["torchscript"])
     files = [f if f.name == "results.json" else f / "results.json" for f in files]
-    return [Audit(label, load_results(f)) for label, f in zip(audit_labels(files), files)]
+    return [(label, load_results(f)) for label, f in zip(audit_labels(files), files)]
+
+
+@pytest.fixture(scope="module")
+def audits(loaded) -> list[Audit]:
+    return [summarise(label, results) for label, results in loaded]
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +39,16 @@ def pooled(audits):
     return pool(audits)
 
 
-def _frame(audits: list[Audit]) -> pd.DataFrame:
+def _frame(loaded: list[tuple[str, Results]]) -> pd.DataFrame:
     """Every pooled model (declares a technique and an amount), one row each."""
     rows = []
-    for a in audits:
-        for m in a.results.pruned:
+    for label, results in loaded:
+        for m in results.pruned:
             if m.technique is None or m.amount is None:
                 continue
             rows.append(
                 {
-                    "audit": a.label,
+                    "audit": label,
                     "technique": m.technique,
                     "amount": m.amount,
                     "sparsity": m.facts.sparsity if m.facts.weight_count else m.amount,
@@ -49,7 +56,7 @@ def _frame(audits: list[Audit]) -> pd.DataFrame:
                     "accuracy": m.vs_dense.accuracy_change,
                     "alpha": m.vs_dense.intensification,
                     "holm": m.vs_dense.harmed_significant_holm,
-                    "harmed": m.vs_dense.worst_class_change.value < -a.results.settings.tolerance,
+                    "harmed": m.vs_dense.worst_class_change.value < -results.settings.tolerance,
                 }
             )
     return pd.DataFrame(rows)
@@ -63,13 +70,13 @@ def test_labels_are_folders_relative_to_the_shared_one(tmp_path):
 def test_the_study_holds_three_audits_of_three_datasets(pooled):
     labels = [a.label for a in pooled.audits]
     assert len(set(labels)) == 3 and labels[1].endswith("teams/ten/report") and labels[2].endswith("teams/six/report")
-    assert [a.results.data.n_classes for a in pooled.audits] == [10, 10, 6]
-    assert len({a.results.data.name for a in pooled.audits}) == 3
+    assert [a.n_classes for a in pooled.audits] == [10, 10, 6]
+    assert len({a.dataset for a in pooled.audits}) == 3
     assert pooled.without_counts == (labels[2],)
 
 
-def test_technique_summaries_match_a_pandas_groupby(audits, pooled):
-    frame = _frame(audits)
+def test_technique_summaries_match_a_pandas_groupby(loaded, pooled):
+    frame = _frame(loaded)
     grouped = frame.groupby("technique")
     assert [t.technique for t in pooled.techniques] == sorted(grouped.groups)
     for t in pooled.techniques:
@@ -88,8 +95,8 @@ def test_technique_summaries_match_a_pandas_groupby(audits, pooled):
         assert t.intensified == pytest.approx((alpha > 1).mean())
 
 
-def test_configuration_pools_are_means_of_each_audits_seed_mean(audits, pooled):
-    frame = _frame(audits)
+def test_configuration_pools_are_means_of_each_audits_seed_mean(loaded, pooled):
+    frame = _frame(loaded)
     per_audit = frame.groupby(["technique", "amount", "audit"])[["worst", "accuracy", "alpha", "sparsity"]].mean()
     across = per_audit.groupby(["technique", "amount"]).agg(["mean", "min", "max"])
     models = frame.groupby(["technique", "amount"]).agg(models=("worst", "size"), harmed=("harmed", "mean"))
@@ -106,16 +113,16 @@ def test_configuration_pools_are_means_of_each_audits_seed_mean(audits, pooled):
     assert shared, "the sample and both synthetic audits share l1_unstructured and random_unstructured at 50% and 90%"
 
 
-def test_representation_pools_classes_by_relative_share_against_scipy(audits, pooled):
+def test_representation_pools_classes_by_relative_share_against_scipy(loaded, pooled):
     """x = share × classes, y = each class's mean recall change over the configuration's seeds, pooled over the
     audits with counts; ρ and p from scipy.stats.spearmanr, the trend from scipy.stats.linregress."""
-    with_counts = [a for a in audits if a.results.data.train_class_counts is not None]
+    with_counts = [r for _, r in loaded if r.data.train_class_counts is not None]
     assert len(with_counts) == 2
     for p in pooled.representation:
         xs, ys = [], []
-        for a in with_counts:
-            counts = np.array(a.results.data.train_class_counts, dtype=float)
-            members = [m for m in a.results.pruned if (m.technique, m.amount) == (p.technique, p.amount)]
+        for r in with_counts:
+            counts = np.array(r.data.train_class_counts, dtype=float)
+            members = [m for m in r.pruned if (m.technique, m.amount) == (p.technique, p.amount)]
             if not members:
                 continue
             change = np.array(
@@ -189,7 +196,7 @@ def _hand_audit(label: str, worst: dict[str, float], *, sparsity: dict[str, floa
         rf.model(t, acc=0.9, worst=w, sparsity=(sparsity or {}).get(t, 0.5), technique=t, amount=0.5)
         for t, w in worst.items()
     ]
-    return Audit(label, rf.view(*models))
+    return summarise(label, rf.view(*models))
 
 
 def test_a_technique_that_wins_every_block_has_a_degenerate_interval():
@@ -211,7 +218,7 @@ def test_one_audit_gives_no_interval_and_mismatched_sparsity_leaves_the_block():
 
 
 def test_models_without_a_technique_or_amount_are_counted_not_pooled():
-    a = Audit("a", rf.view(rf.model("p", acc=0.9, worst=-0.1, sparsity=0.5, technique=None)))
+    a = summarise("a", rf.view(rf.model("p", acc=0.9, worst=-0.1, sparsity=0.5, technique=None)))
     b = _hand_audit("b", {"x": -0.01})
     s = pool([a, b])
     assert s.undeclared == 1 and [t.technique for t in s.techniques] == ["x"]

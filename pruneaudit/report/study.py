@@ -396,22 +396,22 @@ def study_charts(s: Study) -> list[Chart]:
 
 def study_context(s: Study, *, title: str | None, timestamp: str | None) -> dict[str, Any]:
     """Everything the study templates show, computed once for both the HTML and the Markdown card."""
-    datasets = sorted({a.results.data.hf_id or a.results.data.name or a.results.data.file for a in s.audits})
-    tolerances = sorted({a.results.settings.tolerance for a in s.audits})
+    datasets = sorted({a.dataset or a.data_file for a in s.audits})
+    tolerances = sorted({a.tolerance for a in s.audits})
     return {
         "title": title or f"Pruning study: {len(s.audits)} audits",
         "timestamp": timestamp,
         "audits": [
             {
                 "label": a.label,
-                "dataset": a.results.data.hf_id or a.results.data.name or a.results.data.file,
-                "classes": a.results.data.n_classes,
-                "images": a.results.data.n_samples,
-                "models": len(a.results.pruned),
-                "techniques": ", ".join(sorted({m.technique for m in a.results.pruned if m.technique})) or "none",
-                "counts": a.results.data.train_class_counts is not None,
-                "schema": a.results.schema_version,
-                "tolerance": unsigned_pp(a.results.settings.tolerance),
+                "dataset": a.dataset or a.data_file,
+                "classes": a.n_classes,
+                "images": a.n_samples,
+                "models": a.pruned,
+                "techniques": ", ".join(sorted({m.technique for m in a.models})) or "none",
+                "counts": a.representation is not None,
+                "schema": a.schema_version,
+                "tolerance": unsigned_pp(a.tolerance),
             }
             for a in s.audits
         ],

@@ -16,7 +16,7 @@ from pruneaudit.report.study import (
     technique_sentences,
 )
 from pruneaudit.results import load_results, parse_results
-from pruneaudit.study import Audit, Rank, Ranking, audit_labels, pool
+from pruneaudit.study import Audit, Rank, Ranking, audit_labels, pool, summarise
 from tests import results_factory as rf
 from tests.study_audits import study_inputs
 
@@ -25,7 +25,7 @@ from tests.study_audits import study_inputs
 def pooled(tmp_path_factory, sample_audit):
     files = study_inputs(tmp_path_factory.mktemp("study-card"), sample_audit["torchscript"])
     files = [f if f.name == "results.json" else f / "results.json" for f in files]
-    return pool([Audit(label, load_results(f)) for label, f in zip(audit_labels(files), files)])
+    return pool([summarise(label, load_results(f)) for label, f in zip(audit_labels(files), files)])
 
 
 def test_every_chart_matches_the_vega_lite_schema(pooled):
@@ -52,8 +52,8 @@ def test_the_curves_hold_one_row_per_configuration_and_measure(pooled):
 
 def test_technique_sentences_say_how_often_and_how_much():
     audits = [
-        Audit("a", rf.view(rf.model("x1", acc=0.9, worst=-0.20, sparsity=0.5, technique="x", amount=0.5))),
-        Audit("b", rf.view(rf.model("x2", acc=0.9, worst=-0.005, sparsity=0.5, technique="x", amount=0.5))),
+        summarise("a", rf.view(rf.model("x1", acc=0.9, worst=-0.20, sparsity=0.5, technique="x", amount=0.5))),
+        summarise("b", rf.view(rf.model("x2", acc=0.9, worst=-0.005, sparsity=0.5, technique="x", amount=0.5))),
     ]
     [line] = technique_sentences(pool(audits))
     assert line.startswith(
@@ -80,7 +80,7 @@ def test_the_ranking_sentence_says_when_the_order_is_not_settled():
 
 def test_without_training_counts_the_representation_says_what_it_needs():
     audits = [
-        Audit(label, rf.view(rf.model(label, acc=0.9, worst=-0.1, sparsity=0.5, technique="x", amount=0.5)))
+        summarise(label, rf.view(rf.model(label, acc=0.9, worst=-0.1, sparsity=0.5, technique="x", amount=0.5)))
         for label in ("a", "b")
     ]
     s = pool(audits)
@@ -99,7 +99,7 @@ def test_differing_tolerances_are_said(pooled):
     assert study_context(pooled, title=None, timestamp=None)["tolerance_note"] is None
     tight = rf.results(rf.model("x1", acc=0.9, worst=-0.2, sparsity=0.5, technique="x", amount=0.5))
     tight["settings"]["tolerance"] = 0.02
-    audits = [Audit("a", parse_results(tight)), *pooled.audits[1:]]
+    audits = [summarise("a", parse_results(tight)), *pooled.audits[1:]]
     note = study_context(pool(audits), title="T", timestamp=None)["tolerance_note"]
     assert note == "The audits' tolerances differ (1.0 pp, 2.0 pp): each audit's own is used."
 
@@ -129,7 +129,7 @@ def _counted(label: str, counts: list[int], change: list[float]) -> Audit:
             "top_pies": [],
         }
     ]
-    return Audit(label, parse_results(raw))
+    return summarise(label, parse_results(raw))
 
 
 def test_the_representation_sentence_reads_the_sign_as_the_card_does():

@@ -33,9 +33,9 @@ from pruneaudit.mitigation.run import (
     MANIFEST,
     Plan,
     Swept,
-    _check_classes,
     audit_item,
     build_manifest,
+    check_classes,
     given,
     heldout_data,
     measure,
@@ -48,7 +48,7 @@ from pruneaudit.models.factories import factory_sources
 from pruneaudit.outputs import report_lock, write_file
 from pruneaudit.results import Results, load_results
 from pruneaudit.specs import AuditConfig, DataSpec, ModelSpec
-from pruneaudit.sweep.config import Training
+from pruneaudit.sweep.config import DEFAULT_OPSET, Training
 from pruneaudit.sweep.run import SweepCallback
 from pruneaudit.sweep.train import load_images
 
@@ -66,7 +66,6 @@ REFUSED = {
     ),
 }
 INSTEAD = "give its TorchScript file, or its state_dict with the factory"
-OPSET = 17  # unused: no recovered model is written as ONNX
 
 
 def run_plain_mitigation(
@@ -109,7 +108,7 @@ def run_plain_mitigation(
     device = resolve_device(config.device)
     tune = train.subset(np.setdiff1d(np.arange(len(train)), rows))
     held = train.subset(rows)
-    _check_classes(results, harm, tune, where=str(train_data.path))
+    check_classes(results, harm, tune, where=str(train_data.path))
     plan = Plan(
         results=results,
         harm=harm,
@@ -124,7 +123,7 @@ def run_plain_mitigation(
         threads=PLAIN_THREADS,
         batch_size=config.batch_size,
         formats=(spec.format,),
-        opset=OPSET,
+        opset=DEFAULT_OPSET,  # as a sweep would; formats hold no ONNX here
     )
     start = measure(plan, name=model)
     with report_lock(out) as lock:

@@ -111,7 +111,7 @@ def run_mitigation(
     dense_entry = _audited(sweep_manifest, results.dense, sweep_dir=sweep_dir, results_path=results_path)
     tune = train.subset(np.setdiff1d(np.arange(len(train)), rows))
     held = train.subset(rows)
-    _check_classes(results, harm, tune, where=str(config.train_data.path))
+    check_classes(results, harm, tune, where=str(config.train_data.path))
     with numerics(config.threads):
         source = _swept(source_entry, config=config, sweep_dir=sweep_dir, device=device)
         dense = _swept(dense_entry, config=config, sweep_dir=sweep_dir, device=device)
@@ -271,7 +271,7 @@ def _swept(entry: dict[str, Any], *, config: SweepConfig, sweep_dir: Path, devic
     return Swept(entry=entry, file=path, build=build, output=config.model.output)
 
 
-def _check_classes(results: Results, harm: Harm, tune: Images, *, where: str) -> None:
+def check_classes(results: Results, harm: Harm, tune: Images, *, where: str) -> None:
     n = results.data.n_classes
     if int(tune.labels.max()) >= n:
         raise DataError(f"{where}: train_data has labels up to {int(tune.labels.max())}; the audit has {n} classes")

@@ -21,6 +21,8 @@ from pruneaudit.errors import ConfigError
 from pruneaudit.specs import DataSpec, ModelSpec
 from pruneaudit.yamlfile import check_keys, read_yaml, shown
 
+DEFAULT_OPSET = 17  # the ONNX opset models are exported with
+
 # name → (how masks are chosen, may it run iteratively): the techniques of torch.nn.utils.prune.
 TECHNIQUES: dict[str, str] = {
     "l1_unstructured": "smallest |w| of each layer",
@@ -154,7 +156,7 @@ class SweepConfig:
     threads: int = 1  # intra-op threads per variant: float results depend on it, never on --jobs
     device: str = "auto"
     batch_size: int = 256  # evaluation batch
-    opset: int = 17
+    opset: int = DEFAULT_OPSET
     base_dir: Path = Path(".")
     source: Path = Path("sweep.yaml")
     trust_pickle: bool = False
@@ -501,7 +503,9 @@ def build_sweep_config(
         threads=_value(where + ":", raw, "threads", 1, lambda v: _is_int(v) and 1 <= v <= 1024, "a positive integer"),
         device=device,
         batch_size=_value(where + ":", raw, "batch_size", 256, lambda v: _is_int(v) and v > 0, "a positive integer"),
-        opset=_value(where + ":", raw, "opset", 17, lambda v: _is_int(v) and 7 <= v <= 20, "an ONNX opset in [7, 20]"),
+        opset=_value(
+            where + ":", raw, "opset", DEFAULT_OPSET, lambda v: _is_int(v) and 7 <= v <= 20, "an ONNX opset in [7, 20]"
+        ),
         base_dir=base,
         source=path,
         trust_pickle=trust_pickle,

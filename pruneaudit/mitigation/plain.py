@@ -28,7 +28,7 @@ from pruneaudit.defaults import DEFAULT_ALPHA, DEFAULT_MAX_BYTES, DEFAULT_TOLERA
 from pruneaudit.errors import ConfigError, DataError, ModelError
 from pruneaudit.fingerprint import sha256
 from pruneaudit.mitigation.harm import check_harm_split, harmed_classes
-from pruneaudit.mitigation.heldout import FILE, heldout_arrays, heldout_rows, npz_bytes
+from pruneaudit.mitigation.heldout import FILE
 from pruneaudit.mitigation.run import (
     MANIFEST,
     Plan,
@@ -38,6 +38,7 @@ from pruneaudit.mitigation.run import (
     check_classes,
     given,
     heldout_data,
+    hold_out,
     measure,
     recover,
     splits,
@@ -87,12 +88,7 @@ def run_plain_mitigation(
     results = load_results(results_path)
     _check_audit(config, results, spec, where=where, results_path=results_path)
     train = load_images(train_data)
-    rows = heldout_rows(train.labels)
-    if not len(rows):
-        raise DataError(f"{train_data.path}: --train-data has no class with two images; nothing can be held out")
-    heldout = npz_bytes(
-        heldout_arrays(train.raw, train.labels, train.dataset.attributes, rows, where=str(train_data.path))
-    )
+    rows, heldout = hold_out(train, path=train_data.path, what="--train-data", where=str(train_data.path))
     check_harm_split(
         results,
         where=str(results_path),

@@ -88,12 +88,7 @@ def run_mitigation(
     results = load_results(results_path)
     sweep_manifest = _read_sweep_manifest(sweep_dir)
     train = load_images(config.train_data)
-    rows = heldout_rows(train.labels)
-    if not len(rows):
-        raise DataError(f"{config.train_data.path}: train_data has no class with two images; nothing can be held out")
-    heldout = npz_bytes(
-        heldout_arrays(train.raw, train.labels, train.dataset.attributes, rows, where=str(config.source))
-    )
+    rows, heldout = hold_out(train, path=config.train_data.path, what="train_data", where=str(config.source))
     check_harm_split(
         results,
         where=str(results_path),
@@ -269,6 +264,14 @@ def _swept(entry: dict[str, Any], *, config: SweepConfig, sweep_dir: Path, devic
         return module.to(device).eval()
 
     return Swept(entry=entry, file=path, build=build, output=config.model.output)
+
+
+def hold_out(train: Images, *, path: Path, what: str, where: str) -> tuple[np.ndarray, bytes]:
+    """The rows held out of fine-tuning (a stratified fifth, `heldout.heldout_rows`) and heldout.npz's bytes."""
+    rows = heldout_rows(train.labels)
+    if not len(rows):
+        raise DataError(f"{path}: {what} has no class with two images; nothing can be held out")
+    return rows, npz_bytes(heldout_arrays(train.raw, train.labels, train.dataset.attributes, rows, where=where))
 
 
 def check_classes(results: Results, harm: Harm, tune: Images, *, where: str) -> None:

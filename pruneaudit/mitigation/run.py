@@ -32,10 +32,11 @@ import torch
 from pruneaudit._version import __version__
 from pruneaudit.errors import NOT_MASKABLE, ConfigError, DataError, ModelError
 from pruneaudit.fingerprint import sha256
+from pruneaudit.metrics.significance import mcnemar_exact
 from pruneaudit.mitigation.harm import Harm, check_harm_split, harmed_classes
 from pruneaudit.mitigation.heldout import FILE, HELDOUT_FRACTION, heldout_arrays, heldout_rows, npz_bytes
 from pruneaudit.mitigation.objectives import ConstrainedLoss, Reference, class_weights, reference, reweighted
-from pruneaudit.mitigation.settings import PLAIN_EPOCHS, Settings
+from pruneaudit.mitigation.settings import CONTROL, PLAIN_EPOCHS, Settings
 from pruneaudit.models import load_predictor, resolve_device
 from pruneaudit.models.base import first_line
 from pruneaudit.models.torch_common import select_output
@@ -50,7 +51,7 @@ from pruneaudit.sweep.masks import sparsity as zero_share
 from pruneaudit.sweep.masks import weight_names, zero_masks
 from pruneaudit.sweep.run import MANIFEST as SWEEP_MANIFEST
 from pruneaudit.sweep.run import SweepCallback, SweepProgress, cpu_name, cuda_devices, numerics
-from pruneaudit.sweep.train import Images, accuracy, fit, load_images
+from pruneaudit.sweep.train import Images, accuracy, fit, load_images, predict
 
 MANIFEST = "mitigation.json"
 MANIFEST_VERSION = "1.0"
@@ -371,6 +372,7 @@ def recover(plan: Plan, start: Start, *, model: str, out: Path, progress: SweepC
     """Every method of ``plan.settings``, one after another, each from a fresh copy of the source; their manifest entries."""
     methods = plan.settings.methods
     made: list[dict[str, Any]] = []
+    predicted: dict[str, np.ndarray] = {}  # method → its held-out predictions, for the paired test against the control
     for method in methods:
         name = f"{model}+{method}"
 
@@ -378,15 +380,35 @@ def recover(plan: Plan, start: Start, *, model: str, out: Path, progress: SweepC
             if progress is not None:
                 progress(SweepProgress(name, step, steps, len(made), len(methods), made=finished))
 
-        made.append(_mitigate(method, plan, start, name=name, out=out, progress=tell))
+        entry, predicted[method] = _mitigate(method, plan, start, name=name, out=out, progress=tell)
+        made.append(entry)
         tell(1, 1, finished=True)
+    if CONTROL in predicted:
+        for entry in made:
+            if entry["method"] != CONTROL:
+                entry["vs_control"] = vs_control(
+                    predicted[entry["method"]], predicted[CONTROL], plan.held.labels, plan.harm.classes
+                )
     return made
+
+
+def vs_control(method: np.ndarray, control: np.ndarray, labels: np.ndarray, classes: tuple[int, ...]) -> dict[str, Any]:
+    """A method against the control, paired on the held-out images of the harmed classes: the images only the method
+    gets right, those only the control gets right, and the exact two-sided McNemar p-value of the two counts
+    (binomial, p = 1/2, `metrics.significance.mcnemar_exact`). More fine-tuning alone recovers accuracy too, so
+    a method helps only where it beats the control on the same images."""
+    on = np.isin(labels, classes)
+    right_m, right_c = method[on] == labels[on], control[on] == labels[on]
+    only_m, only_c = int(np.sum(right_m & ~right_c)), int(np.sum(right_c & ~right_m))
+    p = float(mcnemar_exact(np.array([only_m]), np.array([only_c]))[0])
+    return {"images": int(on.sum()), "method_only": only_m, "control_only": only_c, "p": p}
 
 
 def _mitigate(
     method: str, plan: Plan, start: Start, *, name: str, out: Path, progress: Callable[..., None]
-) -> dict[str, Any]:
-    """Fine-tune a fresh copy of the source model by one method; write its files and return its manifest entry."""
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Fine-tune a fresh copy of the source model by one method; write its files. Its manifest entry and its
+    predictions on the held-out images."""
     started = time.perf_counter()
     training, settings, harm, source = plan.training, plan.settings, plan.harm, plan.source
     entry: dict[str, Any] = {"name": name, "method": method, "how": HOW[method], "epochs": training.epochs}
@@ -423,9 +445,8 @@ def _mitigate(
         )
         _check_held(module, start.masks, where=name)
         names = weight_names(module)
-        entry["heldout_accuracy"] = accuracy(
-            module, plan.held, device=plan.device, output=source.output, batch_size=plan.batch_size
-        )
+        predicted = predict(module, plan.held, device=plan.device, output=source.output, batch_size=plan.batch_size)
+        entry["heldout_accuracy"] = float(np.mean(predicted == plan.held.labels))
         entry["sparsity"] = {"measured": zero_share(module, names), "zeros": _zeros(module, names)}
         if isinstance(loss, ConstrainedLoss):
             entry["multipliers"] = [float(v) for v in loss.multipliers]
@@ -445,7 +466,7 @@ def _mitigate(
         write_file(path, content)
         entry["files"][fmt] = {"path": path.relative_to(out).as_posix(), "sha256": hashlib.sha256(content).hexdigest()}
     entry["seconds"] = time.perf_counter() - started
-    return entry
+    return entry, predicted
 
 
 def _check_held(module: torch.nn.Module, masks: dict[str, torch.Tensor], *, where: str) -> None:
@@ -528,19 +549,23 @@ def audit_item(
     if technique is not None:
         item["technique"] = f"{technique}+{made['method']}"
     item |= {k: declared[k] for k in ("amount", "seed") if declared.get(k) is not None}
-    return item | {
-        "finetune_epochs": before + training.epochs,
-        "notes": (
-            f"{source} fine-tuned {training.epochs} more epoch{'s' if training.epochs != 1 else ''}, mask held, "
-            f"{training.optimizer} lr {training.lr:g} {training.schedule}: {how}"
-        ),
-        "files": made["files"],
-        # what the card's Mitigation section reads back from the re-audit's results.json
-        "mitigates": source,
-        "method": made["method"],
-        "mitigation_seconds": round(made["seconds"], 1),
-        "harmed_classes": list(harmed),
-    }
+    return (
+        item
+        | {
+            "finetune_epochs": before + training.epochs,
+            "notes": (
+                f"{source} fine-tuned {training.epochs} more epoch{'s' if training.epochs != 1 else ''}, mask held, "
+                f"{training.optimizer} lr {training.lr:g} {training.schedule}: {how}"
+            ),
+            "files": made["files"],
+            # what the card's Mitigation section reads back from the re-audit's results.json
+            "mitigates": source,
+            "method": made["method"],
+            "mitigation_seconds": round(made["seconds"], 1),
+            "harmed_classes": list(harmed),
+        }
+        | ({"vs_control": made["vs_control"]} if "vs_control" in made else {})
+    )
 
 
 def build_manifest(

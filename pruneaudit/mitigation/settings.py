@@ -12,6 +12,7 @@ from pruneaudit.specs import DataSpec
 # from what more fine-tuning alone gives; reweight: class-reweighted cross-entropy; constrained: Hashemizadeh
 # et al. 2023's per-class excess-accuracy-gap constraints with Lagrange multipliers.
 METHODS = ("finetune", "reweight", "constrained")
+CONTROL = "finetune"  # the method every other is tested against, paired on the same held-out images
 # A class is harmed when it meets every criterion of the rule ("excess+holm": both).
 CRITERIA = {
     "excess": "excess accuracy gap ψ_c = (R_c,dense − R_c,pruned) − (A_dense − A_pruned) above the tolerance",

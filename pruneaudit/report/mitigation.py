@@ -4,8 +4,9 @@
 model they start from, audited beside them), ``method``, ``mitigation_seconds`` and ``harmed_classes``.
 Every number here is one the re-audit measured against the dense model on its own split (the split held
 out of fine-tuning): "before" is the source model's, "after" the recovered model's. Plain fine-tuning
-(``finetune``) is the control: a method helps only where it beats the control by more than the intervals'
-typical half-width, since more fine-tuning alone also recovers accuracy.
+(``finetune``) is the control: since more fine-tuning alone also recovers accuracy, a method helps only where it
+beats the control on the same held-out images of the harmed classes (``vs_control``, an exact McNemar test that
+mitigate measures); a re-audit without it falls back to the intervals' typical half-width.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from typing import Any
 
 import altair as alt
 
+from pruneaudit.mitigation.settings import CONTROL  # light: no torch
 from pruneaudit.report.charts import MIN_CHANGE_SPAN_PP, OKABE_ITO, Rows, data, spec
 from pruneaudit.report.text import class_or_none, pct, pp, unsigned_pp
 from pruneaudit.results import Model, Results
-
-CONTROL = "finetune"
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ def row(p: Pair) -> dict[str, Any]:
         "sparsity_same": _same_sparsity(p),
         "epochs": _extra_epochs(p),
         "seconds": p.recovered.metadata.get("mitigation_seconds"),
+        "vs_control": p.recovered.metadata.get("vs_control"),
     }
 
 
@@ -136,7 +137,38 @@ def _half_width(classes: Rows) -> float | None:
     return median(widths) if widths else None
 
 
-def _source_sentence(rows: list[dict[str, Any]], classes: Rows) -> str:
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"= {value:.3f}"
+
+
+def _paired(others: list[dict[str, Any]], *, alpha: float) -> str:
+    """Each method against the control on the same held-out images of the harmed classes (metadata vs_control,
+    measured by mitigate): beyond it only where the exact McNemar p is below alpha and it got more of them right."""
+    better, worse, same = [], [], []
+    for r in others:
+        v = r["vs_control"]
+        said = (
+            f"{r['method']} ({pp(r['harmed_after'])}: of {v['images']:,} images, {v['method_only']} right only with it "
+            f"and {v['control_only']} only with the control, p {_p(v['p'])})"
+        )
+        if v["p"] < alpha and v["method_only"] > v["control_only"]:
+            better.append(said)
+        elif v["p"] < alpha:
+            worse.append(said)
+        else:
+            same.append(said)
+    text = " Paired with the control on the same held-out images of these classes (exact McNemar)."
+    if better:
+        text += f" Beyond the control: {'; '.join(better)}."
+    if worse:
+        text += f" Worse than the control: {'; '.join(worse)}."
+    if same:
+        lead = " Mitigation did not help beyond the control:" if not better and not worse else " Not told apart:"
+        text += f"{lead} {'; '.join(same)}, p not below {alpha:g}."
+    return text
+
+
+def _source_sentence(rows: list[dict[str, Any]], classes: Rows, *, alpha: float) -> str:
     """What mitigating one source model did to its harmed classes, judged against the control."""
     first = rows[0]
     names = list(dict.fromkeys(r["class"] for r in classes if r["source"] == first["source"]))
@@ -158,6 +190,8 @@ def _source_sentence(rows: list[dict[str, Any]], classes: Rows) -> str:
     text += f" After the control ({CONTROL}, plain fine-tuning) it was {pp(control['harmed_after'])}"
     if not others:
         return text + "; no other method was audited."
+    if all(r["vs_control"] is not None for r in others):
+        return text + "." + _paired(others, alpha=alpha)
     if half is None or control["harmed_after"] is None:
         return text + "; without intervals the methods cannot be told apart from the control."
     text += f"; the median 95% interval half-width is {unsigned_pp(half)}."
@@ -184,7 +218,7 @@ def _source_sentence(rows: list[dict[str, Any]], classes: Rows) -> str:
     return text
 
 
-def sentence(rows: list[dict[str, Any]], classes: Rows) -> str:
+def sentence(rows: list[dict[str, Any]], classes: Rows, *, alpha: float) -> str:
     """Plain sentences from the numbers, one paragraph per source model; a sparsity that moved is said first."""
     moved = [r["model"] for r in rows if not r["sparsity_same"]]
     lead = (
@@ -194,7 +228,9 @@ def sentence(rows: list[dict[str, Any]], classes: Rows) -> str:
         else ""
     )
     sources = list(dict.fromkeys(r["source"] for r in rows))
-    return lead + " ".join(_source_sentence([r for r in rows if r["source"] == s], classes) for s in sources)
+    return lead + " ".join(
+        _source_sentence([r for r in rows if r["source"] == s], classes, alpha=alpha) for s in sources
+    )
 
 
 def _rises(rows: list[dict[str, Any]], key: str, label: str, what: str, verb: str) -> str:
@@ -321,7 +357,7 @@ def mitigation_view(results: Results) -> dict[str, Any] | None:
     return {
         "rows": [_shown(r) for r in rows],
         "classes": [_shown_class(r) for r in classes],
-        "sentence": sentence(rows, classes),
+        "sentence": sentence(rows, classes, alpha=results.settings.alpha),
         "moves": moves_sentence(results, rows),
         "spec": chart(classes, sources) if classes else None,
         "split": results.data.file

@@ -48,6 +48,19 @@ METADATA_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
         "a list of class names (text)",
         lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
     ),
+    # the method against the control, paired on the held-out images of the harmed classes (mitigate measures it)
+    "vs_control": (
+        "a mapping of images, method_only, control_only (non-negative integers) and p (a number in [0, 1])",
+        lambda v: (
+            isinstance(v, dict)
+            and set(v) == {"images", "method_only", "control_only", "p"}
+            and all(_integer(v[k]) and v[k] >= 0 for k in ("images", "method_only", "control_only"))
+            and v["method_only"] + v["control_only"] <= v["images"]
+            and isinstance(v["p"], (int, float))
+            and not isinstance(v["p"], bool)
+            and 0 <= v["p"] <= 1
+        ),
+    ),
 }
 
 

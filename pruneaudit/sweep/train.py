@@ -175,13 +175,20 @@ def fit(
 
 
 @torch.inference_mode()
+def predict(
+    module: torch.nn.Module, images: Images, *, device: str, output: str | int | None, batch_size: int
+) -> np.ndarray:
+    """Top-1 predicted class per image, in the images' order."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images.prepared(images.raw[start : start + batch_size]).to(device)
+        out.append(select_output(module(x), output, images.dataset.source).argmax(1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
 def accuracy(
     module: torch.nn.Module, images: Images, *, device: str, output: str | int | None, batch_size: int
 ) -> float:
     """Top-1 accuracy, for the manifest; the audit measures everything else."""
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        x = images.prepared(images.raw[start : start + batch_size]).to(device)
-        scores = select_output(module(x), output, images.dataset.source)
-        correct += int((scores.argmax(1).cpu() == torch.from_numpy(images.labels[start : start + batch_size])).sum())
-    return correct / len(images)
+    predicted = predict(module, images, device=device, output=output, batch_size=batch_size)
+    return float(np.mean(predicted == images.labels))

@@ -143,6 +143,9 @@ def _edited(reaudit: Path, edit) -> dict:
 
 
 def _set_harmed(raw_model: dict, classes: list[int], value: float) -> None:
+    """The harmed classes' change set to ``value`` ± 2 pp; without the paired counts (a re-audit written before
+    mitigate measured them), so the sentence judges by the intervals' half-width."""
+    raw_model["metadata"].pop("vs_control", None)
     pc = raw_model["vs_dense"]["per_class"]
     for c in classes:
         pc["recall_change"][c] = value
@@ -180,6 +183,29 @@ def test_the_sentence_says_plainly_when_no_method_helps(mitigated, reaudit):
 
     text = _edited(reaudit, close)["sentence"]
     assert "Mitigation did not help beyond the control: reweight -2.5 pp" in text and "constrained -4.0 pp" in text
+
+
+def test_the_paired_test_against_the_control_decides_where_it_was_measured(reaudit):
+    def paired(counts: dict[str, tuple[int, int, float]]):
+        def edit(method: str, m: dict) -> None:
+            if method in counts:
+                only, control_only, p = counts[method]
+                m["metadata"]["vs_control"] = {"images": 600, "method_only": only, "control_only": control_only, "p": p}
+
+        return _edited(reaudit, edit)["sentence"]
+
+    text = paired({"reweight": (40, 12, 0.0001), "constrained": (15, 14, 1.0)})
+    assert "Paired with the control on the same held-out images of these classes (exact McNemar)." in text
+    assert (
+        "Beyond the control: reweight (" in text
+        and "40 right only with it and 12 only with the control, p < 0.001)" in text
+    )
+    assert "Not told apart: constrained (" in text and "p = 1.000), p not below 0.05." in text
+    assert "half-width" not in text
+    text = paired({"reweight": (5, 30, 0.00002), "constrained": (15, 14, 1.0)})
+    assert "Worse than the control: reweight (" in text and "Beyond the control" not in text
+    text = paired({"reweight": (16, 12, 0.57), "constrained": (15, 14, 1.0)})
+    assert "Mitigation did not help beyond the control: reweight (" in text
 
 
 def test_a_moved_sparsity_is_flagged(reaudit):

@@ -180,6 +180,25 @@ def test_the_re_audit_runs_on_the_held_out_split_and_cannot_choose_classes_again
     assert len(again.output.strip().splitlines()) == 1 and not (tmp_path / "again").exists()
 
 
+def test_each_method_is_paired_with_the_control_on_the_harmed_classes_held_out_images(mitigated, reaudit):
+    """vs_control against the re-audit's own counts: method_only − control_only is the difference of the two
+    models' correct images over the harmed classes, images their support, p scipy's exact binomial test."""
+    from scipy.stats import binomtest
+
+    results, manifest = load_results(reaudit), _manifest(mitigated)
+    classes = manifest["harmed"]["classes"]
+    control = results.model(f"{MODEL}+finetune")
+    assert "vs_control" not in control.metadata and "vs_control" not in manifest["models"][0]
+    for entry in manifest["models"][1:]:
+        v, m = entry["vs_control"], results.model(entry["name"])
+        assert m.metadata["vs_control"] == v  # the re-audit carries what mitigate measured
+        assert v["images"] == sum(m.per_class.support[c] for c in classes)
+        gained = sum(m.per_class.correct[c] - control.per_class.correct[c] for c in classes)
+        assert v["method_only"] - v["control_only"] == gained
+        n = v["method_only"] + v["control_only"]
+        assert v["p"] == pytest.approx(binomtest(v["method_only"], n, 0.5).pvalue if n else 1.0)
+
+
 def test_the_findings_section_is_computed_from_the_re_audit(mitigated, reaudit):
     spec = importlib.util.spec_from_file_location("findings", ROOT / "benchmarks" / "findings.py")
     findings = importlib.util.module_from_spec(spec)

@@ -7,6 +7,7 @@ pipeline (models, data, torch), imported when it is called.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,7 +24,7 @@ from pruneaudit.specs import AuditConfig, DataSpec
 if TYPE_CHECKING:
     from pruneaudit.inference import Progress
     from pruneaudit.mitigation.settings import Settings
-    from pruneaudit.study import Study
+    from pruneaudit.studies import Study
     from pruneaudit.sweep.config import SweepConfig
     from pruneaudit.sweep.run import SweepCallback
 
@@ -216,27 +217,31 @@ def mitigate(
 
 
 def study(
-    paths: list[Path],
+    paths: Sequence[Path | str],
     *,
-    out_dir: Path,
+    out_dir: Path | str,
     title: str | None = None,
     timestamp: str | None = None,
     cache_dir: Path | None | Literal["default"] = "default",
 ) -> Study:
     """Pool the audits saved at ``paths`` (results.json files, or folders holding one) into one study card:
-    index.html, study.md and study.json in ``out_dir``, written together. Returns the study."""
+    index.html, study.md and study.json in ``out_dir``, written together. Returns the study.
+
+    Each audit is read, summarised and let go before the next (`studies.summarise`): memory holds one at a time."""
     from pruneaudit._version import __version__
     from pruneaudit.report.study import render_study  # Altair and Jinja: only for the commands that render
     from pruneaudit.results import load_results
-    from pruneaudit.study import audit_labels, check_audits, pool, summarise
+    from pruneaudit.studies import audit_labels, check_audits, check_out, pool, summarise
 
-    files = [p / "results.json" if p.is_dir() else p for p in paths]
+    out = Path(out_dir)
+    files = [Path(p) / "results.json" if Path(p).is_dir() else Path(p) for p in paths]
+    check_out(out, files)
     labels = audit_labels(files)
-    audits = [summarise(label, load_results(f)) for label, f in zip(labels, files)]  # one audit in memory at once
+    audits = [summarise(label, load_results(f)) for label, f in zip(labels, files)]
     check_audits(audits, [str(f) for f in files], [hashlib.sha256(f.read_bytes()).hexdigest() for f in files])
     pooled = pool(audits)
     folder = default_cache_dir() if cache_dir == "default" else cache_dir
-    with report_lock(out_dir) as lock:
+    with report_lock(out) as lock:
         write_outputs(
             lock, render_study(pooled, title=title, timestamp=timestamp, cache_dir=folder, version=__version__)
         )

@@ -29,10 +29,11 @@ PATH = click.Path(path_type=Path)
 
 
 class UserError(click.ClickException):
-    """A library error shown as Click shows errors: "Error: <message>" on stderr, with the error's exit code."""
+    """A library error shown as Click shows errors: "Error: <message>" on stderr, with the error's exit code;
+    control characters in it (from a path, a name) become spaces, so the message stays one line."""
 
     def __init__(self, error: PruneAuditError) -> None:
-        super().__init__(str(error))
+        super().__init__(plain_text(error))  # one line, whatever a file name holds (a newline, an escape)
         self.exit_code = error.exit_code
 
 

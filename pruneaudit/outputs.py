@@ -34,6 +34,10 @@ from pathlib import Path
 from pruneaudit.errors import OutputError
 
 NOT_A_DIRECTORY = "{out}: output path exists and is not a directory"
+HOLDS_CWD = (
+    "{out}: is the current folder or holds it; the report directory is replaced as a whole, so give --out a "
+    "folder of its own"
+)
 NOT_WRITABLE = "{out}: cannot write the output directory ({probe} is not writable)"
 MOUNT_POINT = (
     "{out}: {path} is a mount point; the report directory is replaced as a whole, "
@@ -60,6 +64,9 @@ def check_writable(out_dir: Path) -> None:
         raise OutputError(NOT_A_DIRECTORY.format(out=out_dir))
     if os.path.ismount(target):
         raise OutputError(MOUNT_POINT.format(out=out_dir, path=target))
+    here = Path.cwd().resolve()
+    if target == here or target in here.parents:
+        raise OutputError(HOLDS_CWD.format(out=out_dir))
     probe = target.parent
     while not probe.exists():
         probe = probe.parent

@@ -29,7 +29,7 @@ FORBIDDEN = {
     "pruneaudit.analyses": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
     "pruneaudit.gate": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
     # a study pools saved audits: it reads results, never a model, and leaves the card to report/
-    "pruneaudit.study": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli", "pruneaudit.api"),
+    "pruneaudit.studies": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli", "pruneaudit.api"),
     "pruneaudit.scalars": (*PIPELINE, "pruneaudit.report", "pruneaudit.config", "pruneaudit.cli"),
     "pruneaudit.policy": (*PIPELINE, "pruneaudit.report", "pruneaudit.cli", "pruneaudit.selection"),
     "pruneaudit.models": ("pruneaudit.config", "pruneaudit.policy", "pruneaudit.report", "pruneaudit.results"),

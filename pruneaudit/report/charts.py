@@ -125,8 +125,14 @@ MODEL_TOOLTIP = [
 ]
 
 
-def _technique_colour(domain: list[str]) -> alt.Color:
-    return alt.Color("technique:N", title="Technique", scale=alt.Scale(domain=domain, range=OKABE_ITO[: len(domain)]))
+def technique_colour(domain: list[str]) -> alt.Color:
+    """Okabe–Ito up to its 8 colours; beyond, Tableau's 20, so that no two of up to 20 techniques share one."""
+    scale = (
+        alt.Scale(domain=domain, range=OKABE_ITO[: len(domain)])
+        if len(domain) <= len(OKABE_ITO)
+        else alt.Scale(domain=domain, scheme="tableau20")
+    )
+    return alt.Color("technique:N", title="Technique", scale=scale)
 
 
 def accuracy_vs_sparsity(results: Results) -> dict[str, Any]:
@@ -138,7 +144,7 @@ def accuracy_vs_sparsity(results: Results) -> dict[str, Any]:
     changes = [0.0] + [r[k] for r in rows for k in ("worst_change_pp", "accuracy_change_pp")]
     base = alt.Chart(data("models")).encode(
         x=alt.X("sparsity:Q", title="Weight sparsity (measured)", axis=alt.Axis(format="%"), scale=sparsity),
-        color=_technique_colour(domain),
+        color=technique_colour(domain),
         detail="series:N",
         tooltip=MODEL_TOOLTIP,
     )
@@ -188,7 +194,7 @@ def change_bands(rows: Rows, *, domain: list[str], x_title: str, tooltip: list, 
     """Per technique, a mean line and a low–high band against sparsity, one panel per measure (top-1 and
     worst-class change, pp): the card's seeds and the study's audits are drawn alike."""
     x = alt.X("sparsity:Q", title=x_title, axis=alt.Axis(format="%"))
-    colour = _technique_colour(domain)
+    colour = technique_colour(domain)
     base = alt.Chart().encode(x=x, color=colour)
     band = base.mark_area(opacity=0.18).encode(y=alt.Y("low:Q", title="Change (pp)"), y2="high:Q")
     line = base.mark_line(point=True).encode(y="mean:Q", tooltip=tooltip)
@@ -226,7 +232,7 @@ def seed_curves(summaries: tuple[ConfigurationSummary, ...]) -> dict[str, Any]:
 def alpha_bands(rows: Rows, *, domain: list[str], x_title: str, tooltip: list, title: str) -> dict[str, Any]:
     """Per technique, α's mean line and low–high band against sparsity on a symmetric log scale; dashed: α = 1."""
     x = alt.X("sparsity:Q", title=x_title, axis=alt.Axis(format="%"))
-    base = alt.Chart(data("alpha")).encode(x=x, color=_technique_colour(domain))
+    base = alt.Chart(data("alpha")).encode(x=x, color=technique_colour(domain))
     chart = (
         base.mark_area(opacity=0.18).encode(
             # symmetric log: a collapsed configuration's α of 40 leaves the others' 0.9-2 readable
@@ -284,7 +290,7 @@ def population_histogram(rows: Rows) -> dict[str, Any]:
             x=alt.X("start:Q", title="Change (pp)", bin="binned"),
             x2="end:Q",
             y=alt.Y("models:Q", title="Models", stack=True),
-            color=_technique_colour(domain),
+            color=technique_colour(domain),
             tooltip=[
                 alt.Tooltip("technique:N", title="Technique"),
                 alt.Tooltip("start:Q", format="+.2f", title="From (pp)"),
@@ -715,7 +721,7 @@ def accuracy_vs_disparity(results: Results, points: tuple[Model, ...]) -> dict[s
     )
     ya = _Axis("accuracy", _axis_domain(y_values, min_span=MIN_ACCURACY_SPAN, low=0.0, high=1.0), 320, "Top-1", ".2%")
     moves = move_rows(results, rows, xa, ya)
-    base = alt.Chart(data("models")).encode(x=x, y=y, color=_technique_colour(domain))
+    base = alt.Chart(data("models")).encode(x=x, y=y, color=technique_colour(domain))
     tooltip = [*MODEL_TOOLTIP, alt.Tooltip("on_front:N", title="Pareto")]
     paths = base.mark_line(opacity=0.6).encode(detail="series:N", order="sparsity:Q")
     filled = (
@@ -755,7 +761,7 @@ def relation_chart(relations: tuple[Relation, ...], *, x_title: str, alpha: floa
     """Left: Spearman's ρ of x against the recall change, per configuration, against sparsity (filled: p < alpha).
     Right: at each technique's highest amount, every class's x against its mean change, with the fitted line."""
     domain = list(dict.fromkeys(r.technique for r in relations))
-    colour = _technique_colour(domain)
+    colour = technique_colour(domain)
     rho_rows = [
         {
             "technique": r.technique,
@@ -860,7 +866,7 @@ def outcome_chart(rows: Rows) -> dict[str, Any]:
         .encode(
             x=alt.X("sparsity:Q", title="Weight sparsity (mean over seeds)", axis=alt.Axis(format="%")),
             y=alt.Y("share:Q", title="Share of classes", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-            color=_technique_colour(domain),
+            color=technique_colour(domain),
             tooltip=[
                 alt.Tooltip("technique:N", title="Technique"),
                 alt.Tooltip("amount:Q", format=".0%", title="Declared amount"),
@@ -914,7 +920,7 @@ def front_coordinates(results: Results) -> dict[str, Any]:
         .encode(
             x=alt.X("objective:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=220)),
             y=alt.Y("position:Q", title="Position on the front (up is better)", scale=alt.Scale(domain=[0, 1])),
-            color=_technique_colour(domain),
+            color=technique_colour(domain),
             detail="model:N",
             tooltip=[
                 alt.Tooltip("model:N", title="Model"),

@@ -9,24 +9,18 @@ import altair as alt
 
 from pruneaudit.defaults import DEFAULT_ALPHA
 from pruneaudit.report.bundle import vega_javascript
-from pruneaudit.report.charts import OKABE_ITO, Chart, Rows, alpha_bands, change_bands, data, spec
+from pruneaudit.report.charts import Chart, Rows, alpha_bands, change_bands, data, spec, technique_colour
 from pruneaudit.report.render import make_env
 from pruneaudit.report.svg import chart_svg
 from pruneaudit.report.text import pct, pp, unsigned_pp
 from pruneaudit.results import dumps
 from pruneaudit.scalars import SCALARS
-from pruneaudit.study import ConfigurationPool, Ranking, RepresentationPool, Study, TechniqueSummary, study_mapping
+from pruneaudit.studies import ConfigurationPool, Ranking, RepresentationPool, Study, TechniqueSummary, study_mapping
 
 MAX_POINTS = 20_000  # the representation chart draws each pooled class up to this many points; the table has all
 
 
 _X_TITLE = "Weight sparsity (mean over audits; measured)"
-
-
-def _colour(techniques: list[str]) -> alt.Color:
-    return alt.Color(
-        "technique:N", title="Technique", scale=alt.Scale(domain=techniques, range=OKABE_ITO[: len(techniques)])
-    )
 
 
 def _techniques(s: Study) -> list[str]:
@@ -95,7 +89,7 @@ def harmed_curves(s: Study) -> dict[str, Any]:
                 axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1]),
             ),
-            color=_colour(_techniques(s)),
+            color=technique_colour(_techniques(s)),
             tooltip=[*_CURVE_TOOLTIP, alt.Tooltip("harmed:Q", format=".0%", title="Worst class harmed")],
         )
         .properties(title="How often pruning harmed the worst class", width=480, height=260)
@@ -161,7 +155,7 @@ def representation_chart(s: Study) -> dict[str, Any] | None:
             lines.append(
                 {"technique": p.technique, "share": x, "change": 100 * (p.trend.intercept + p.trend.slope * x)}
             )
-    colour = _colour(_techniques(s))
+    colour = technique_colour(_techniques(s))
     x = alt.X("share:Q", title="Relative training share (share × classes; 1 = balanced)", scale=alt.Scale(zero=False))
     y = alt.Y("change:Q", title="Recall change, mean over seeds (pp)")
     dots = (
@@ -207,7 +201,7 @@ def ranking_chart(s: Study) -> dict[str, Any] | None:
     ]
     if not rows:
         return None
-    colour = _colour(_techniques(s))
+    colour = technique_colour(_techniques(s))
     y = alt.Y("technique:N", title=None, sort=_techniques(s))
     x_title = "Mean normalised rank (0: best in every block)"
     x = alt.X("score:Q", title=x_title, scale=alt.Scale(domain=[0, 1]))
@@ -241,12 +235,17 @@ def _share(x: float) -> str:
 def technique_sentences(s: Study) -> list[str]:
     """How often and how much, per technique, most often harmed first."""
     out = []
-    for t in sorted(s.techniques, key=lambda t: (-t.worst_harmed, t.technique)):
-        text = (
-            f"{t.technique}: in {round(t.worst_harmed * t.models)} of {t.models} models ({_share(t.worst_harmed)}) "
-            f"from {t.audits} audit{'s' if t.audits != 1 else ''} the worst class lost more than its audit's tolerance"
-        )
-        if t.worst_change.mean is not None:
+    for t in sorted(s.techniques, key=lambda t: (t.worst_harmed is None, -(t.worst_harmed or 0), t.technique)):
+        where = f"from {t.audits} audit{'s' if t.audits != 1 else ''}"
+        if t.worst_harmed is None:
+            text = f"{t.technique}: the worst-class change is undefined in all {t.models} models {where}"
+        else:
+            text = (
+                f"{t.technique}: in {round(t.worst_harmed * t.worst_defined)} of {t.worst_defined} models "
+                f"({_share(t.worst_harmed)}) {where} the worst class lost more than its audit's tolerance"
+            )
+            if t.worst_defined < t.models:
+                text += f" ({t.models - t.worst_defined} more with the change undefined)"
             text += (
                 f"; worst-class change {pp(t.worst_change.mean)} on average (median {pp(t.median_worst_change)}, "
                 f"largest drop {pp(t.worst_change.low)})"
@@ -301,8 +300,8 @@ def _p(value: float | None) -> str:
 def representation_sentence(s: Study) -> str:
     if not s.representation:
         return (
-            "This analysis needs the training set's class counts (`train_class_counts:` or `train_labels:` in an "
-            "audit config; `pruneaudit prune` writes them): no audit in this study gives them."
+            "This analysis needs the training set's class counts (train_class_counts or train_labels in an "
+            "audit config; pruneaudit prune writes them): no audit in this study gives them."
         )
     tested = [p for p in s.representation if p.correlation.p is not None]
     # x is the share, y the change (a loss is negative): ρ > 0 when the less a class was seen, the more it lost
@@ -321,8 +320,8 @@ def representation_sentence(s: Study) -> str:
     text += "."
     if s.without_counts:
         text += (
-            f" Left out, without training counts: {', '.join(s.without_counts)} (`train_class_counts:` or "
-            "`train_labels:` in their audit config)."
+            f" Left out, without training counts: {', '.join(s.without_counts)} (train_class_counts or "
+            "train_labels in their audit config)."
         )
     return text
 
@@ -344,13 +343,14 @@ def ranking_sentence(r: Ranking) -> str:
     if len(r.ranks) < 2:
         return (
             f"No ranking by {label}: no audit holds two techniques at one amount with matching measured sparsity "
-            f"(within 2 pp)."
+            f"(within 2 pp) and a defined {label}."
         )
     first, second = r.ranks[0], r.ranks[1]
-    text = (
-        f"By {label}, over {r.blocks} comparable blocks (audit × amount) from {r.audits} audit"
-        f"{'s' if r.audits != 1 else ''}, {first.technique} ranks first: mean normalised rank {first.score:.2f}"
-    )
+    where = f"over {r.blocks} comparable blocks (audit × amount) from {r.audits} audit{'s' if r.audits != 1 else ''}"
+    tied = [k.technique for k in r.ranks if k.score == first.score]
+    if len(tied) > 1:
+        return f"By {label}, {where}, {' and '.join(tied)} tie for first: mean normalised rank {first.score:.2f}."
+    text = f"By {label}, {where}, {first.technique} ranks first: mean normalised rank {first.score:.2f}"
     if first.low is None:
         return text + "; it is in one audit only, so there is no interval over audits."
     text += f" (95% interval over audit resamples {first.low:.2f} to {first.high:.2f}), best in {_share(first.best_share)} of resamples"
@@ -378,6 +378,17 @@ def _rank_rows(r: Ranking) -> list[dict[str, Any]]:
     ]
 
 
+def _representation_note(s: Study) -> str:
+    """What stands where the representation chart is not drawn."""
+    points = sum(len(p.points) for p in _highest(s.representation))
+    if points > MAX_POINTS:
+        return (
+            f"Not drawn: {points:,} pooled classes at the techniques' highest amounts, more than {MAX_POINTS:,}; "
+            "the table below and study.json hold every pool."
+        )
+    return "No training counts: nothing to draw."
+
+
 def study_charts(s: Study) -> list[Chart]:
     curves = change_curves(s) if s.configurations else None
     return [
@@ -389,7 +400,7 @@ def study_charts(s: Study) -> list[Chart]:
         ),
         Chart("harmed", "How often the worst class was harmed", "", harmed_curves(s) if s.configurations else None),
         Chart("intensification", "Bias intensification", "", alpha_curves(s) if s.configurations else None),
-        Chart("representation", "Harm against representation", representation_sentence(s), representation_chart(s)),
+        Chart("representation", "Harm against representation", _representation_note(s), representation_chart(s)),
         Chart("ranking", "Technique ranking", "", ranking_chart(s)),
     ]
 
@@ -398,6 +409,12 @@ def study_context(s: Study, *, title: str | None, timestamp: str | None) -> dict
     """Everything the study templates show, computed once for both the HTML and the Markdown card."""
     datasets = sorted({a.dataset or a.data_file for a in s.audits})
     tolerances = sorted({a.tolerance for a in s.audits})
+    alphas = sorted({a.alpha for a in s.audits})
+    differ = [
+        f"tolerances ({', '.join(unsigned_pp(t) for t in tolerances)})" if len(tolerances) > 1 else "",
+        f"significance levels ({', '.join(f'{x:g}' for x in alphas)})" if len(alphas) > 1 else "",
+    ]
+    differ = [d for d in differ if d]
     return {
         "title": title or f"Pruning study: {len(s.audits)} audits",
         "timestamp": timestamp,
@@ -412,15 +429,12 @@ def study_context(s: Study, *, title: str | None, timestamp: str | None) -> dict
                 "counts": a.representation is not None,
                 "schema": a.schema_version,
                 "tolerance": unsigned_pp(a.tolerance),
+                "alpha": f"{a.alpha:g}",
             }
             for a in s.audits
         ],
         "datasets": datasets,
-        "tolerance_note": None
-        if len(tolerances) == 1
-        else "The audits' tolerances differ ("
-        + ", ".join(unsigned_pp(t) for t in tolerances)
-        + "): each audit's own is used.",
+        "tolerance_note": f"The audits' {' and '.join(differ)} differ: each audit's own is used." if differ else None,
         "undeclared": s.undeclared,
         "technique_sentences": technique_sentences(s),
         "techniques": [_technique_row(t) for t in s.techniques],

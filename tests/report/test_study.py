@@ -16,7 +16,7 @@ from pruneaudit.report.study import (
     technique_sentences,
 )
 from pruneaudit.results import load_results, parse_results
-from pruneaudit.study import Audit, Rank, Ranking, audit_labels, pool, summarise
+from pruneaudit.studies import Audit, Rank, Ranking, audit_labels, pool, summarise
 from tests import results_factory as rf
 from tests.study_audits import study_inputs
 
@@ -101,7 +101,7 @@ def test_differing_tolerances_are_said(pooled):
     tight["settings"]["tolerance"] = 0.02
     audits = [summarise("a", parse_results(tight)), *pooled.audits[1:]]
     note = study_context(pool(audits), title="T", timestamp=None)["tolerance_note"]
-    assert note == "The audits' tolerances differ (1.0 pp, 2.0 pp): each audit's own is used."
+    assert note == "The audits' tolerances (1.0 pp, 2.0 pp) differ: each audit's own is used."
 
 
 def _counted(label: str, counts: list[int], change: list[float]) -> Audit:
@@ -145,3 +145,24 @@ def test_the_representation_sentence_reads_the_sign_as_the_card_does():
     )
     common_lose = [_counted(f"a{i}", [10, 20, 40, 80], [-0.01, -0.10, -0.20, -0.30 - i / 100]) for i in range(3)]
     assert "in 0 of 1 configurations; they lost less in 1." in representation_sentence(pool(common_lose))
+
+
+def test_a_tie_for_first_is_said_as_a_tie():
+    tie = Ranking(
+        "worst_class_change", 2, 2, (Rank("a", 2, 0, 0.5, 0.0, 1.0, 0.5), Rank("b", 2, 0, 0.5, 0.0, 1.0, 0.5))
+    )
+    assert "a and b tie for first: mean normalised rank 0.50." in ranking_sentence(tie)
+
+
+def test_beyond_eight_techniques_each_gets_a_colour_of_its_own():
+    from pruneaudit.report.charts import technique_colour
+
+    assert technique_colour([f"t{i}" for i in range(8)]).to_dict()["scale"]["range"][7] == "#F0E442"
+    assert technique_colour([f"t{i}" for i in range(11)]).to_dict()["scale"]["scheme"] == "tableau20"
+
+
+def test_differing_significance_levels_are_said(pooled):
+    loose = rf.results(rf.model("x1", acc=0.9, worst=-0.2, sparsity=0.5, technique="x", amount=0.5))
+    loose["settings"]["alpha"] = 0.01
+    note = study_context(pool([summarise("a", parse_results(loose)), *pooled.audits[1:]]), title=None, timestamp=None)
+    assert note["tolerance_note"] == "The audits' significance levels (0.01, 0.05) differ: each audit's own is used."

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
 from pruneaudit.results import Results, load_results
-from pruneaudit.study import (
+from pruneaudit.studies import (
     Audit,
     audit_labels,
     normalised_ranks,
@@ -62,17 +64,17 @@ def _frame(loaded: list[tuple[str, Results]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_labels_are_folders_relative_to_the_shared_one(tmp_path):
+def test_labels_are_the_fewest_last_folders_that_tell_the_audits_apart(tmp_path):
     files = [tmp_path / "teams/a/report/results.json", tmp_path / "teams/b/report", tmp_path / "teams/c.json"]
-    assert audit_labels(files) == ["a/report", "b/report", "c"]
+    assert audit_labels(files) == ["a/report", "b/report", "teams/c"]
 
 
 def test_the_study_holds_three_audits_of_three_datasets(pooled):
     labels = [a.label for a in pooled.audits]
-    assert len(set(labels)) == 3 and labels[1].endswith("teams/ten/report") and labels[2].endswith("teams/six/report")
-    assert [a.n_classes for a in pooled.audits] == [10, 10, 6]
+    assert len(set(labels)) == 3 and labels == sorted(labels) and {"ten/report", "six/report"} < set(labels)
+    assert sorted(a.n_classes for a in pooled.audits) == [6, 10, 10]
     assert len({a.dataset for a in pooled.audits}) == 3
-    assert pooled.without_counts == (labels[2],)
+    assert pooled.without_counts == ("six/report",)
 
 
 def test_technique_summaries_match_a_pandas_groupby(loaded, pooled):
@@ -163,6 +165,7 @@ def _oracle_ranking(audits: list[Audit], metric: str, draws: np.ndarray):
 def test_ranking_matches_rankdata_and_a_resampling_loop(audits, metric):
     samples, seed = 300, 7
     ranking = rank_techniques(audits, metric, samples=samples, seed=seed)
+    audits = sorted(audits, key=lambda a: a.label)  # resampled in label order, whatever order they were given in
     draws = np.random.default_rng(seed).integers(0, len(audits), size=(samples, len(audits)))
     score, resampled = _oracle_ranking(audits, metric, draws)
     spans = {t: len({i for i, b in ranking_blocks(audits, metric) if t in b}) for t in score}
@@ -223,3 +226,24 @@ def test_models_without_a_technique_or_amount_are_counted_not_pooled():
     s = pool([a, b])
     assert s.undeclared == 1 and [t.technique for t in s.techniques] == ["x"]
     assert all(not r.ranks for r in s.rankings)
+
+
+def test_labels_are_unique_and_do_not_depend_on_where_the_audits_lie(tmp_path):
+    assert audit_labels([Path("/a/x/report/results.json"), Path("/var/tmp/rtB")]) == ["report", "rtB"]
+    assert audit_labels([Path("/n/report"), Path("/n/report/report")]) == ["n/report", "report/report"]
+    assert audit_labels([Path("/l/x/report/results.json"), Path("/l/x/report.json")]) == ["results.json", "report.json"]
+    assert audit_labels([Path("/m/teams/a/report"), Path("/elsewhere/teams/b/report")]) == ["a/report", "b/report"]
+
+
+def test_undefined_worst_class_changes_are_not_counted_as_unharmed():
+    undefined = summarise("a", rf.view(rf.model("p", acc=0.9, worst=None, sparsity=0.5, technique="x", amount=0.5)))
+    harmed = summarise("b", rf.view(rf.model("q", acc=0.9, worst=-0.2, sparsity=0.5, technique="x", amount=0.5)))
+    [t] = pool([undefined, harmed]).techniques
+    assert (t.models, t.worst_defined, t.worst_harmed) == (2, 1, 1.0)
+    [alone] = pool([undefined, _hand_audit("c", {"y": -0.01})]).techniques[:1]
+    assert alone.technique == "x" and alone.worst_harmed is None and alone.worst_defined == 0
+
+
+def test_a_blank_technique_is_not_pooled():
+    blank = summarise("a", rf.view(rf.model("p", acc=0.9, worst=-0.1, sparsity=0.5, technique=" ", amount=0.5)))
+    assert blank.models == () and pool([blank, _hand_audit("b", {"x": -0.01})]).undeclared == 1

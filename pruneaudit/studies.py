@@ -44,7 +44,7 @@ from pruneaudit.analyses import (
     trend,
 )
 from pruneaudit.defaults import SPARSITY_MISMATCH
-from pruneaudit.errors import DataError
+from pruneaudit.errors import DataError, OutputError
 from pruneaudit.results import Results
 from pruneaudit.scalars import SCALARS
 
@@ -55,6 +55,11 @@ BOOTSTRAP_SEED = 20201009  # the same inputs give the same intervals, byte for b
 RANKED_BY = ("worst_class_change", "accuracy_change")
 
 TOO_FEW = "a study pools at least {need} audits; received {got}"
+OUT_HOLDS_INPUT = "{out}: holds the audit {file}; the study would replace its folder: give --out a folder of its own"
+NOTHING_TO_POOL = (
+    "{paths}: no pruned model declares both a technique and an amount (metadata technique:, amount:), "
+    "so a study has nothing to pool"
+)
 SAME_AUDIT = "{path}: the same audit as {other} (identical results); give each audit once"
 CLASS_SETS_DIFFER = (
     "{path}: dataset {dataset!r} has {got} classes{detail}, but {other} audits it with {expected}: "
@@ -73,7 +78,7 @@ class PooledModel:
     accuracy_change: float | None
     intensification: float | None
     harmed_significant_holm: int
-    worst_harmed: bool  # its worst class lost more than its audit's tolerance
+    worst_harmed: bool | None  # its worst class lost more than its audit's tolerance; None: change undefined
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,8 @@ def summarise(label: str, results: Results) -> Audit:
     tolerance = results.settings.tolerance
     models = []
     for m in results.pruned:
-        if m.technique is None or m.amount is None:
-            continue
+        if m.technique is None or not m.technique.strip() or m.amount is None:
+            continue  # no technique (or a blank one) or no amount: counted, not pooled
         vs = m.vs_dense
         worst = vs.worst_class_change.value
         models.append(
@@ -117,7 +122,7 @@ def summarise(label: str, results: Results) -> Audit:
                 accuracy_change=vs.accuracy_change,
                 intensification=vs.intensification,
                 harmed_significant_holm=vs.harmed_significant_holm,
-                worst_harmed=worst is not None and worst < -tolerance,
+                worst_harmed=None if worst is None else worst < -tolerance,
             )
         )
     return Audit(
@@ -157,9 +162,11 @@ class TechniqueSummary:
     technique: str
     audits: int
     models: int
-    worst_harmed: float  # share of models whose worst class lost more than the audit's tolerance
+    worst_harmed: float | None  # share of models (worst-class change defined) whose worst class lost more than
+    # the audit's tolerance; None when no model's is defined
     any_significant: float  # share of models with at least one class significantly harmed (McNemar, Holm)
     audits_worst_harmed: int  # audits in which at least one model's worst class lost more than the tolerance
+    worst_defined: int  # models whose worst-class change is defined (the share's denominator)
     worst_change: Spread  # over models
     median_worst_change: float | None
     accuracy_change: Spread
@@ -179,7 +186,8 @@ class ConfigurationPool:
     worst_change: Spread
     accuracy_change: Spread
     intensification: Spread
-    worst_harmed: float  # share of models whose worst class lost more than the audit's tolerance
+    worst_harmed: float | None  # share of models (worst-class change defined) whose worst class lost more than
+    # the audit's tolerance; None when no model's is defined
 
 
 @dataclass(frozen=True)
@@ -224,9 +232,19 @@ class Study:
     undeclared: int  # pruned models without a technique or an amount: not pooled
 
 
+def check_out(out: Path, files: Sequence[Path]) -> None:
+    """Refuse an output folder that is, or holds, an input audit's folder: the study card would replace its files."""
+    target = Path(os.path.realpath(out))
+    for f in files:
+        folder = Path(os.path.realpath(f)).parent
+        if folder == target or target in folder.parents:
+            raise OutputError(OUT_HOLDS_INPUT.format(out=out, file=f))
+
+
 def check_audits(audits: Sequence[Audit], paths: Sequence[str], digests: Sequence[str]) -> None:
     """Refuse what cannot be pooled, in one line naming the file: too few audits, one audit twice (the same
-    results.json bytes, ``digests``), and one dataset (by its declared name or Hub id) audited with two class sets."""
+    results.json bytes, ``digests``), one dataset (by its declared name or Hub id) audited with two class sets,
+    and audits none of whose models declares a technique and an amount."""
     if len(audits) < MIN_AUDITS:
         raise DataError(TOO_FEW.format(need=MIN_AUDITS, got=len(audits)))
     seen: dict[str, str] = {}
@@ -252,6 +270,14 @@ def check_audits(audits: Sequence[Audit], paths: Sequence[str], digests: Sequenc
                     expected=len(names),
                 )
             )
+    if not any(a.models for a in audits):
+        raise DataError(NOTHING_TO_POOL.format(paths=", ".join(paths)))
+
+
+def _share(flags: Sequence[bool | None]) -> float | None:
+    """The share of True among the defined flags; None when none is defined."""
+    v = [f for f in flags if f is not None]
+    return float(np.mean(v)) if v else None
 
 
 def _median(values: Sequence[float | None]) -> float | None:
@@ -274,9 +300,10 @@ def _technique_summaries(audits: Sequence[Audit]) -> tuple[TechniqueSummary, ...
                 technique=technique,
                 audits=len({i for i, _ in members}),
                 models=len(members),
-                worst_harmed=float(np.mean([m.worst_harmed for _, m in members])),
+                worst_harmed=_share([m.worst_harmed for _, m in members]),
                 any_significant=float(np.mean([m.harmed_significant_holm > 0 for _, m in members])),
                 audits_worst_harmed=len({i for i, m in members if m.worst_harmed}),
+                worst_defined=sum(m.worst_harmed is not None for _, m in members),
                 worst_change=spread(worst),
                 median_worst_change=_median(worst),
                 accuracy_change=spread([m.accuracy_change for _, m in members]),
@@ -320,7 +347,7 @@ def _configuration_pools(audits: Sequence[Audit]) -> tuple[ConfigurationPool, ..
                 worst_change=spread([_seed_mean(ms, "worst_class_change") for _, ms in held]),
                 accuracy_change=spread([_seed_mean(ms, "accuracy_change") for _, ms in held]),
                 intensification=spread([_seed_mean(ms, "intensification") for _, ms in held]),
-                worst_harmed=float(np.mean([m.worst_harmed for m in models])),
+                worst_harmed=_share([m.worst_harmed for m in models]),
             )
         )
     return tuple(out)
@@ -389,7 +416,10 @@ def ranking_blocks(audits: Sequence[Audit], metric: str) -> list[tuple[int, dict
 def rank_techniques(
     audits: Sequence[Audit], metric: str, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED
 ) -> Ranking:
-    """Mean normalised rank per technique over the comparable blocks, with a cluster bootstrap over audits."""
+    """Mean normalised rank per technique over the comparable blocks, with a cluster bootstrap over audits.
+
+    The audits are resampled in label order, so the same audits in any order give the same intervals."""
+    audits = sorted(audits, key=lambda a: a.label)
     blocks = ranking_blocks(audits, metric)
     techniques = sorted({t for _, b in blocks for t in b})
     col = {t: j for j, t in enumerate(techniques)}
@@ -440,7 +470,9 @@ def rank_techniques(
 
 
 def pool(audits: Sequence[Audit]) -> Study:
-    """Every pooled analysis of the audits, in a fixed order (techniques and amounts sorted)."""
+    """Every pooled analysis of the audits, in a fixed order: audits by label, techniques and amounts sorted, so
+    the same audits given in any order give the same study, float for float."""
+    audits = sorted(audits, key=lambda a: a.label)
     pools, without = _representation_pools(audits)
     return Study(
         audits=tuple(audits),
@@ -453,13 +485,19 @@ def pool(audits: Sequence[Audit]) -> Study:
     )
 
 
-def audit_labels(paths: Sequence[Path]) -> list[str]:
-    """Each audit's name in the study: its folder (the file, for one not called results.json), relative to the
-    folder all of them share, so ``teams/a/report`` and ``teams/b/report`` are ``a/report`` and ``b/report``."""
-    keys = [Path(os.path.abspath(p)) for p in paths]
-    keys = [k.parent if k.name == "results.json" else k.with_suffix("") for k in keys]
-    common = Path(os.path.commonpath(keys)) if len(keys) > 1 else keys[0].parent
-    return [k.relative_to(common).as_posix() if k != common else k.name for k in keys]
+def audit_labels(paths: Sequence[Path | str]) -> list[str]:
+    """Each audit's name in the study: the last folders of its path (the file, for one not called results.json),
+    as few as tell every audit apart, so ``teams/a/report`` and ``teams/b/report`` are ``a/report`` and
+    ``b/report`` wherever they lie; where folders cannot tell them apart, the files' own paths' last parts."""
+    files = [Path(os.path.abspath(p)) for p in paths]
+    folders = [f.parent if f.name == "results.json" else f.with_suffix("") for f in files]
+    for keys in (folders, files):
+        depth = max(len(k.parts) for k in keys)
+        for n in range(1, depth + 1):
+            labels = [Path(*k.parts[-n:]).as_posix() for k in keys]
+            if len(set(labels)) == len(labels):
+                return labels
+    return [f.as_posix() for f in files]  # one path given twice: refused as the same audit
 
 
 def _plain(value: Any) -> Any:

@@ -732,8 +732,14 @@ def mitigate_command(
     for name, m in rows:
         epochs = f"{m.get('epochs')} epoch{'s' if m.get('epochs') != 1 else ''}"
         cost = f"  {epochs} {m['seconds']:.1f} s" if "seconds" in m else ""
+        v = m.get("vs_control")
+        paired = (
+            f"  vs control: {v['method_only']} right only here, {v['control_only']} only there, p {v['p']:.3g}"
+            if v
+            else ""
+        )
         click.echo(
-            f"{name:<32} held-out top-1 {m['heldout_accuracy']:.4f}  sparsity {m['sparsity']['measured']:.3f}{cost}"
+            f"{name:<32} held-out top-1 {m['heldout_accuracy']:.4f}  sparsity {m['sparsity']['measured']:.3f}{cost}{paired}"
         )
     click.echo(f"\nRe-audit them: pruneaudit audit --config {out / audit_yaml} --out {out / 'report'}")
 

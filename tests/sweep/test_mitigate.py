@@ -67,6 +67,7 @@ def mitigated(harm_audit, tmp_path_factory) -> Path:
     result = run_cli([*_mitigate_args(harm_audit, out), "--epochs", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     assert f"pruneaudit audit --config {out / 'audit.yaml'}" in result.output
+    assert result.output.count("vs control: ") == 2  # every method but the control itself
     return out
 
 

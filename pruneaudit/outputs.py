@@ -38,6 +38,7 @@ HOLDS_CWD = (
     "{out}: is the current folder or holds it; the report directory is replaced as a whole, so give --out a "
     "folder of its own"
 )
+NOT_EMPTY = "{out}: exists and is not empty; {what} writes a folder of its own (remove it, or give another --out)"
 NOT_WRITABLE = "{out}: cannot write the output directory ({probe} is not writable)"
 MOUNT_POINT = (
     "{out}: {path} is a mount point; the report directory is replaced as a whole, "
@@ -141,6 +142,35 @@ def write_outputs(lock: HeldLock, files: Mapping[str, str | bytes]) -> None:
         _fsync_dir(target.parent)
     if replaced is not None:
         shutil.rmtree(replaced, ignore_errors=True)  # a leftover would be removed by the next run
+
+
+@contextmanager
+def new_folder(lock: HeldLock, *, what: str) -> Iterator[Path]:
+    """A folder written whole or not at all, for a command that writes its files one by one (mitigate).
+
+    ``--out`` must not exist or must be empty (what a folder already holds is never mixed with, or left beside,
+    the new files). The caller writes into the staged sibling this yields; when the block ends without an error
+    it is renamed into place, and after an error or an interrupt it is removed: ``--out`` is then as it was."""
+    out_dir, target = lock.out_dir, lock.target
+    if target.is_dir() and any(target.iterdir()):
+        raise OutputError(NOT_EMPTY.format(out=out_dir, what=what))
+    try:
+        stage = _new_sibling(target, "stage", mode=None)
+    except OSError as exc:
+        raise OutputError(CANNOT_WRITE.format(out=out_dir, reason=exc.strerror)) from None
+    try:
+        yield stage
+        _fsync_dir(stage)
+        if target.is_dir():
+            target.rmdir()
+        os.rename(stage, target)
+    except BaseException as exc:
+        shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise OutputError(CANNOT_WRITE.format(out=out_dir, reason=exc.strerror)) from None
+        raise
+    with suppress(OSError):
+        _fsync_dir(target.parent)
 
 
 def write_file(path: Path, content: str | bytes) -> None:

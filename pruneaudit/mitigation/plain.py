@@ -46,7 +46,7 @@ from pruneaudit.mitigation.run import (
 from pruneaudit.mitigation.settings import PLAIN_EPOCHS, PLAIN_THREADS, Settings
 from pruneaudit.models import load_predictor, resolve_device
 from pruneaudit.models.factories import factory_sources
-from pruneaudit.outputs import report_lock, write_file
+from pruneaudit.outputs import new_folder, report_lock, write_file
 from pruneaudit.results import Results, load_results
 from pruneaudit.specs import AuditConfig, DataSpec, ModelSpec
 from pruneaudit.sweep.config import DEFAULT_OPSET, Training
@@ -122,8 +122,7 @@ def run_plain_mitigation(
         opset=DEFAULT_OPSET,  # as a sweep would; formats hold no ONNX here
     )
     start = measure(plan, name=model)
-    with report_lock(out) as lock:
-        target = lock.target
+    with report_lock(out) as lock, new_folder(lock, what="mitigate") as target:  # whole, or not at all
         made = recover(plan, start, model=model, out=target, progress=progress)
         write_file(target / FILE, heldout)
         copied = _copy_factories(config, [config.dense, spec], out=target)

@@ -41,7 +41,7 @@ from pruneaudit.models import load_predictor, resolve_device
 from pruneaudit.models.base import first_line
 from pruneaudit.models.torch_common import select_output
 from pruneaudit.models.torch_module import build_module
-from pruneaudit.outputs import report_lock, write_file
+from pruneaudit.outputs import new_folder, report_lock, write_file
 from pruneaudit.results import Model, Results, load_results
 from pruneaudit.specs import DataSpec, ModelSpec
 from pruneaudit.sweep import export
@@ -128,8 +128,7 @@ def run_mitigation(
         opset=config.opset,
     )
     start = measure(plan, name=model)
-    with report_lock(out) as lock:
-        target = lock.target
+    with report_lock(out) as lock, new_folder(lock, what="mitigate") as target:  # whole, or not at all
         made = recover(plan, start, model=model, out=target, progress=progress)
         write_file(target / FILE, heldout)
         manifest = build_manifest(

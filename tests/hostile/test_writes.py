@@ -514,3 +514,27 @@ def test_junit_under_a_file_fails_naming_it(reports, tmp_path):
     outcome = invoke(["check", reports["results"], "--max-accuracy-drop", "1", "--junit", junit])
     assert_user_error(outcome, names=junit, says="cannot write")
     assert (tmp_path / "ci").read_text() == "a file in the way"
+
+
+def test_a_new_folder_appears_whole_or_not_at_all(tmp_path):
+    """outputs.new_folder (mitigate's): an error or an interrupt inside leaves no --out and no staged copy."""
+    from pruneaudit.errors import OutputError
+    from pruneaudit.outputs import new_folder, report_lock
+
+    out = tmp_path / "out"
+    for failure in (RuntimeError("boom"), KeyboardInterrupt()):
+        with pytest.raises(type(failure)), report_lock(out) as lock, new_folder(lock, what="mitigate") as stage:
+            (stage / "half.pt").write_bytes(b"x")
+            raise failure
+        assert not out.exists() and [p.name for p in tmp_path.iterdir() if "stage" in p.name] == []
+    with report_lock(out) as lock, new_folder(lock, what="mitigate") as stage:
+        (stage / "sub").mkdir()
+        (stage / "sub" / "whole.pt").write_bytes(b"y")
+    assert (out / "sub" / "whole.pt").read_bytes() == b"y"
+    with pytest.raises(OutputError, match="exists and is not empty; mitigate writes a folder of its own"):
+        with report_lock(out) as lock, new_folder(lock, what="mitigate"):
+            pass
+    (tmp_path / "empty").mkdir()
+    with report_lock(tmp_path / "empty") as lock, new_folder(lock, what="mitigate") as stage:
+        (stage / "a").write_bytes(b"z")
+    assert (tmp_path / "empty" / "a").read_bytes() == b"z"

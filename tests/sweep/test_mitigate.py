@@ -263,6 +263,16 @@ def test_bad_inputs_are_one_line_errors(harm_audit, tmp_path, case, message):
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
+def test_a_folder_that_holds_anything_is_refused_before_training(harm_audit, mitigated, tmp_path):
+    """A rerun into a finished mitigation (or any folder holding files: the training data, a report) would mix old
+    and new files; refused in one line, and the folder is untouched."""
+    before = {p.relative_to(mitigated): p.read_bytes() for p in mitigated.rglob("*") if p.is_file()}
+    result = _invoke([*_mitigate_args(harm_audit, mitigated), "--epochs", "1", "--quiet"])
+    assert result.exit_code == 2 and "exists and is not empty" in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert {p.relative_to(mitigated): p.read_bytes() for p in mitigated.rglob("*") if p.is_file()} == before
+
+
 def test_a_model_without_zeros_has_no_mask_to_hold(harm_audit, tmp_path):
     """A sweep folder whose l1-90 is, file and hashes alike, the dense model: nothing pruned to keep fixed."""
     sweep = tmp_path / "sweep"

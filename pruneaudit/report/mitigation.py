@@ -99,6 +99,8 @@ def row(p: Pair) -> dict[str, Any]:
         "epochs": _extra_epochs(p),
         "seconds": p.recovered.metadata.get("mitigation_seconds"),
         "vs_control": p.recovered.metadata.get("vs_control"),
+        "harmed_images": sum(p.recovered.per_class.support[c] for c in p.classes),
+        "harmed_correct": sum(p.recovered.per_class.correct[c] for c in p.classes),
     }
 
 
@@ -141,7 +143,16 @@ def _p(value: float) -> str:
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
 
 
-def _paired(others: list[dict[str, Any]], *, alpha: float) -> str:
+def _agrees(r: dict[str, Any], control: dict[str, Any]) -> bool:
+    """Whether a method's recorded paired counts fit this audit: as many images of the harmed classes, and the
+    difference of the two counts equal to the difference of the two models' correct images there."""
+    v = r["vs_control"]
+    return v["images"] == r["harmed_images"] and (
+        v["method_only"] - v["control_only"] == r["harmed_correct"] - control["harmed_correct"]
+    )
+
+
+def paired_sentence(others: list[dict[str, Any]], *, alpha: float) -> str:
     """Each method against the control on the same held-out images of the harmed classes (metadata vs_control,
     measured by mitigate): beyond it only where the exact McNemar p is below alpha and it got more of them right."""
     better, worse, same = [], [], []
@@ -191,7 +202,12 @@ def _source_sentence(rows: list[dict[str, Any]], classes: Rows, *, alpha: float)
     if not others:
         return text + "; no other method was audited."
     if all(r["vs_control"] is not None for r in others):
-        return text + "." + _paired(others, alpha=alpha)
+        if all(_agrees(r, control) for r in others):
+            return text + "." + paired_sentence(others, alpha=alpha)
+        text += (
+            "; the paired counts mitigate recorded do not fit this audit's images of these classes (another split?), "
+            "so they are not used"
+        )
     if half is None or control["harmed_after"] is None:
         return text + "; without intervals the methods cannot be told apart from the control."
     text += f"; the median 95% interval half-width is {unsigned_pp(half)}."

@@ -16,7 +16,7 @@ from altair.vegalite.v6.schema.core import load_schema
 
 from pruneaudit.errors import DataError
 from pruneaudit.mitigation.settings import METHODS
-from pruneaudit.report.mitigation import mitigation_view
+from pruneaudit.report.mitigation import mitigation_view, paired_sentence
 from pruneaudit.results import load_raw, load_results, parse_results
 from tests.conftest import run_cli
 from tests.sweep import test_mitigate
@@ -185,27 +185,44 @@ def test_the_sentence_says_plainly_when_no_method_helps(mitigated, reaudit):
     assert "Mitigation did not help beyond the control: reweight -2.5 pp" in text and "constrained -4.0 pp" in text
 
 
-def test_the_paired_test_against_the_control_decides_where_it_was_measured(reaudit):
-    def paired(counts: dict[str, tuple[int, int, float]]):
-        def edit(method: str, m: dict) -> None:
-            if method in counts:
-                only, control_only, p = counts[method]
-                m["metadata"]["vs_control"] = {"images": 600, "method_only": only, "control_only": control_only, "p": p}
-
-        return _edited(reaudit, edit)["sentence"]
+def test_the_paired_test_decides_beyond_worse_or_not_told_apart():
+    def paired(counts: dict[str, tuple[int, int, float]]) -> str:
+        rows = [
+            {
+                "method": m,
+                "harmed_after": -0.02,
+                "vs_control": {"images": 600, "method_only": a, "control_only": b, "p": p},
+            }
+            for m, (a, b, p) in counts.items()
+        ]
+        return paired_sentence(rows, alpha=0.05)
 
     text = paired({"reweight": (40, 12, 0.0001), "constrained": (15, 14, 1.0)})
-    assert "Paired with the control on the same held-out images of these classes (exact McNemar)." in text
+    assert text.startswith(" Paired with the control on the same held-out images of these classes (exact McNemar).")
     assert (
-        "Beyond the control: reweight (" in text
-        and "40 right only with it and 12 only with the control, p < 0.001)" in text
+        "Beyond the control: reweight (-2.0 pp: of 600 images, 40 right only with it and 12 only with the control, p < 0.001)."
+        in text
     )
     assert "Not told apart: constrained (" in text and "p = 1.000), p not below 0.05." in text
-    assert "half-width" not in text
     text = paired({"reweight": (5, 30, 0.00002), "constrained": (15, 14, 1.0)})
     assert "Worse than the control: reweight (" in text and "Beyond the control" not in text
     text = paired({"reweight": (16, 12, 0.57), "constrained": (15, 14, 1.0)})
     assert "Mitigation did not help beyond the control: reweight (" in text
+
+
+def test_paired_counts_are_used_only_where_they_fit_the_audit(reaudit):
+    """mitigate's own counts fit the re-audit (the harmed classes' images, the difference of correct images);
+    forged ones, or counts from another split, are not used: the sentence says so and falls back to intervals."""
+    text = mitigation_view(load_results(reaudit))["sentence"]
+    assert "Paired with the control on the same held-out images" in text and "do not fit" not in text
+
+    def forge(method: str, m: dict) -> None:
+        if method == "reweight":
+            m["metadata"]["vs_control"] = {"images": 600, "method_only": 40, "control_only": 0, "p": 1e-12}
+
+    text = _edited(reaudit, forge)["sentence"]
+    assert "the paired counts mitigate recorded do not fit this audit's images of these classes" in text
+    assert "Paired with the control" not in text and "half-width" in text
 
 
 def test_a_moved_sparsity_is_flagged(reaudit):

@@ -653,7 +653,9 @@ def prune_command(
     "--dual-lr", type=float, help=f"constrained: the multipliers' step [default: {mitigation.DEFAULT_DUAL_LR:g}]."
 )
 @click.option(
-    "--seed", type=click.IntRange(min=0), help=f"Batch order and augmentation [default: {mitigation.DEFAULT_SEED}]."
+    "--seed",
+    type=click.IntRange(min=0, max=2**64 - 1),
+    help=f"Batch order and augmentation, 0 to 2^64 - 1 (torch.manual_seed) [default: {mitigation.DEFAULT_SEED}].",
 )
 @click.option(
     "--device", type=click.Choice(DEVICES), help=f"Where to train [default: the config's, else {DEFAULT_DEVICE}]."

@@ -104,7 +104,7 @@ def run_plain_mitigation(
     device = resolve_device(config.device)
     tune = train.subset(np.setdiff1d(np.arange(len(train)), rows))
     held = train.subset(rows)
-    check_classes(results, harm, tune, where=str(train_data.path))
+    check_classes(results, harm, tune, held, where=str(train_data.path))
     plan = Plan(
         results=results,
         harm=harm,

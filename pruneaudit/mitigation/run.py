@@ -107,7 +107,7 @@ def run_mitigation(
     dense_entry = _audited(sweep_manifest, results.dense, sweep_dir=sweep_dir, results_path=results_path)
     tune = train.subset(np.setdiff1d(np.arange(len(train)), rows))
     held = train.subset(rows)
-    check_classes(results, harm, tune, where=str(config.train_data.path))
+    check_classes(results, harm, tune, held, where=str(config.train_data.path))
     with numerics(config.threads):
         source = _swept(source_entry, config=config, sweep_dir=sweep_dir, device=device)
         dense = _swept(dense_entry, config=config, sweep_dir=sweep_dir, device=device)
@@ -274,13 +274,20 @@ def hold_out(train: Images, *, path: Path, what: str, where: str) -> tuple[np.nd
     return rows, npz_bytes(heldout_arrays(train.raw, train.labels, train.dataset.attributes, rows, where=where))
 
 
-def check_classes(results: Results, harm: Harm, tune: Images, *, where: str) -> None:
+def check_classes(results: Results, harm: Harm, tune: Images, held: Images, *, where: str) -> None:
+    """Every harmed class can be fine-tuned on and graded: images in the fine-tuning rows and in the held-out ones."""
     n = results.data.n_classes
     if int(tune.labels.max()) >= n:
         raise DataError(f"{where}: train_data has labels up to {int(tune.labels.max())}; the audit has {n} classes")
     absent = [harm.class_names[i] for i, c in enumerate(harm.classes) if not np.any(tune.labels == c)]
     if absent:
         raise DataError(f"{where}: harmed class(es) {', '.join(absent)} have no fine-tuning image")
+    ungraded = [harm.class_names[i] for i, c in enumerate(harm.classes) if not np.any(held.labels == c)]
+    if ungraded:
+        raise DataError(
+            f"{where}: harmed class(es) {', '.join(ungraded)} have fewer than two images, so none is held out to grade "
+            "the mitigation on"
+        )
 
 
 @torch.inference_mode()

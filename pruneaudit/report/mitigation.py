@@ -176,6 +176,8 @@ def paired_sentence(others: list[dict[str, Any]], *, alpha: float) -> str:
     if same:
         lead = " Mitigation did not help beyond the control:" if not better and not worse else " Not told apart:"
         text += f"{lead} {'; '.join(same)}, p not below {alpha:g}."
+    elif not better:
+        text += " Mitigation did not help beyond the control."
     return text
 
 
@@ -231,6 +233,8 @@ def _source_sentence(rows: list[dict[str, Any]], classes: Rows, *, alpha: float)
         else:
             text += " Not told apart from the control:"
         text += f" {'; '.join(same)}, within the interval half-width."
+    elif not better:
+        text += " Mitigation did not help beyond the control."
     return text
 
 
@@ -379,4 +383,5 @@ def mitigation_view(results: Results) -> dict[str, Any] | None:
         "split": results.data.file
         if results.data.split is None
         else f"{results.data.file}, split {results.data.split}",
+        "has_control": any(r["control"] for r in rows),
     }

@@ -314,3 +314,19 @@ def test_bad_inputs_are_one_line_errors(spec, harm, tmp_path, case, message):
     assert result.output.startswith("Error: ") and message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not out.exists() or sorted(p.name for p in spec.parent.iterdir()) == before  # nothing written
+
+
+def test_a_harmed_class_with_one_training_image_is_refused(spec, harm, tmp_path):
+    """Its one image would be fine-tuned on and none held out: the re-audit could not grade the class."""
+    d = np.load(DATA)
+    rows = np.flatnonzero(d["split"] == 0)[:1500]
+    fives = rows[d["labels"][rows] == 5]
+    keep = np.setdiff1d(rows, fives[1:])
+    path = tmp_path / "one-five.npz"
+    np.savez(path, images=d["images"][keep], labels=d["labels"][keep])
+    result = _invoke(
+        [*_mitigate_args(spec, harm, tmp_path / "out"), "--train-data", str(path), "--epochs", "1", "--quiet"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "harmed class(es) 5 have fewer than two images, so none is held out" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -208,6 +208,7 @@ def test_the_paired_test_decides_beyond_worse_or_not_told_apart():
     assert "Worse than the control: reweight (" in text and "Beyond the control" not in text
     text = paired({"reweight": (16, 12, 0.57), "constrained": (15, 14, 1.0)})
     assert "Mitigation did not help beyond the control: reweight (" in text
+    assert paired({"reweight": (5, 30, 0.00002)}).endswith(" Mitigation did not help beyond the control.")
 
 
 def test_paired_counts_are_used_only_where_they_fit_the_audit(reaudit):
@@ -239,8 +240,8 @@ def test_a_moved_sparsity_is_flagged(reaudit):
 def test_without_a_control_the_sentence_says_so(reaudit):
     raw = copy.deepcopy(load_raw(reaudit))
     raw["models"] = [m for m in raw["models"] if m["metadata"].get("method") != "finetune"]
-    text = mitigation_view(parse_results(raw, where="edited"))["sentence"]
-    assert "No control (plain fine-tuning, finetune) was audited" in text
+    view = mitigation_view(parse_results(raw, where="edited"))
+    assert "No control (plain fine-tuning, finetune) was audited" in view["sentence"] and not view["has_control"]
 
 
 def test_a_wrongly_typed_mitigation_key_is_a_one_line_error(mitigated, reaudit, tmp_path):

@@ -43,7 +43,7 @@ from pruneaudit.mitigation.run import (
     recover,
     splits,
 )
-from pruneaudit.mitigation.settings import PLAIN_EPOCHS, PLAIN_THREADS, Settings
+from pruneaudit.mitigation.settings import PLAIN_EPOCHS, PLAIN_THREADS, SHARED_ROWS_LIMIT, Settings
 from pruneaudit.models import load_predictor, resolve_device
 from pruneaudit.models.factories import factory_sources
 from pruneaudit.outputs import new_folder, report_lock, write_file
@@ -51,7 +51,7 @@ from pruneaudit.results import Results, load_results
 from pruneaudit.specs import AuditConfig, DataSpec, ModelSpec
 from pruneaudit.sweep.config import DEFAULT_OPSET, Training
 from pruneaudit.sweep.run import SweepCallback
-from pruneaudit.sweep.train import load_images
+from pruneaudit.sweep.train import Images, load_images
 
 TRAINABLE = ("torchscript", "state_dict")  # the recovered model is written in its source's format
 RUNNABLE = ("torchscript", "state_dict", "torch_export", "pickle")  # the dense model only runs (torch)
@@ -99,6 +99,7 @@ def run_plain_mitigation(
         class_names=train.dataset.class_names,
         eval_name="the audit config's data, not --train-data",
     )
+    _check_no_audited_rows(train, load_images(config.data), train_path=train_data.path, audited_spec=config.data)
     harm = harmed_classes(results, model=model, rule=settings.rule, where=str(results_path))
     training = given(Training(epochs=PLAIN_EPOCHS), settings)
     device = resolve_device(config.device)
@@ -177,6 +178,21 @@ def run_plain_mitigation(
 
 # ---------------------------------------------------------------------------------------------------------------
 # What the audit config declares, and what the audit measured
+
+
+def _check_no_audited_rows(train: Images, audited: Images, *, train_path: Path, audited_spec: DataSpec) -> None:
+    """--train-data must not hold the images the harm was read on, whatever file they come in (the file and
+    split checks of `check_harm_split` see only names and hashes): rows are compared by their bytes. A few
+    exact duplicates between a training and a test set are common in real datasets, so up to
+    SHARED_ROWS_LIMIT of the audited rows may recur; more is the audited split itself."""
+    seen = {hashlib.sha1(r.tobytes()).digest() for r in audited.raw}
+    shared = sum(hashlib.sha1(r.tobytes()).digest() in seen for r in train.raw)
+    if shared > SHARED_ROWS_LIMIT * len(audited):
+        split = "" if audited_spec.split is None else f", split {audited_spec.split}"
+        raise DataError(
+            f"{train_path}: {shared:,} of its images are images the audit read the harm on ({audited_spec.path.name}"
+            f"{split}: {len(audited):,} images); fine-tune on other rows (--train-split), not on those that chose the classes"
+        )
 
 
 def _source_spec(config: AuditConfig, model: str, *, where: str) -> ModelSpec:

@@ -31,6 +31,9 @@ DEFAULT_SEED = 0  # batch order and augmentation, the same for every method
 # and one intra-op thread, as `prune` defaults to, so the model files repeat byte for byte.
 PLAIN_EPOCHS = 3
 PLAIN_THREADS = 1
+# --train-data may repeat at most this share of the audited images byte for byte (the duplicates real training
+# and test sets share); more means the audited rows themselves are in the training data.
+SHARED_ROWS_LIMIT = 0.01
 
 UNKNOWN_RULE = "--harmed {rule!r}: expected one of {allowed}, or several joined by '+' (all must hold)"
 

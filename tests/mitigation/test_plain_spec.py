@@ -330,3 +330,20 @@ def test_a_harmed_class_with_one_training_image_is_refused(spec, harm, tmp_path)
     assert result.exit_code == 2, result.output
     assert "harmed class(es) 5 have fewer than two images, so none is held out" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_the_audited_images_in_a_file_of_their_own_are_refused(spec, harm, train_npz, tmp_path):
+    """The file and split checks see names and hashes; a copy of the audited rows under another name, or a
+    training file that holds them without a split to leave them out, is caught by comparing the rows."""
+    d = np.load(DATA)
+    test = np.flatnonzero(d["split"] == 1)
+    copy = tmp_path / "copy.npz"
+    np.savez(copy, images=d["images"][test], labels=d["labels"][test])
+    for path, shared in ((copy, 2000), (train_npz, 500)):  # train.npz without --train-split 0: 500 audited rows
+        result = _invoke([*_mitigate_args(spec, harm, tmp_path / "out"), "--train-data", str(path), "--quiet"])
+        assert result.exit_code == 2, result.output
+        assert (
+            f"{shared:,} of its images are images the audit read the harm on (mnist10k.npz, split 1: 2,000 images)"
+            in (result.output)
+        )
+        assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -173,12 +173,20 @@ def new_folder(lock: HeldLock, *, what: str) -> Iterator[Path]:
         _fsync_dir(target.parent)
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_file(path: Path, content: str | bytes) -> None:
     """Write one file atomically: a temporary sibling, synced, then a rename; text is written as UTF-8."""
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make the file private, unlike the report's
         with os.fdopen(fd, "wb") as f:
             f.write(content.encode("utf-8") if isinstance(content, str) else content)
             f.flush()

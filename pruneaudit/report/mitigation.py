@@ -266,7 +266,7 @@ def _rises(rows: list[dict[str, Any]], key: str, label: str, what: str, verb: st
     d, name = max(up, key=lambda u: u[0])  # ties: the first in audit order
     if n == 1:
         return f"{what} {verb} by {pp(d)}"
-    share = f"all {n}" if len(up) == n else f"{len(up)} of the {n}"
+    share = ("both" if n == 2 else f"all {n}") if len(up) == n else f"{len(up)} of the {n}"
     return f"{what} {verb} in {share} moves (most: {name}, {pp(d)})"
 
 

@@ -48,6 +48,7 @@ findings: install
 	$(BIN)/pruneaudit prune --config benchmarks/findings.yaml --out build/findings-sweep --jobs 2
 	$(BIN)/pruneaudit audit --config build/findings-sweep/audit.yaml --out build/findings-report --quiet
 	$(BIN)/pruneaudit audit --config sample_models/audit.yaml --out build/sample-report --quiet
+	rm -rf build/mitigate-l1-90  # mitigate writes a folder of its own: an earlier run's is not reused
 	$(BIN)/pruneaudit mitigate --config sample_models/sweep.yaml --results build/sample-report/results.json --model l1-90 --out build/mitigate-l1-90 --quiet
 	$(BIN)/pruneaudit audit --config build/mitigate-l1-90/audit.yaml --out build/mitigate-l1-90/report --quiet
 	$(BIN)/python benchmarks/findings.py build/findings-report/results.json --sweep build/findings-sweep --mitigation build/mitigate-l1-90 > docs/findings.md

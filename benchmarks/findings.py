@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from pruneaudit.report.text import p_phrase
 from pruneaudit.results import Results, load_results
 
 COMMANDS = (  # what `make findings` runs (Makefile); shown verbatim so the document says how to remake it
@@ -337,14 +338,13 @@ def _paired(made: dict[str, dict[str, Any]], method: str, half: float) -> str | 
     v = next((m.get("vs_control") for m in made.values() if m["method"] == method), None)
     if v is None:
         return None
-    p = "< 0.001" if v["p"] < 0.001 else f"= {v['p']:.3f}"
     if v["p"] < 0.05:
         said = "it helped beyond" if v["method_only"] > v["control_only"] else "it did worse than"
     else:
         said = "not told apart from"
     return (
         f"Paired with the control on the harmed classes' {v['images']:,} held-out images, {v['method_only']} are "
-        f"right only with `{method}` and {v['control_only']} only with the control (exact McNemar p {p}): {said} "
+        f"right only with `{method}` and {v['control_only']} only with the control (exact McNemar {p_phrase(v['p'])}): {said} "
         f"more fine-tuning alone. A class's 95% interval (median half-width {pp(half).lstrip('+')} pp) is too wide "
         "to show a difference this small; pairing leaves out the images both models get right or both get wrong."
     )

@@ -28,7 +28,7 @@ from pruneaudit.report.population import (
     outcome_shares,
 )
 from pruneaudit.report.scope import Scope, models_note, points_note
-from pruneaudit.report.text import class_or_none
+from pruneaudit.report.text import class_or_none, signed
 from pruneaudit.results import Model, Results
 from pruneaudit.results.view import SelectionResult
 from pruneaudit.scalars import model_value
@@ -829,10 +829,6 @@ def relation_chart(relations: tuple[Relation, ...], *, x_title: str, alpha: floa
     return spec(alt.hconcat(rho_panel, scatter), rho=rho_rows, classes=points, trend=lines)
 
 
-def _signed(v: float) -> str:
-    return f"{v:+.2f}".replace("+0.00", "0.00").replace("-0.00", "0.00")
-
-
 def relation_sentence(relations: tuple[Relation, ...], *, alpha: float, worse: str, better: str) -> str:
     """The relation in words, from the numbers: how many configurations lean each way and how many
     significantly, then each technique at its highest amount."""
@@ -847,7 +843,7 @@ def relation_sentence(relations: tuple[Relation, ...], *, alpha: float, worse: s
         f"{len(significant)}; the opposite is significant in {len(against)}."
     ]
     highest = [
-        f"{r.technique} at {r.amount:.0%}: ρ = {_signed(r.correlation.rho)} (p = {r.correlation.p:.2g})"
+        f"{r.technique} at {r.amount:.0%}: ρ = {signed(r.correlation.rho)} (p = {r.correlation.p:.2g})"
         for r in _highest(tuple(defined))
         if r.amount is not None
     ]

@@ -19,7 +19,7 @@ import altair as alt
 
 from pruneaudit.mitigation.settings import CONTROL  # light: no torch
 from pruneaudit.report.charts import MIN_CHANGE_SPAN_PP, OKABE_ITO, Rows, data, spec
-from pruneaudit.report.text import class_or_none, pct, pp, unsigned_pp
+from pruneaudit.report.text import class_or_none, p_phrase, pct, pp, unsigned_pp
 from pruneaudit.results import Model, Results
 
 
@@ -139,10 +139,6 @@ def _half_width(classes: Rows) -> float | None:
     return median(widths) if widths else None
 
 
-def _p(value: float) -> str:
-    return "< 0.001" if value < 0.001 else f"= {value:.3f}"
-
-
 def _agrees(r: dict[str, Any], control: dict[str, Any]) -> bool:
     """Whether a method's recorded paired counts fit this audit: as many images of the harmed classes, and the
     difference of the two counts equal to the difference of the two models' correct images there."""
@@ -160,7 +156,7 @@ def paired_sentence(others: list[dict[str, Any]], *, alpha: float) -> str:
         v = r["vs_control"]
         said = (
             f"{r['method']} ({pp(r['harmed_after'])}: of {v['images']:,} images, {v['method_only']} right only with it "
-            f"and {v['control_only']} only with the control, p {_p(v['p'])})"
+            f"and {v['control_only']} only with the control, {p_phrase(v['p'])})"
         )
         if v["p"] < alpha and v["method_only"] > v["control_only"]:
             better.append(said)

@@ -12,7 +12,7 @@ from pruneaudit.report.bundle import vega_javascript
 from pruneaudit.report.charts import Chart, Rows, alpha_bands, change_bands, data, spec, technique_colour
 from pruneaudit.report.render import make_env
 from pruneaudit.report.svg import chart_svg
-from pruneaudit.report.text import pct, pp, unsigned_pp
+from pruneaudit.report.text import p_value, pct, pp, unsigned_pp
 from pruneaudit.results import dumps
 from pruneaudit.scalars import SCALARS
 from pruneaudit.studies import ConfigurationPool, Ranking, RepresentationPool, Study, TechniqueSummary, study_mapping
@@ -293,10 +293,6 @@ def _configuration_row(c: ConfigurationPool) -> dict[str, Any]:
     }
 
 
-def _p(value: float | None) -> str:
-    return "n/a" if value is None else ("< 0.001" if value < 0.001 else f"{value:.3f}")
-
-
 def representation_sentence(s: Study) -> str:
     if not s.representation:
         return (
@@ -333,7 +329,7 @@ def _representation_row(p: RepresentationPool) -> dict[str, Any]:
         "audits": len(p.audits),
         "classes": p.correlation.n,
         "rho": "n/a" if p.correlation.rho is None else f"{p.correlation.rho:+.3f}",
-        "p": _p(p.correlation.p),
+        "p": p_value(p.correlation.p),
         "slope": "n/a" if p.trend.slope is None else f"{100 * p.trend.slope:+.2f}",
     }
 

@@ -44,6 +44,21 @@ def pct(x: float | None) -> str:
     return "n/a" if x is None else f"{_digits(100 * x, '')}%"
 
 
+def signed(x: float | None) -> str:
+    """A signed number with two decimals (a correlation, a slope): "+0.41", "-0.07", "0.00" (no signed zero)."""
+    return "n/a" if x is None else f"{x:+.2f}".replace("+0.00", "0.00").replace("-0.00", "0.00")
+
+
+def p_value(p: float | None) -> str:
+    """A p-value for a table cell: "0.016", "< 0.001" below a thousandth."""
+    return "n/a" if p is None else "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_phrase(p: float) -> str:
+    """A p-value in a sentence: "p = 0.016", "p < 0.001"."""
+    return f"p {p_value(p)}" if p < 0.001 else f"p = {p_value(p)}"
+
+
 def class_or_none(value: float | None, name: str | None) -> str:
     """The worst class's name, or "(none)" where its change is zero: no class lost recall, and which of the
     unchanged classes came first in label order says nothing."""

@@ -11,7 +11,16 @@ from pruneaudit.analyses import Disparity, recall_disparity, rich_get_richer_per
 from pruneaudit.report.caveats import automatic_caveats, automatic_recommendations
 from pruneaudit.report.population import Spread, configuration_summaries, harmed_classes, worst_models
 from pruneaudit.report.scope import Scope, models_note
-from pruneaudit.report.text import POLICY_TITLES, class_or_none, pct, pick_line, pp, price_sentence, unsigned_pp
+from pruneaudit.report.text import (
+    POLICY_TITLES,
+    class_or_none,
+    pct,
+    pick_line,
+    pp,
+    price_sentence,
+    signed,
+    unsigned_pp,
+)
 from pruneaudit.results import Model, Results
 from pruneaudit.results.view import Card, CheckResult, Comparison, Configuration, Data, Exemplar
 
@@ -318,10 +327,6 @@ def training_set(data: Data) -> dict[str, str] | None:
     }
 
 
-def _signed_2(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:+.2f}".replace("+0.00", "0.00").replace("-0.00", "0.00")
-
-
 def rich_model_view(results: Results, scope: Scope) -> dict[str, Any] | None:
     """Whether "the rich get richer" in each pruned model, no pooling (analyses.rich_get_richer_per_model): rows for the
     scope's models (every model up to scope.MODEL_COLUMNS) and a sentence over all of them, with how often the
@@ -336,9 +341,9 @@ def rich_model_view(results: Results, scope: Scope) -> dict[str, Any] | None:
             "model": r.model,
             "technique": r.technique or "unspecified",
             "amount": _optional(r.amount, pct),
-            "rho": _signed_2(r.correlation.rho),
+            "rho": signed(r.correlation.rho),
             "p": "n/a" if r.correlation.p is None else f"{r.correlation.p:.2g}",
-            "slope": _signed_2(r.trend.slope),
+            "slope": signed(r.trend.slope),
             "significant": r.correlation.p is not None and r.correlation.p < alpha,
         }
         for r in relations

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 from scipy import stats
@@ -86,6 +87,35 @@ def rank_correlation(x: np.ndarray, y: np.ndarray) -> Correlation:
         return Correlation(float(np.sign(rho)), 0.0, n)
     t = rho * np.sqrt((n - 2) / (1.0 - rho * rho))
     return Correlation(rho, float(2 * stats.t.sf(abs(t), n - 2)), n)
+
+
+class _Correlated(Protocol):
+    @property
+    def correlation(self) -> Correlation: ...
+
+
+C = TypeVar("C", bound=_Correlated)
+
+
+@dataclass(frozen=True)
+class Leaning(Generic[C]):
+    """Relations sorted by the sign of their ρ: those with a defined ρ, those with ρ > 0, and those significantly
+    positive or negative (p < alpha): what every sentence about a set of relations counts."""
+
+    defined: tuple[C, ...]
+    positive: tuple[C, ...]
+    significant_positive: tuple[C, ...]
+    significant_negative: tuple[C, ...]
+
+
+def leaning(relations: Sequence[C], *, alpha: float) -> Leaning[C]:
+    defined = tuple(r for r in relations if r.correlation.rho is not None)
+    return Leaning(
+        defined=defined,
+        positive=tuple(r for r in defined if r.correlation.rho > 0),
+        significant_positive=tuple(r for r in defined if r.correlation.rho > 0 and r.correlation.p < alpha),
+        significant_negative=tuple(r for r in defined if r.correlation.rho < 0 and r.correlation.p < alpha),
+    )
 
 
 def trend(x: np.ndarray, y: np.ndarray) -> Trend:

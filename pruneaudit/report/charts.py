@@ -16,7 +16,7 @@ from typing import Any
 import altair as alt
 import numpy as np
 
-from pruneaudit.analyses import Relation, representation, rich_get_richer
+from pruneaudit.analyses import Relation, leaning, representation, rich_get_richer
 from pruneaudit.report.headlines import Spotlight
 from pruneaudit.report.population import (
     CRITERIA,
@@ -832,15 +832,14 @@ def relation_chart(relations: tuple[Relation, ...], *, x_title: str, alpha: floa
 def relation_sentence(relations: tuple[Relation, ...], *, alpha: float, worse: str, better: str) -> str:
     """The relation in words, from the numbers: how many configurations lean each way and how many
     significantly, then each technique at its highest amount."""
-    defined = [r for r in relations if r.correlation.rho is not None]
+    lean = leaning(relations, alpha=alpha)
+    defined = lean.defined
     if not defined:
         return "No configuration has enough classes with a defined change to measure the relation."
-    positive = [r for r in defined if r.correlation.rho > 0]
-    significant = [r for r in positive if r.correlation.p < alpha]
-    against = [r for r in defined if r.correlation.rho < 0 and r.correlation.p < alpha]
     parts = [
-        f"In {len(positive)} of {len(defined)} configurations {worse} (Spearman ρ > 0), significantly (p < {alpha}) in "
-        f"{len(significant)}; the opposite is significant in {len(against)}."
+        f"In {len(lean.positive)} of {len(defined)} configurations {worse} (Spearman ρ > 0), significantly "
+        f"(p < {alpha}) in {len(lean.significant_positive)}; the opposite is significant in "
+        f"{len(lean.significant_negative)}."
     ]
     highest = [
         f"{r.technique} at {r.amount:.0%}: ρ = {signed(r.correlation.rho)} (p = {r.correlation.p:.2g})"

@@ -7,6 +7,7 @@ from typing import Any
 
 import altair as alt
 
+from pruneaudit.analyses import leaning
 from pruneaudit.defaults import DEFAULT_ALPHA
 from pruneaudit.report.bundle import vega_javascript
 from pruneaudit.report.charts import Chart, Rows, alpha_bands, change_bands, data, spec, technique_colour
@@ -299,10 +300,9 @@ def representation_sentence(s: Study) -> str:
             "This analysis needs the training set's class counts (train_class_counts or train_labels in an "
             "audit config; pruneaudit prune writes them): no audit in this study gives them."
         )
-    tested = [p for p in s.representation if p.correlation.p is not None]
+    lean = leaning(s.representation, alpha=DEFAULT_ALPHA)
     # x is the share, y the change (a loss is negative): ρ > 0 when the less a class was seen, the more it lost
-    under = [p for p in tested if p.correlation.rho > 0 and p.correlation.p < DEFAULT_ALPHA]
-    over = [p for p in tested if p.correlation.rho < 0 and p.correlation.p < DEFAULT_ALPHA]
+    tested, under, over = lean.defined, lean.significant_positive, lean.significant_negative
     audits = sorted({a for p in s.representation for a in p.audits})
     text = (
         f"Pooled over {len(audits)} audit{'s' if len(audits) != 1 else ''} with training counts, classes with a "

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from pruneaudit.analyses import Disparity, recall_disparity, rich_get_richer_per_model, subgroup_disparity
+from pruneaudit.analyses import Disparity, leaning, recall_disparity, rich_get_richer_per_model, subgroup_disparity
 from pruneaudit.report.caveats import automatic_caveats, automatic_recommendations
 from pruneaudit.report.population import Spread, configuration_summaries, harmed_classes, worst_models
 from pruneaudit.report.scope import Scope, models_note
@@ -349,14 +349,12 @@ def rich_model_view(results: Results, scope: Scope) -> dict[str, Any] | None:
         for r in relations
         if r.model in shown
     ]
-    defined = [r for r in relations if r.correlation.rho is not None]
-    positive = [r for r in defined if r.correlation.rho > 0]
-    richer = [r for r in positive if r.correlation.p < alpha]
-    poorer = [r for r in defined if r.correlation.rho < 0 and r.correlation.p < alpha]
+    lean = leaning(relations, alpha=alpha)
+    defined = lean.defined
     parts = [
-        f"Per model, without pooling the seeds: ρ > 0 (the rich get richer) in {len(positive)} of {len(defined)} "
-        f"pruned models with a defined ρ, significantly (p < {alpha}) in {len(richer)}; significantly negative in "
-        f"{len(poorer)}."
+        f"Per model, without pooling the seeds: ρ > 0 (the rich get richer) in {len(lean.positive)} of "
+        f"{len(defined)} pruned models with a defined ρ, significantly (p < {alpha}) in "
+        f"{len(lean.significant_positive)}; significantly negative in {len(lean.significant_negative)}."
     ]
     if len(defined) < len(relations):
         parts.append(f"{len(relations) - len(defined)} model(s) changed too evenly for a rank correlation.")

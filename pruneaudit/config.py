@@ -20,7 +20,7 @@ from pruneaudit.defaults import (
     DEVICES,
     PRECISIONS,
 )
-from pruneaudit.errors import MISSING_FILE, ConfigError
+from pruneaudit.errors import BOTH_TRAIN_COUNTS, MISSING_FILE, ConfigError
 from pruneaudit.models.formats import EXTENSIONS, FORMATS, TORCH_SAVE_EXTENSIONS, infer_format
 from pruneaudit.policy import parse_selection
 from pruneaudit.results.view import HUB_ID_EXPECTED, METADATA_TYPES, is_hub_id
@@ -95,7 +95,6 @@ BAD_TRAIN_COUNTS = (
     "{where}: train_class_counts must be a non-empty list of non-negative integers, one per class in the data's "
     "class order; received {value}"
 )
-BOTH_TRAIN_COUNTS = "{where}: give train_class_counts or train_labels, not both (the counts are made from the labels)"
 TRAIN_LABEL_FILES = "an .npy of labels, an .npz with a labels array, or a .csv/.parquet manifest with a label column"
 TRUST_IN_FILE = (
     "{where}: trust_pickle cannot be set in a config file; trusting a model file's code is the decision of "

@@ -37,6 +37,7 @@ LABEL_OUT_OF_RANGE = (
     "received label {label}"
 )
 CLASS_COUNT_MISMATCH = "{path}: model {model!r} outputs {got} classes but the dense model outputs {expected}"
+BOTH_TRAIN_COUNTS = "{where}: give train_class_counts or train_labels, not both (the counts are made from the labels)"
 TRAIN_COUNTS_MISMATCH = "{where}: train_class_counts has {got} entries but the data has {expected} classes"
 # pruneaudit mitigate
 NOT_A_PRUNED_MODEL = "{path}: no pruned model {name!r}; its pruned models are {known}"

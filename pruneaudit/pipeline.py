@@ -13,6 +13,7 @@ from pruneaudit.data.arrays import npz_keys, read_npy, read_npz
 from pruneaudit.defaults import GROUP_MODELS, GROUP_PARAMETER_BYTES, SPARSITY_MISMATCH, TOP_PIES
 from pruneaudit.environment import environment
 from pruneaudit.errors import (
+    BOTH_TRAIN_COUNTS,
     CLASS_COUNT_MISMATCH,
     LABEL_OUT_OF_RANGE,
     TRAIN_COUNTS_MISMATCH,
@@ -290,10 +291,7 @@ def _read_train_labels(config: AuditConfig, dataset: Dataset) -> np.ndarray | No
     if path is None:
         return None
     if config.train_class_counts is not None:  # build_config refuses both; a config made by hand is checked here
-        raise ConfigError(
-            f"{config.config_path or 'config'}: give train_class_counts or train_labels, not both "
-            "(the counts are made from the labels)"
-        )
+        raise ConfigError(BOTH_TRAIN_COUNTS.format(where=config.config_path or "config"))
     names = dataset.class_names
     spec = DataSpec(path=path, labels_key=config.data.labels_key, class_names=names, max_bytes=config.data.max_bytes)
     if spec.kind == "npy":

@@ -42,6 +42,10 @@ MIN_ACCURACY_SPAN = 0.02  # an accuracy axis spans at least 2 pp around its poin
 MIN_SPARSITY_SPAN = 0.10  # a sparsity axis, at least 10 pp
 MIN_CHANGE_SPAN_PP = 2.0  # an axis of changes in pp, at least 2 pp
 LABEL_NEAR = 0.06  # picks closer than this share of both axes' spans share one label
+POINTS_WIDTH, POINTS_HEIGHT = (
+    560,
+    320,
+)  # the operating-point and accuracy-vs-disparity charts (arrows are drawn in pixels)
 OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442"]
 
 
@@ -88,7 +92,12 @@ def _axis_domain(
 
 def _spanning(values: list[float | None], *, min_span: float, low: float = -np.inf, high: float = np.inf) -> alt.Scale:
     """A linear scale over `_axis_domain`: not niced, so the span stays what was chosen."""
-    return alt.Scale(domain=_axis_domain(values, min_span=min_span, low=low, high=high), nice=False, zero=False)
+    return _fixed(_axis_domain(values, min_span=min_span, low=low, high=high))
+
+
+def _fixed(domain: list[float]) -> alt.Scale:
+    """A linear scale over exactly ``domain``: not niced, no zero added."""
+    return alt.Scale(domain=domain, nice=False, zero=False)
 
 
 def _model_row(m: Model) -> dict[str, Any]:
@@ -652,13 +661,13 @@ def operating_points(results: Results, points: tuple[Model, ...]) -> dict[str, A
         "sparsity:Q",
         title="Weight sparsity (measured)",
         axis=alt.Axis(format="%"),
-        scale=alt.Scale(domain=x_domain, nice=False, zero=False),
+        scale=_fixed(x_domain),
     )
     y = alt.Y(
         "accuracy:Q",
         title="Top-1 accuracy",
         axis=alt.Axis(format="%"),
-        scale=alt.Scale(domain=y_domain, nice=False, zero=False),
+        scale=_fixed(y_domain),
     )
     points = (
         alt.Chart(data("models"))
@@ -677,16 +686,16 @@ def operating_points(results: Results, points: tuple[Model, ...]) -> dict[str, A
         .encode(x=x, y=y, tooltip=[alt.Tooltip("policy:N", title="Policy"), alt.Tooltip("model:N", title="Model")])
     )
     labels, label_rows = _pick_labels(picks, x, y, x_domain=x_domain, y_domain=y_domain)
-    xa = _Axis("sparsity", x_domain, 560, "Sparsity", ".1%")
-    ya = _Axis("accuracy", y_domain, 320, "Top-1", ".2%")
+    xa = _Axis("sparsity", x_domain, POINTS_WIDTH, "Sparsity", ".1%")
+    ya = _Axis("accuracy", y_domain, POINTS_HEIGHT, "Top-1", ".2%")
     moves = move_rows(results, rows, xa, ya)  # the blues and oranges are the worst-class change's
     arrows = _move_layers(moves, x, y, xa, ya, avoid=["#E69F00", "#56B4E9", "#0072B2", "#D55E00"]) if moves else []
     return spec(
         alt.layer(front, *arrows, points, marks, *labels).properties(
             title="Operating points: accuracy-sparsity front (dashed) and policy picks (squares)"
             + ("; arrows: mitigation moves" if moves else ""),
-            width=560,
-            height=320,
+            width=POINTS_WIDTH,
+            height=POINTS_HEIGHT,
         ),
         models=rows,
         front=front_rows,
@@ -704,22 +713,12 @@ def accuracy_vs_disparity(results: Results, points: tuple[Model, ...]) -> dict[s
     front, on_front = set(results.selection.front), "on the Pareto front"
     rows = sorted(model_rows(points), key=lambda r: (r["series"], r["sparsity"]))
     rows = [{**r, "on_front": on_front if r["model"] in front else "dominated"} for r in rows]
-    x_values, y_values = [r["worst_change_pp"] for r in rows], [r["accuracy"] for r in rows]
-    x = alt.X(
-        "worst_change_pp:Q",
-        title="Worst-class recall change (pp)",
-        scale=_spanning(x_values, min_span=MIN_CHANGE_SPAN_PP),
-    )
-    y = alt.Y(
-        "accuracy:Q",
-        title="Top-1 accuracy",
-        axis=alt.Axis(format="%"),
-        scale=_spanning(y_values, min_span=MIN_ACCURACY_SPAN, low=0.0, high=1.0),
-    )
-    xa = _Axis(
-        "worst_change_pp", _axis_domain(x_values, min_span=MIN_CHANGE_SPAN_PP), 560, "Worst-class change", "+.2f"
-    )
-    ya = _Axis("accuracy", _axis_domain(y_values, min_span=MIN_ACCURACY_SPAN, low=0.0, high=1.0), 320, "Top-1", ".2%")
+    x_domain = _axis_domain([r["worst_change_pp"] for r in rows], min_span=MIN_CHANGE_SPAN_PP)
+    y_domain = _axis_domain([r["accuracy"] for r in rows], min_span=MIN_ACCURACY_SPAN, low=0.0, high=1.0)
+    x = alt.X("worst_change_pp:Q", title="Worst-class recall change (pp)", scale=_fixed(x_domain))
+    y = alt.Y("accuracy:Q", title="Top-1 accuracy", axis=alt.Axis(format="%"), scale=_fixed(y_domain))
+    xa = _Axis("worst_change_pp", x_domain, POINTS_WIDTH, "Worst-class change", "+.2f")
+    ya = _Axis("accuracy", y_domain, POINTS_HEIGHT, "Top-1", ".2%")
     moves = move_rows(results, rows, xa, ya)
     base = alt.Chart(data("models")).encode(x=x, y=y, color=technique_colour(domain))
     tooltip = [*MODEL_TOOLTIP, alt.Tooltip("on_front:N", title="Pareto")]
@@ -739,8 +738,8 @@ def accuracy_vs_disparity(results: Results, points: tuple[Model, ...]) -> dict[s
         alt.layer(paths, *arrows, hollow, filled).properties(
             title="Accuracy against worst-class change: each technique's path as sparsity grows (filled: on the front)"
             + ("; arrows: mitigation moves" if moves else ""),
-            width=560,
-            height=320,
+            width=POINTS_WIDTH,
+            height=POINTS_HEIGHT,
         ),
         models=rows,
         **({"moves": moves} if moves else {}),

@@ -36,20 +36,20 @@ from pruneaudit.mitigation.run import (
     audit_item,
     build_manifest,
     check_classes,
-    given,
     heldout_data,
     hold_out,
     measure,
+    plain_training,
     recover,
     splits,
 )
-from pruneaudit.mitigation.settings import PLAIN_EPOCHS, PLAIN_THREADS, SHARED_ROWS_LIMIT, Settings
+from pruneaudit.mitigation.settings import PLAIN_THREADS, SHARED_ROWS_LIMIT, Settings
 from pruneaudit.models import load_predictor, resolve_device
 from pruneaudit.models.factories import factory_sources
 from pruneaudit.outputs import new_folder, report_lock, write_file
 from pruneaudit.results import Results, load_results
 from pruneaudit.specs import AuditConfig, DataSpec, ModelSpec
-from pruneaudit.sweep.config import DEFAULT_OPSET, Training
+from pruneaudit.sweep.config import DEFAULT_OPSET
 from pruneaudit.sweep.run import SweepCallback
 from pruneaudit.sweep.train import Images, load_images
 
@@ -101,7 +101,7 @@ def run_plain_mitigation(
     )
     _check_no_audited_rows(train, load_images(config.data), train_path=train_data.path, audited_spec=config.data)
     harm = harmed_classes(results, model=model, rule=settings.rule, where=str(results_path))
-    training = given(Training(epochs=PLAIN_EPOCHS), settings)
+    training = plain_training(settings)
     device = resolve_device(config.device)
     tune = train.subset(np.setdiff1d(np.arange(len(train)), rows))
     held = train.subset(rows)

@@ -225,8 +225,14 @@ def _training(config: SweepConfig, model: str, settings: Settings) -> Training:
     if variant is None:
         raise ConfigError(f"{config.source}: {model} is not a variant of this sweep")
     if variant.finetune is None:  # one-shot: no fine-tuning of its own to repeat, so the defaults of a plain spec
-        return given(Training(epochs=PLAIN_EPOCHS), settings)
+        return plain_training(settings)
     return given(variant.finetune.training, settings)
+
+
+def plain_training(settings: Settings) -> Training:
+    """For a model with no fine-tuning settings of its own (one-shot, or from an audit config): `Training`'s
+    defaults for PLAIN_EPOCHS epochs, ``--epochs`` and ``--lr`` where given."""
+    return given(Training(epochs=PLAIN_EPOCHS), settings)
 
 
 def given(training: Training, settings: Settings) -> Training:
